@@ -1,0 +1,32 @@
+/* Configuration from one table of options: defaults < file < environment (TAKUMI_*)
+ * < command-line flags (redis config.c static_configs[] style). Each option has a
+ * name used as the file key ("mqtt-port 1883"), the flag (--mqtt-port 1883 or
+ * --mqtt-port=1883) and the environment variable (TAKUMI_MQTT_PORT). */
+#ifndef TK_CONFIG_H
+#define TK_CONFIG_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "tk_error.h"
+
+enum tk_opt_type { TK_OPT_STR, TK_OPT_INT, TK_OPT_DOUBLE, TK_OPT_BOOL };
+
+struct tk_opt {
+    const char *name;      /* "mqtt-port" */
+    enum tk_opt_type type;
+    void *ptr;             /* char[str_size] for TK_OPT_STR, int64_t*, double*, int* (bool) */
+    size_t str_size;       /* buffer size for TK_OPT_STR */
+    const char *defval;    /* default as text, applied first (NULL: leave as is) */
+    int64_t min, max;      /* bounds for TK_OPT_INT (min == max == 0: unbounded) */
+    const char *help;
+};
+
+/** Apply defaults, then the file given by --config FILE (if any), then TAKUMI_* environment,
+ *  then flags. Unknown flags and keys, bad numbers and out-of-range values fail with err
+ *  naming the option. "--help" returns TK_EINVAL with err->path "help". */
+enum tk_rc tk_config_load(const struct tk_opt *opts, size_t nopts, int argc, char **argv,
+                          struct tk_error *err) TK_WUR;
+/** Print "--name VALUE  help (default)" lines to f (a FILE*). */
+void tk_config_usage(const struct tk_opt *opts, size_t nopts, void *f);
+
+#endif

@@ -1,0 +1,36 @@
+/* The fixed quantities readings are normalised into. Each becomes one SensorThings
+ * ObservedProperty, and each device gets one Datastream per quantity of its kind. */
+#ifndef TK_QUANTITY_H
+#define TK_QUANTITY_H
+
+#include "tk_reading.h"
+
+enum tk_quantity {
+    TK_Q_WATER_LEVEL = 0, /* metres above pipe invert */
+    TK_Q_BATTERY_VOLTAGE, /* volts (water_level gauges) */
+    TK_Q_WATER_TEMPERATURE, /* degrees Celsius */
+    TK_Q_PEOPLE_IN,       /* count per interval */
+    TK_Q_PEOPLE_OUT,      /* count per interval */
+    TK_Q_UNIQUE_DEVICES,  /* distinct hashed MACs per interval */
+    TK_Q_ASSOCIATED,      /* associated stations */
+    TK_Q_PROBE_ONLY,      /* devices seen only by probe requests */
+    TK_Q_MAX
+};
+
+struct tk_quantity_info {
+    const char *name;        /* ObservedProperty name, "water_level" */
+    const char *description; /* ObservedProperty description */
+    const char *definition;  /* ObservedProperty definition URI */
+    const char *unit_name;   /* unitOfMeasurement.name, "metre" */
+    const char *unit_symbol; /* unitOfMeasurement.symbol, "m" */
+    const char *unit_def;    /* unitOfMeasurement.definition (UCUM / QUDT URI) */
+    const char *obs_type;    /* Datastream observationType URI */
+    enum tk_kind kind;       /* the device kind that measures it */
+};
+
+/** Static description of a quantity; NULL if out of range. */
+const struct tk_quantity_info *tk_quantity_info(enum tk_quantity q);
+/** The quantities a kind measures, in a fixed order; returns their count (<= TK_Q_MAX). */
+int tk_kind_quantities(enum tk_kind kind, enum tk_quantity out[TK_Q_MAX]);
+
+#endif

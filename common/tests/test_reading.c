@@ -1,0 +1,345 @@
+/* Unit tests of the reading codec API; the many payload cases live as files in
+ * tests/data/readings (test_reading_cases.c). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "tk_check.h"
+#include "tk_reading.h"
+
+#define CAP 8
+
+static enum tk_rc parse(const char *s, enum tk_kind kind, const char *topic_id,
+                        struct tk_reading *out, struct tk_error *errs, size_t *n,
+                        struct tk_error *err)
+{
+    return tk_readings_parse(s, strlen(s), kind, topic_id, out, errs, CAP, n, err);
+}
+
+static void clear_all(struct tk_reading *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tk_reading_clear(&out[i]);
+}
+
+static int same(const struct tk_reading *a, const struct tk_reading *b)
+{
+    return a->kind == b->kind && strcmp(a->id, b->id) == 0 && a->seq == b->seq &&
+           a->ts_us == b->ts_us && a->has == b->has && a->level_m == b->level_m &&
+           a->distance_mm == b->distance_mm && a->pressure_kpa == b->pressure_kpa &&
+           a->battery_v == b->battery_v && a->temp_c == b->temp_c &&
+           a->interval_s == b->interval_s && a->in == b->in && a->out == b->out &&
+           a->cum_in == b->cum_in && a->cum_out == b->cum_out &&
+           a->unique_devices == b->unique_devices && a->associated == b->associated &&
+           a->probe_only == b->probe_only &&
+           ((!a->extra && !b->extra) || (a->extra && b->extra && strcmp(a->extra, b->extra) == 0));
+}
+
+/* parse(to_json(r)) == r */
+static void round_trip(const struct tk_reading *r)
+{
+    char buf[1024];
+    size_t len = 0, n = 0;
+    struct tk_reading back[CAP];
+    struct tk_error errs[CAP], err;
+
+    CHECK_EQ_INT(tk_reading_to_json(r, buf, sizeof buf, &len), TK_OK);
+    CHECK_EQ_INT(len, strlen(buf));
+    CHECK_EQ_INT(tk_readings_parse(buf, len, r->kind, r->id, back, errs, CAP, &n, &err), TK_OK);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) {
+        CHECK_EQ_INT(errs[0].code, TK_OK);
+        if (!same(r, &back[0]))
+            fprintf(stderr, "round trip changed: %s\n", buf);
+        CHECK(same(r, &back[0]));
+    }
+    clear_all(back, n);
+    /* every shorter buffer is refused with TK_EFULL, never overflowed */
+    for (size_t sz = 1; sz <= len; sz++) {
+        char *small = malloc(sz);
+        CHECK_EQ_INT(tk_reading_to_json(r, small, sz, NULL), TK_EFULL);
+        free(small);
+    }
+}
+
+static void test_names(void)
+{
+    enum tk_kind k;
+    CHECK_EQ_STR(tk_kind_name(TK_KIND_WATER_LEVEL), "water_level");
+    CHECK_EQ_STR(tk_kind_name(TK_KIND_PEOPLE_FLOW), "people_flow");
+    CHECK_EQ_STR(tk_kind_name(TK_KIND_WIFI_AP), "wifi_ap");
+    CHECK(tk_kind_name(TK_KIND_MAX) == NULL);
+    CHECK_EQ_INT(tk_kind_parse("wifi_ap", &k), TK_OK);
+    CHECK_EQ_INT(k, TK_KIND_WIFI_AP);
+    CHECK_EQ_INT(tk_kind_parse("wifi", &k), TK_EINVAL);
+    CHECK_EQ_INT(tk_kind_parse(NULL, &k), TK_EINVAL);
+
+    CHECK(tk_device_id_valid("abc"));
+    CHECK(tk_device_id_valid("gauge-0001"));
+    CHECK(tk_device_id_valid("012345678901234567890123456789012345678901234567")); /* 48 */
+    CHECK(!tk_device_id_valid("0123456789012345678901234567890123456789012345678")); /* 49 */
+    CHECK(!tk_device_id_valid("ab"));
+    CHECK(!tk_device_id_valid("Gauge-1"));
+    CHECK(!tk_device_id_valid("a/b"));
+    CHECK(!tk_device_id_valid("a+b"));
+    CHECK(!tk_device_id_valid("a#b"));
+    CHECK(!tk_device_id_valid("a_b"));
+    CHECK(!tk_device_id_valid(""));
+    CHECK(!tk_device_id_valid(NULL));
+}
+
+static void test_topics(void)
+{
+    enum tk_kind k;
+    enum tk_topic_type t;
+    char id[TK_ID_MAX + 1], buf[128];
+    struct tk_error e;
+
+    CHECK_EQ_INT(tk_topic_parse("city/water_level/gauge-01/reading", &k, id, &t, &e), TK_OK);
+    CHECK_EQ_INT(k, TK_KIND_WATER_LEVEL);
+    CHECK_EQ_STR(id, "gauge-01");
+    CHECK_EQ_INT(t, TK_TOPIC_READING);
+    CHECK_EQ_INT(tk_topic_parse("city/wifi_ap/ap-7/status", &k, id, &t, NULL), TK_OK);
+    CHECK_EQ_INT(t, TK_TOPIC_STATUS);
+    CHECK_EQ_INT(tk_topic_parse("city/people_flow/pc-1/ack", &k, id, &t, NULL), TK_OK);
+    CHECK_EQ_INT(t, TK_TOPIC_ACK);
+    CHECK_EQ_INT(tk_topic_parse("city/people_flow/pc-1/config", &k, id, &t, NULL), TK_OK);
+    CHECK_EQ_INT(t, TK_TOPIC_CONFIG);
+
+    const char *bad[] = {"",
+                         "city",
+                         "city/water_level/gauge-01",
+                         "city/water_level/gauge-01/reading/x",
+                         "town/water_level/gauge-01/reading",
+                         "city/sewer/gauge-01/reading",
+                         "city/water_level/Gauge-01/reading",
+                         "city/water_level/+/reading",
+                         "city/water_level/#",
+                         "city/water_level//reading",
+                         "city/water_level/gauge-01/readings",
+                         "city/water_level/gauge-01/",
+                         "city/alerts/gauge-01",
+                         "city/averyveryveryverylongkindname/gauge-01/reading"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        e.code = TK_OK;
+        CHECK_EQ_INT(tk_topic_parse(bad[i], &k, id, &t, &e), TK_EINVAL);
+        CHECK_EQ_INT(e.code, TK_EINVAL);
+        CHECK_EQ_STR(e.path, "topic");
+    }
+
+    CHECK_EQ_INT(tk_topic_make(buf, sizeof buf, TK_KIND_WIFI_AP, "ap-7", TK_TOPIC_ACK), TK_OK);
+    CHECK_EQ_STR(buf, "city/wifi_ap/ap-7/ack");
+    CHECK_EQ_INT(tk_topic_make(buf, 10, TK_KIND_WIFI_AP, "ap-7", TK_TOPIC_ACK), TK_EFULL);
+    CHECK_EQ_INT(tk_topic_make(buf, sizeof buf, TK_KIND_WIFI_AP, "a/b", TK_TOPIC_ACK), TK_EINVAL);
+    CHECK_EQ_INT(tk_topic_make(buf, sizeof buf, TK_KIND_MAX, "ap-7", TK_TOPIC_ACK), TK_EINVAL);
+}
+
+static void test_ack_status(void)
+{
+    char buf[32];
+    size_t len;
+    uint32_t seq = 0;
+    struct tk_error e;
+    struct tk_status st;
+
+    CHECK_EQ_INT(tk_ack_to_json(4294967295u, buf, sizeof buf, &len), TK_OK);
+    CHECK_EQ_STR(buf, "{\"seq\":4294967295}");
+    CHECK_EQ_INT(len, strlen(buf));
+    CHECK_EQ_INT(tk_ack_parse(buf, len, &seq, &e), TK_OK);
+    CHECK_EQ_INT(seq, 4294967295u);
+    CHECK_EQ_INT(tk_ack_to_json(7, buf, 8, &len), TK_EFULL);
+    CHECK_EQ_INT(tk_ack_parse("{\"seq\":-1}", 10, &seq, &e), TK_ESCHEMA);
+    CHECK_EQ_STR(e.path, "/seq");
+    CHECK_EQ_INT(tk_ack_parse("{}", 2, &seq, &e), TK_ESCHEMA);
+    CHECK_EQ_INT(tk_ack_parse("{\"seq\":1,\"x\":2}", 15, &seq, &e), TK_ESCHEMA);
+    CHECK_EQ_STR(e.path, "/x");
+    CHECK_EQ_INT(tk_ack_parse("{\"seq\":1.5}", 11, &seq, &e), TK_ESCHEMA);
+    CHECK_EQ_INT(tk_ack_parse("[1]", 3, &seq, &e), TK_ESCHEMA);
+    CHECK_EQ_INT(tk_ack_parse("{\"seq\":", 7, &seq, &e), TK_EPROTO);
+    CHECK_EQ_INT(tk_ack_parse("{\"seq\":1}\0", 10, &seq, &e), TK_EPROTO);
+
+    const char *ok = "{\"state\":\"online\",\"fw\":\"1.2.0\",\"battery_v\":3.6,\"rssi_dbm\":-95}";
+    CHECK_EQ_INT(tk_status_parse(ok, strlen(ok), &st, &e), TK_OK);
+    CHECK_EQ_INT(st.online, 1);
+    CHECK_EQ_STR(st.fw, "1.2.0");
+    CHECK_EQ_INT(st.has_battery, 1);
+    CHECK(st.battery_v == 3.6);
+    CHECK_EQ_INT(st.has_rssi, 1);
+    CHECK_EQ_INT(st.rssi_dbm, -95);
+    CHECK_EQ_INT(tk_status_parse("{\"state\":\"offline\"}", 19, &st, &e), TK_OK);
+    CHECK_EQ_INT(st.online, 0);
+    CHECK_EQ_INT(st.has_battery, 0);
+    CHECK_EQ_STR(st.fw, "");
+    CHECK_EQ_INT(tk_status_parse("{\"state\":\"asleep\"}", 18, &st, &e), TK_ESCHEMA);
+    CHECK_EQ_STR(e.path, "/state");
+    CHECK_EQ_INT(tk_status_parse("{\"fw\":\"1\"}", 10, &st, &e), TK_ESCHEMA);
+    CHECK_EQ_STR(e.path, "/state");
+    const char *longfw = "{\"state\":\"online\",\"fw\":\"01234567890123456789012345678901\"}";
+    CHECK_EQ_INT(tk_status_parse(longfw, strlen(longfw), &st, &e), TK_ESCHEMA);
+    CHECK_EQ_STR(e.path, "/fw");
+    CHECK_EQ_INT(tk_status_parse("{\"state\":\"online\",\"rssi_dbm\":5}", 31, &st, &e),
+                 TK_ESCHEMA);
+    CHECK_EQ_STR(e.path, "/rssi_dbm");
+}
+
+static void test_parse_api(void)
+{
+    struct tk_reading out[CAP];
+    struct tk_error errs[CAP], err;
+    size_t n = 99;
+
+    /* a single object */
+    const char *wl = "{\"v\":1,\"id\":\"g-01\",\"seq\":7,\"ts\":1795651200000,\"level_m\":0.42,"
+                     "\"battery_v\":3.61,\"fw_note\":{\"a\":[1,2]},\"rain\":true}";
+    CHECK_EQ_INT(parse(wl, TK_KIND_WATER_LEVEL, "g-01", out, errs, &n, &err), TK_OK);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(errs[0].code, TK_OK);
+    CHECK_EQ_INT(err.code, TK_OK);
+    CHECK_EQ_STR(out[0].id, "g-01");
+    CHECK_EQ_INT(out[0].seq, 7);
+    CHECK_EQ_INT(out[0].ts_us, INT64_C(1795651200000000));
+    CHECK_EQ_INT(out[0].has, TK_F_LEVEL_M | TK_F_BATTERY_V);
+    CHECK(out[0].level_m == 0.42);
+    CHECK_EQ_STR(out[0].extra, "{\"fw_note\":{\"a\":[1,2]},\"rain\":true}");
+    round_trip(&out[0]);
+    clear_all(out, n);
+    CHECK(out[0].extra == NULL);
+    tk_reading_clear(NULL);
+
+    /* NULL topic id: not checked; NULL errs: allowed */
+    CHECK_EQ_INT(parse(wl, TK_KIND_WATER_LEVEL, NULL, out, NULL, &n, NULL), TK_OK);
+    clear_all(out, n);
+
+    /* a batch with one bad element: the message is fine, the element is not */
+    const char *batch = "[{\"v\":1,\"id\":\"pc-1\",\"seq\":1,\"ts\":1795651200000,\"interval_s\":900,"
+                        "\"in\":3,\"out\":4},"
+                        "{\"v\":1,\"id\":\"pc-1\",\"seq\":2,\"ts\":1795651200000,\"interval_s\":900,"
+                        "\"in\":-3,\"out\":4}]";
+    CHECK_EQ_INT(parse(batch, TK_KIND_PEOPLE_FLOW, "pc-1", out, errs, &n, &err), TK_OK);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(errs[0].code, TK_OK);
+    CHECK_EQ_INT(errs[1].code, TK_ESCHEMA);
+    CHECK_EQ_STR(errs[1].path, "/1/in");
+    CHECK_EQ_STR(errs[1].text, "must be an integer in 0..1000000");
+    clear_all(out, n);
+
+    /* whole-message failures leave n == 0 */
+    n = 5;
+    CHECK_EQ_INT(parse("[]", TK_KIND_WIFI_AP, "ap-1", out, errs, &n, &err), TK_ESCHEMA);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(err.code, TK_ESCHEMA);
+    CHECK_EQ_STR(err.path, "");
+    CHECK_EQ_INT(parse("{\"v\":", TK_KIND_WIFI_AP, "ap-1", out, errs, &n, &err), TK_EPROTO);
+    CHECK(strstr(err.text, "not JSON") != NULL);
+    CHECK(strstr(err.text, "line 1") != NULL);
+    CHECK_EQ_INT(parse("\"x\"", TK_KIND_WIFI_AP, "ap-1", out, errs, &n, &err), TK_ESCHEMA);
+    CHECK_EQ_INT(parse("", TK_KIND_WIFI_AP, "ap-1", out, errs, &n, &err), TK_EPROTO);
+    CHECK_EQ_INT(tk_readings_parse("{}\0", 3, TK_KIND_WIFI_AP, "ap-1", out, errs, CAP, &n, &err),
+                 TK_EPROTO);
+    CHECK(strstr(err.text, "NUL byte at offset 2") != NULL);
+    CHECK_EQ_INT(tk_readings_parse("{\"id\":\"\xff\"}", 10, TK_KIND_WIFI_AP, "ap-1", out, errs, CAP,
+                                   &n, &err),
+                 TK_EPROTO);
+    CHECK_EQ_INT(tk_readings_parse("[1,2,3]", 7, TK_KIND_WIFI_AP, "ap-1", out, errs, 2, &n, &err),
+                 TK_EFULL);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(tk_readings_parse("[1,2]", 5, TK_KIND_WIFI_AP, "ap-1", out, errs, 2, &n, &err),
+                 TK_OK);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_STR(errs[1].path, "/1");
+    clear_all(out, n);
+    CHECK_EQ_INT(tk_readings_parse("{}", 2, TK_KIND_MAX, "ap-1", out, errs, 2, &n, &err),
+                 TK_EINVAL);
+    CHECK_EQ_INT(tk_readings_parse("{}", 2, TK_KIND_WIFI_AP, "ap-1", out, errs, 0, &n, &err),
+                 TK_EINVAL);
+    CHECK_EQ_INT(tk_readings_parse(NULL, 2, TK_KIND_WIFI_AP, "ap-1", out, errs, 1, &n, &err),
+                 TK_EINVAL);
+    /* duplicate keys are ambiguous: refused */
+    CHECK_EQ_INT(parse("{\"v\":1,\"v\":1}", TK_KIND_WIFI_AP, "ap-1", out, errs, &n, &err),
+                 TK_EPROTO);
+}
+
+static void test_round_trips(void)
+{
+    struct tk_reading r;
+
+    memset(&r, 0, sizeof r);
+    r.kind = TK_KIND_WATER_LEVEL;
+    memcpy(r.id, "gauge-0001", 11);
+    r.seq = 4294967295u;
+    r.ts_us = INT64_C(1795651200123456);
+    r.has = TK_F_DISTANCE_MM | TK_F_TEMP_C | TK_F_BATTERY_V;
+    r.distance_mm = 1234.5;
+    r.temp_c = -0.1;
+    r.battery_v = 0.1 + 0.2; /* needs 17 digits */
+    round_trip(&r);
+
+    /* absent fields are zero in a parsed reading: keep r canonical */
+    r.distance_mm = r.temp_c = r.battery_v = 0;
+    r.has = TK_F_PRESSURE_KPA;
+    r.pressure_kpa = 1e-7;
+    round_trip(&r);
+    r.pressure_kpa = 0;
+    r.has = TK_F_LEVEL_M;
+    r.level_m = -1;
+    round_trip(&r);
+    r.level_m = 100;
+    r.seq = 0;
+    round_trip(&r);
+
+    memset(&r, 0, sizeof r);
+    r.kind = TK_KIND_PEOPLE_FLOW;
+    memcpy(r.id, "pc-1", 5);
+    r.seq = 12;
+    r.ts_us = INT64_C(946684800000000);
+    r.interval_s = 900;
+    r.in = 1000000;
+    r.out = 0;
+    r.has = TK_F_CUM_IN | TK_F_CUM_OUT;
+    r.cum_in = INT64_C(9007199254740991);
+    r.cum_out = 5;
+    round_trip(&r);
+
+    memset(&r, 0, sizeof r);
+    r.kind = TK_KIND_WIFI_AP;
+    memcpy(r.id, "ap-1", 5);
+    r.seq = 1;
+    r.ts_us = INT64_C(4102444799999000);
+    r.interval_s = 86400;
+    r.unique_devices = 100000;
+    r.associated = 3;
+    r.has = TK_F_PROBE_ONLY;
+    r.probe_only = 17;
+    r.extra = strdup("{\"band\":\"5GHz\",\"ch\":[36,40]}");
+    round_trip(&r);
+    free(r.extra);
+    r.extra = strdup(" { } ");
+    char buf[512];
+    CHECK_EQ_INT(tk_reading_to_json(&r, buf, sizeof buf, NULL), TK_OK);
+    CHECK(strstr(buf, "\"probe_only\":17}") != NULL);
+    free(r.extra);
+    r.extra = strdup("[1]");
+    CHECK_EQ_INT(tk_reading_to_json(&r, buf, sizeof buf, NULL), TK_EINVAL);
+    free(r.extra);
+    r.extra = NULL;
+
+    /* what cannot be encoded */
+    memcpy(r.id, "A/B", 4);
+    CHECK_EQ_INT(tk_reading_to_json(&r, buf, sizeof buf, NULL), TK_EINVAL);
+    memcpy(r.id, "ap-1", 5);
+    r.kind = TK_KIND_WATER_LEVEL;
+    r.has = TK_F_LEVEL_M;
+    r.level_m = NAN;
+    CHECK_EQ_INT(tk_reading_to_json(&r, buf, sizeof buf, NULL), TK_EINVAL);
+    r.level_m = INFINITY;
+    CHECK_EQ_INT(tk_reading_to_json(&r, buf, sizeof buf, NULL), TK_EINVAL);
+}
+
+int main(void)
+{
+    test_names();
+    test_topics();
+    test_ack_status();
+    test_parse_api();
+    test_round_trips();
+    return tk_check_result("test_reading");
+}

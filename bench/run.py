@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""./takumi bench: figures measured in one run, printed as a table with ratios against
+baselines measured in the same run (the machine is shared and noisy).
+
+  (a) raw MQTT QoS 1 transport: tk-pub -> Mosquitto -> a subscriber that only counts
+  (b) takumi-ingest QoS 1 end to end: same publisher, durable commit, watermark acks
+  (c) a Python paho-mqtt + sqlite3 ingest doing the same work, same publisher
+  (d) store bulk insert from 1,000 interleaved devices  (store-bench)
+  (e) one day of one datastream out of 10M rows           (store-bench)
+  (f) 30 days of hourly averages                          (store-bench)
+
+Options: --quick (smaller runs), --devices N, --count N (readings per device)."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+TOP = os.environ.get("TAKUMI_TOP", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("TAKUMI_BIN", os.path.join(TOP, "build", "release"))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+os.environ["TAKUMI_BIN"] = BIN
+os.environ["TAKUMI_TOP"] = TOP
+
+import tkfix  # noqa: E402
+
+
+def provision(stack, ndev):
+    for i in range(ndev):
+        stack.admin("device", "add", "--kind", "water_level", "--id", "ld-%05d" % i,
+                    "--lat", "34.39", "--lon", "132.45")
+    return stack.add_gateway("bench-gw")
+
+
+def tk_pub(stack, gw_pass, args, timeout):
+    cmd = [os.path.join(BIN, "tests", "tk-pub"), "--port", str(stack.mqtt_port), "--user", "bench-gw",
+           "--password", gw_pass, "--prefix", "ld", "--ack-timeout-ms", "60000"] + args
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError("tk-pub failed: %s %s" % (out.stdout, out.stderr))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def wait_line(proc, what, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        line = proc.stdout.readline()
+        if what in line:
+            return
+    raise RuntimeError("timed out waiting for %r" % what)
+
+
+def bench_raw(ndev, count):
+    with tkfix.Stack("bench-raw") as st:
+        st.start_broker()
+        gw = provision(st, ndev)
+        total = ndev * count
+        counter = subprocess.Popen([os.path.join(BIN, "tests", "tk-count"), "127.0.0.1", str(st.mqtt_port),
+                                    "takumi-ingest", st.secret("ingest"), "city/water_level/+/reading",
+                                    str(total), "300"], stdout=subprocess.PIPE, text=True)
+        try:
+            wait_line(counter, "subscribed")
+            pub = tk_pub(st, gw, ["--raw", "--devices", str(ndev), "--count", str(count)], 600)
+            out, _ = counter.communicate(timeout=300)
+        finally:
+            if counter.poll() is None:
+                counter.kill()
+        res = json.loads(out.strip().splitlines()[-1])
+        if res["count"] < total:
+            raise RuntimeError("counter saw %d of %d" % (res["count"], total))
+        return total / (res["last"] - pub["start"])
+
+
+def bench_ingest(ndev, count, python=False):
+    with tkfix.Stack("bench-py" if python else "bench-ingest") as st:
+        st.start_broker()
+        gw = provision(st, ndev)
+        if python:
+            st.spawn("py-ingest", ["/usr/bin/python3", os.path.join(TOP, "bench", "py_ingest.py"), "127.0.0.1",
+                                   str(st.mqtt_port), "takumi-ingest", st.secret("ingest"),
+                                   os.path.join(st.data, "py.db")])
+        else:
+            st.spawn("ingest", [os.path.join(BIN, "ingest", "takumi-ingest"), "--data", st.data,
+                                "--mqtt-port", str(st.mqtt_port), "--stats-interval-s", "5"])
+        time.sleep(1.0)  # let it connect and subscribe
+        pub = tk_pub(st, gw, ["--devices", str(ndev), "--count", str(count), "--timeout-s", "600"], 700)
+        return pub["rate"], pub
+
+
+def store_figures(quick):
+    exe = os.path.join(BIN, "bench", "store-bench")
+    if not os.path.exists(exe):
+        return {}
+    args = [exe] + (["--rows", "1000000"] if quick else [])
+    out = subprocess.run(args, capture_output=True, text=True, timeout=3600)
+    figs = {}
+    for line in out.stdout.splitlines():
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        figs[d.get("figure", d.get("name", "?"))] = d
+    if out.returncode != 0:
+        print(out.stderr, file=sys.stderr)
+    return figs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--devices", type=int, default=100)
+    ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--skip-store", action="store_true")
+    a = ap.parse_args()
+    if a.quick:
+        a.count = min(a.count, 200)
+
+    print("measuring (a) raw MQTT QoS 1 transport ...", file=sys.stderr)
+    raw = bench_raw(a.devices, a.count)
+    print("measuring (b) takumi-ingest ...", file=sys.stderr)
+    ing, ing_pub = bench_ingest(a.devices, a.count)
+    print("measuring (c) Python paho-mqtt + sqlite3 ingest ...", file=sys.stderr)
+    py, _ = bench_ingest(a.devices, a.count, python=True)
+    figs = {} if a.skip_store else store_figures(a.quick)
+
+    rows = [
+        ("(a) raw MQTT QoS1 transport", "%.0f msg/s" % raw, "1.00x (baseline)", ""),
+        ("(b) takumi-ingest QoS1, durable, acked", "%.0f msg/s" % ing, "%.2fx of (a)" % (ing / raw),
+         "target >= 0.80x; %.2fx of (c), target >= 1.5x" % (ing / py)),
+        ("(c) Python paho-mqtt + sqlite3 ingest", "%.0f msg/s" % py, "%.2fx of (a)" % (py / raw), ""),
+    ]
+    for key, d in figs.items():
+        rows.append(("(%s) %s" % (d.get("id", "?"), d.get("label", key)), d.get("value_text", str(d.get("value"))),
+                     d.get("ratio_text", ""), d.get("target_text", "")))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    w2 = max(len(r[2]) for r in rows)
+    print("%-*s  %-*s  %-*s  %s" % (w0, "figure", w1, "measured", w2, "ratio", "note"))
+    for r in rows:
+        print("%-*s  %-*s  %-*s  %s" % (w0, r[0], w1, r[1], w2, r[2], r[3]))
+    print("(%d devices x %d readings, %d resent by the publisher in (b))" % (a.devices, a.count, ing_pub["resent"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+/* The MQTT side: one Paho MQTTAsync client with a persistent session (clean session
+ * off) subscribed at QoS 1 to every device's reading topic, optionally as an MQTT
+ * shared subscription so several ingest workers share the load.
+ *
+ * Paho acknowledges a QoS 1 message before the application has stored it, and this
+ * process keeps no Paho persistence: a message PUBACKed here and lost in a crash is not
+ * covered by the device's watermark ack, so the device sends it again. The delivery
+ * guarantee rests on that end-to-end ack (writer.c), not on MQTT's. */
+#include <MQTTAsync.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ingest.h"
+#include "tk_log.h"
+#include "tk_time.h"
+
+struct ing_sub {
+    MQTTAsync client;
+    struct ing_ctx *ctx;
+    char topic[160];
+    char password[256];
+    volatile int connected;
+};
+
+static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *m)
+{
+    struct ing_ctx *ctx = context;
+    (void)topic_len;
+    struct ing_msg msg = {.topic = topic, .message = m, .recv_us = tk_now_utc_us()};
+    ing_queue_push(&ctx->q, msg);
+    return 1;
+}
+
+static void on_lost(void *context, char *cause)
+{
+    struct ing_ctx *ctx = context;
+    ctx->sub->connected = 0;
+    tk_log(TK_LOG_WARN, "broker connection lost (%s); reconnecting", cause ? cause : "no cause");
+}
+
+static void on_sub_ok(void *context, MQTTAsync_successData *resp)
+{
+    struct ing_ctx *ctx = context;
+    (void)resp;
+    tk_log(TK_LOG_INFO, "subscribed to %s", ctx->sub->topic);
+}
+
+static void on_sub_fail(void *context, MQTTAsync_failureData *resp)
+{
+    struct ing_ctx *ctx = context;
+    /* With a persistent session the subscription usually exists already; a subscribe
+     * stuck behind a backlog times out harmlessly. */
+    tk_log(TK_LOG_WARN, "subscribe to %s failed (rc %d); relying on the persistent session",
+           ctx->sub->topic, resp ? resp->code : 0);
+}
+
+static void on_connected(void *context, char *cause)
+{
+    struct ing_ctx *ctx = context;
+    struct ing_sub *s = ctx->sub;
+    (void)cause;
+    s->connected = 1;
+    tk_log(TK_LOG_INFO, "connected to %s:%lld as %s", ctx->cfg.mqtt_host,
+           (long long)ctx->cfg.mqtt_port, ctx->cfg.mqtt_user);
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess = on_sub_ok;
+    ro.onFailure = on_sub_fail;
+    ro.context = ctx;
+    int rc = MQTTAsync_subscribe(s->client, s->topic, 1, &ro);
+    if (rc != MQTTASYNC_SUCCESS)
+        tk_log(TK_LOG_WARN, "subscribe request failed: %s", MQTTAsync_strerror(rc));
+}
+
+static void on_connect_fail(void *context, MQTTAsync_failureData *resp)
+{
+    struct ing_ctx *ctx = context;
+    tk_log(TK_LOG_WARN, "connect to %s:%lld failed (%s); retrying", ctx->cfg.mqtt_host,
+           (long long)ctx->cfg.mqtt_port,
+           resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1));
+}
+
+enum tk_rc ing_sub_start(struct ing_ctx *ctx, const char *password)
+{
+    struct ing_sub *s = calloc(1, sizeof *s);
+    char uri[320];
+    enum tk_rc rc = TK_EIO;
+    int prc;
+    if (!s)
+        return TK_ENOMEM;
+    s->ctx = ctx;
+    ctx->sub = s;
+    snprintf(s->password, sizeof s->password, "%s", password);
+    if (ctx->cfg.share_group[0])
+        snprintf(s->topic, sizeof s->topic, "$share/%s/city/+/+/reading", ctx->cfg.share_group);
+    else
+        snprintf(s->topic, sizeof s->topic, "city/+/+/reading");
+    snprintf(uri, sizeof uri, "tcp://%s:%lld", ctx->cfg.mqtt_host, (long long)ctx->cfg.mqtt_port);
+
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+    co.sendWhileDisconnected = 0;
+    /* Acks and observations are QoS 0 bursts after each commit; the default of 100
+     * buffered commands would refuse most of a burst. */
+    co.maxBufferedMessages = 1 << 20;
+    prc = MQTTAsync_createWithOptions(&s->client, uri, ctx->cfg.client_id,
+                                      MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+    if (prc != MQTTASYNC_SUCCESS) {
+        tk_log(TK_LOG_ERR, "MQTT client: %s", MQTTAsync_strerror(prc));
+        goto cleanup;
+    }
+    MQTTAsync_setCallbacks(s->client, ctx, on_lost, on_message, NULL);
+    MQTTAsync_setConnected(s->client, ctx, on_connected);
+
+    MQTTAsync_connectOptions opts = MQTTAsync_connectOptions_initializer;
+    opts.keepAliveInterval = 30;
+    opts.cleansession = 0;
+    opts.username = ctx->cfg.mqtt_user;
+    opts.password = s->password;
+    opts.automaticReconnect = 1;
+    opts.minRetryInterval = 1;
+    opts.maxRetryInterval = 16;
+    opts.connectTimeout = 10;
+    opts.onFailure = on_connect_fail;
+    opts.context = ctx;
+    prc = MQTTAsync_connect(s->client, &opts);
+    if (prc != MQTTASYNC_SUCCESS) {
+        tk_log(TK_LOG_ERR, "MQTT connect: %s", MQTTAsync_strerror(prc));
+        goto cleanup;
+    }
+    rc = TK_OK;
+cleanup:
+    return rc;
+}
+
+enum tk_rc ing_sub_publish(struct ing_ctx *ctx, const char *topic, const void *payload, size_t len,
+                           int retained)
+{
+    struct ing_sub *s = ctx->sub;
+    if (!s || !s->connected)
+        return TK_EIO;
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    m.payload = (void *)(uintptr_t)payload;
+    m.payloadlen = (int)len;
+    m.qos = 0;
+    m.retained = retained;
+    int rc = MQTTAsync_sendMessage(s->client, topic, &m, NULL);
+    return rc == MQTTASYNC_SUCCESS ? TK_OK : TK_EIO;
+}
+
+void ing_sub_stop(struct ing_ctx *ctx)
+{
+    struct ing_sub *s = ctx->sub;
+    if (!s)
+        return;
+    if (s->client) {
+        if (MQTTAsync_isConnected(s->client)) {
+            MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+            d.timeout = 2000;
+            (void)MQTTAsync_disconnect(s->client, &d);
+            for (int i = 0; i < 40 && MQTTAsync_isConnected(s->client); i++) {
+                struct timespec ts = {0, 50 * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+        }
+        MQTTAsync_destroy(&s->client);
+    }
+    free(s);
+    ctx->sub = NULL;
+}

@@ -1,0 +1,587 @@
+/* The writer: batches, commits, and only then acknowledges.
+ *
+ * Design note. One thread owns the store. It takes whatever the MQTT thread queued
+ * (up to batch-max messages; a group commit: while one transaction commits, the next
+ * batch accumulates), and for each message parses, validates, checks the registry,
+ * normalises, drops duplicates by seq (watermark state) and by (datastream, time)
+ * (store), and writes observations or a quarantine record. The devices' watermark
+ * state is saved in the same transaction. Only after store_commit returns TK_OK does
+ * it publish `city/{kind}/{id}/ack` {"seq": watermark} (retained) for every device the
+ * batch touched, and the observations on the SensorThings MQTT topics.
+ *
+ * Why a crash at any instant loses nothing a device saw acknowledged: an ack is
+ * published only for seqs whose rows are in a committed transaction, and the watermark
+ * never passes a gap. A message Paho PUBACKed but not yet committed is lost with the
+ * process, but the device still holds it (its ack does not cover it) and resends it.
+ * A resend of something already committed is absorbed by the seq check and answered
+ * with the current ack again. If a commit fails (disk full, I/O error) the
+ * transaction is rolled back, the touched devices' cached state is dropped and
+ * reloaded from the store, and the same batch is retried after a pause; meanwhile the
+ * queue fills and the broker holds the backlog. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ack.h"
+#include "ingest.h"
+#include "normalize.h"
+#include "tk_log.h"
+#include "tk_time.h"
+
+#define CUM_SLOTS 32 /* recent people_flow readings remembered for gap filling */
+
+struct cum_slot {
+    int valid;
+    uint32_t seq;
+    int64_t ts_us, interval_s, in, out, cum_in, cum_out;
+    unsigned has;
+};
+
+struct dev_entry {
+    struct dev_entry *next; /* hash chain */
+    struct store_device dev;
+    struct store_seq_state seq;
+    int touched; /* in the current transaction */
+    int ack_due; /* publish the watermark after commit */
+    struct cum_slot cum[CUM_SLOTS];
+};
+
+struct writer {
+    struct ing_ctx *ctx;
+    struct store *st;
+    struct dev_entry **buckets;
+    size_t nbuckets, ndevs;
+    struct dev_entry **touched;
+    size_t ntouched, touched_cap;
+    struct ing_msg *batch;
+    size_t nbatch;
+    struct tk_reading *rd;
+    struct tk_error *errs;
+    struct ing_norm nm;
+    char *pub; /* after-commit publications: topic '\0' payload '\0' ... */
+    size_t pub_len, pub_cap;
+    int64_t now_us;
+};
+
+/* ---- the device cache ---------------------------------------------------------- */
+
+static size_t hash_id(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+static enum tk_rc map_grow(struct writer *w)
+{
+    size_t n = w->nbuckets ? w->nbuckets * 2 : 1024;
+    struct dev_entry **b = calloc(n, sizeof *b);
+    if (!b)
+        return TK_ENOMEM;
+    for (size_t i = 0; i < w->nbuckets; i++) {
+        struct dev_entry *e = w->buckets[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            size_t k = hash_id(e->dev.id) & (n - 1);
+            e->next = b[k];
+            b[k] = e;
+        }
+    }
+    free(w->buckets);
+    w->buckets = b;
+    w->nbuckets = n;
+    return TK_OK;
+}
+
+static void map_drop(struct writer *w, struct dev_entry *d)
+{
+    struct dev_entry **pp = &w->buckets[hash_id(d->dev.id) & (w->nbuckets - 1)];
+    for (; *pp; pp = &(*pp)->next) {
+        if (*pp == d) {
+            *pp = d->next;
+            free(d);
+            w->ndevs--;
+            return;
+        }
+    }
+}
+
+/* The cached device, loading it (registry and watermark state) on first sight.
+ * TK_ENOTFOUND for an unregistered device: not cached, so a device provisioned while
+ * ingest runs is found on its next message. */
+static enum tk_rc device_get(struct writer *w, const char *id, struct dev_entry **out)
+{
+    enum tk_rc rc;
+    if (w->nbuckets) {
+        for (struct dev_entry *e = w->buckets[hash_id(id) & (w->nbuckets - 1)]; e; e = e->next)
+            if (strcmp(e->dev.id, id) == 0) {
+                *out = e;
+                return TK_OK;
+            }
+    }
+    struct dev_entry *d = calloc(1, sizeof *d);
+    if (!d)
+        return TK_ENOMEM;
+    rc = store_device_get(w->st, id, &d->dev);
+    if (!rc)
+        rc = store_seq_load(w->st, id, &d->seq);
+    if (!rc && w->ndevs + 1 > w->nbuckets / 2)
+        rc = map_grow(w);
+    if (rc) {
+        free(d);
+        return rc;
+    }
+    size_t k = hash_id(id) & (w->nbuckets - 1);
+    d->next = w->buckets[k];
+    w->buckets[k] = d;
+    w->ndevs++;
+    *out = d;
+    return TK_OK;
+}
+
+static enum tk_rc touch(struct writer *w, struct dev_entry *d)
+{
+    d->ack_due = 1;
+    if (d->touched)
+        return TK_OK;
+    if (w->ntouched == w->touched_cap) {
+        size_t n = w->touched_cap ? w->touched_cap * 2 : 256;
+        struct dev_entry **t = realloc(w->touched, n * sizeof *t);
+        if (!t)
+            return TK_ENOMEM;
+        w->touched = t;
+        w->touched_cap = n;
+    }
+    d->touched = 1;
+    w->touched[w->ntouched++] = d;
+    return TK_OK;
+}
+
+/* ---- after-commit publications --------------------------------------------------- */
+
+static enum tk_rc pub_add(struct writer *w, const char *topic, const char *payload)
+{
+    size_t tl = strlen(topic) + 1, pl = strlen(payload) + 1;
+    if (w->pub_len + tl + pl > w->pub_cap) {
+        size_t n = w->pub_cap ? w->pub_cap : 65536;
+        while (n < w->pub_len + tl + pl)
+            n *= 2;
+        char *p = realloc(w->pub, n);
+        if (!p)
+            return TK_ENOMEM;
+        w->pub = p;
+        w->pub_cap = n;
+    }
+    memcpy(w->pub + w->pub_len, topic, tl);
+    memcpy(w->pub + w->pub_len + tl, payload, pl);
+    w->pub_len += tl + pl;
+    return TK_OK;
+}
+
+/* The SensorThings MQTT extension's message for a new observation. */
+static enum tk_rc pub_observation(struct writer *w, const struct store_obs *o)
+{
+    char topic[64], t0[32], t1[32], rt[32], body[512];
+    int n;
+    if (tk_time_format(o->t_us, t0, sizeof t0) ||
+        tk_time_format(o->result_time_us ? o->result_time_us : o->t_us, rt, sizeof rt))
+        return TK_EINVAL;
+    if (o->t_end_us && tk_time_format(o->t_end_us, t1, sizeof t1))
+        return TK_EINVAL;
+    snprintf(topic, sizeof topic, "v1.1/Datastreams(%" PRId64 ")/Observations", o->ds_id);
+    n = snprintf(body, sizeof body,
+                 "{\"@iot.id\":%" PRId64 ",\"phenomenonTime\":\"%s%s%s\",\"resultTime\":\"%s\","
+                 "\"result\":%.17g",
+                 o->id, t0, o->t_end_us ? "/" : "", o->t_end_us ? t1 : "", rt, o->result);
+    if (n < 0 || (size_t)n >= sizeof body - 2)
+        return TK_EINVAL;
+    if (o->params && o->params[0] && (size_t)n + strlen(o->params) + 16 < sizeof body)
+        n += snprintf(body + n, sizeof body - (size_t)n, ",\"parameters\":%s", o->params);
+    snprintf(body + n, sizeof body - (size_t)n, "}");
+    return pub_add(w, topic, body);
+}
+
+/* ---- processing one message ------------------------------------------------------ */
+
+static enum tk_rc quarantine(struct writer *w, const struct ing_msg *m, const char *device_id,
+                             const struct tk_error *e)
+{
+    size_t len;
+    const void *payload = ing_msg_payload(m, &len);
+    if (len > (size_t)w->ctx->cfg.payload_max)
+        len = (size_t)w->ctx->cfg.payload_max; /* keep a bounded copy; the reason says more */
+    struct store_quarantine q = {
+        .received_us = m->recv_us,
+        .topic = m->topic,
+        .payload = payload,
+        .payload_len = len,
+        .device_id = device_id,
+        .code = e->code,
+        .path = e->path,
+        .reason = e->text,
+    };
+    enum tk_rc rc = store_quarantine_add(w->st, &q);
+    if (!rc) {
+        w->ctx->stats.quarantined++;
+        w->ctx->stats.quarantine_by_code[e->code < TK_ERC_MAX ? e->code : 0]++;
+        tk_log(TK_LOG_DEBUG, "quarantined message on %s: %s %s", m->topic, e->path, e->text);
+    }
+    return rc;
+}
+
+static struct cum_slot *cum_find(struct dev_entry *d, uint32_t seq)
+{
+    struct cum_slot *c = &d->cum[seq % CUM_SLOTS];
+    return c->valid && c->seq == seq ? c : NULL;
+}
+
+static enum tk_rc store_norm(struct writer *w, struct dev_entry *d, const struct ing_norm *nm,
+                             int64_t result_time_us)
+{
+    for (int i = 0; i < nm->n; i++) {
+        const struct ing_obs *io = &nm->obs[i];
+        struct store_obs o = {
+            .ds_id = d->dev.ds[io->q],
+            .t_us = io->t_us,
+            .t_end_us = io->t_end_us,
+            .result_time_us = result_time_us,
+            .result = io->result,
+            .params = nm->params_len ? nm->params : NULL,
+        };
+        if (!o.ds_id)
+            continue; /* quantity not provisioned for this device */
+        enum tk_rc rc = store_obs_add(w->st, &o);
+        if (rc == TK_EDUP) {
+            w->ctx->stats.dup_obs++;
+            continue;
+        }
+        if (rc)
+            return rc;
+        w->ctx->stats.stored_obs++;
+        if (w->ctx->cfg.publish_observations) {
+            rc = pub_observation(w, &o);
+            if (rc)
+                return rc;
+        }
+    }
+    return TK_OK;
+}
+
+/* Lost people_flow intervals are filled from the cumulative counters of the readings
+ * on both sides of the gap, once the gap is declared lost (a later arrival of a real
+ * reading would otherwise be counted twice). */
+static enum tk_rc fill_gap(struct writer *w, struct dev_entry *d, uint32_t first, uint32_t last)
+{
+    struct cum_slot *a = cum_find(d, first - 1), *b = cum_find(d, last + 1);
+    const unsigned both = TK_F_CUM_IN | TK_F_CUM_OUT;
+    if (d->dev.kind != TK_KIND_PEOPLE_FLOW || !a || !b || (a->has & both) != both ||
+        (b->has & both) != both)
+        return TK_OK;
+    int64_t in = b->cum_in - a->cum_in - b->in, out = b->cum_out - a->cum_out - b->out;
+    int64_t t0 = a->ts_us, t1 = b->ts_us - b->interval_s * 1000000;
+    if (in < 0 || out < 0 || t1 <= t0)
+        return TK_OK; /* a counter reset inside the gap: nothing trustworthy to fill */
+    char params[128];
+    int n = snprintf(params, sizeof params,
+                     "{\"filled_from\":\"cumulative\",\"lost_seq_first\":%" PRIu32
+                     ",\"lost_seq_last\":%" PRIu32 "}",
+                     first, last);
+    if (n < 0 || (size_t)n >= sizeof params)
+        return TK_EINVAL;
+    struct ing_norm fill = {.n = 2, .params = params, .params_len = (size_t)n};
+    fill.obs[0] = (struct ing_obs){TK_Q_PEOPLE_IN, t0, t1, (double)in};
+    fill.obs[1] = (struct ing_obs){TK_Q_PEOPLE_OUT, t0, t1, (double)out};
+    w->ctx->stats.filled++;
+    return store_norm(w, d, &fill, w->now_us);
+}
+
+static enum tk_rc record_seq(struct writer *w, struct dev_entry *d, uint32_t seq)
+{
+    ing_seq_record(&d->seq, seq, w->now_us, &w->ctx->stats.lost_seqs);
+    return touch(w, d);
+}
+
+static enum tk_rc process_reading(struct writer *w, struct dev_entry *d, const struct ing_msg *m,
+                                  const struct tk_reading *r)
+{
+    struct tk_error e = {0};
+    enum tk_rc rc;
+    w->ctx->stats.readings++;
+    if (ing_seq_is_dup(&d->seq, r->seq)) {
+        w->ctx->stats.duplicates++;
+        return touch(w, d); /* answer with the current watermark again */
+    }
+    struct store_seq_state *s = &d->seq;
+    rc = ing_normalize(r, &d->dev, s->has_cum, s->cum_in, s->cum_out, &w->nm, &e);
+    if (rc == TK_ENOMEM)
+        return rc;
+    if (rc) {
+        /* Stored in quarantine: durable, so the watermark may pass it. */
+        rc = quarantine(w, m, d->dev.id, &e);
+        return rc ? rc : record_seq(w, d, r->seq);
+    }
+    rc = store_norm(w, d, &w->nm, m->recv_us);
+    if (rc)
+        return rc;
+    if (r->kind == TK_KIND_PEOPLE_FLOW) {
+        d->cum[r->seq % CUM_SLOTS] = (struct cum_slot){1,         r->seq, r->ts_us, r->interval_s,
+                                                       r->in,     r->out, r->cum_in, r->cum_out,
+                                                       r->has};
+        if ((r->has & TK_F_CUM_IN) && (!s->has_cum || (int32_t)(r->seq - s->cum_seq) > 0)) {
+            s->has_cum = 1;
+            s->cum_seq = r->seq;
+            s->cum_ts_us = r->ts_us;
+            s->cum_in = r->cum_in;
+            s->cum_out = (r->has & TK_F_CUM_OUT) ? r->cum_out : 0;
+        }
+    }
+    return record_seq(w, d, r->seq);
+}
+
+static enum tk_rc process_msg(struct writer *w, const struct ing_msg *m)
+{
+    struct tk_error e = {0};
+    enum tk_kind kind;
+    enum tk_topic_type type;
+    char id[TK_ID_MAX + 1] = "";
+    size_t len, n = 0;
+    const char *payload = ing_msg_payload(m, &len);
+    struct dev_entry *d = NULL;
+    enum tk_rc rc;
+
+    w->ctx->stats.received++;
+    if (tk_topic_parse(m->topic, &kind, id, &type, &e))
+        return quarantine(w, m, NULL, &e);
+    if (type != TK_TOPIC_READING) {
+        tk_error_set(&e, TK_EINVAL, "topic", "ingest takes readings only");
+        return quarantine(w, m, id, &e);
+    }
+    if (len > (size_t)w->ctx->cfg.payload_max) {
+        tk_error_set(&e, TK_EFULL, "", "payload of %zu bytes exceeds the limit of %lld bytes", len,
+                     (long long)w->ctx->cfg.payload_max);
+        return quarantine(w, m, id, &e);
+    }
+    rc = device_get(w, id, &d);
+    if (rc == TK_ENOTFOUND) {
+        tk_error_set(&e, TK_ENOTFOUND, "topic", "device '%s' is not registered", id);
+        return quarantine(w, m, id, &e);
+    }
+    if (rc)
+        return rc;
+    if (d->dev.kind != kind) {
+        tk_error_set(&e, TK_EINVAL, "topic", "device '%s' is registered as %s, not %s", id,
+                     tk_kind_name(d->dev.kind), tk_kind_name(kind));
+        return quarantine(w, m, id, &e);
+    }
+    size_t cap = (size_t)w->ctx->cfg.readings_max;
+    rc = tk_readings_parse(payload, len, kind, id, w->rd, w->errs, cap, &n, &e);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            tk_reading_clear(&w->rd[i]);
+        return quarantine(w, m, id, &e);
+    }
+    rc = TK_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (w->errs[i].code)
+            rc = quarantine(w, m, id, &w->errs[i]);
+        else
+            rc = process_reading(w, d, m, &w->rd[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        tk_reading_clear(&w->rd[i]);
+    return rc;
+}
+
+/* ---- periodic work ----------------------------------------------------------------- */
+
+static enum tk_rc expire_gaps(struct writer *w)
+{
+    int64_t timeout = w->ctx->cfg.gap_timeout_s * 1000000;
+    for (size_t i = 0; i < w->nbuckets; i++) {
+        for (struct dev_entry *d = w->buckets[i]; d; d = d->next) {
+            uint32_t first, last;
+            while (ing_seq_expire(&d->seq, w->now_us, timeout, &w->ctx->stats.lost_seqs, &first,
+                                  &last)) {
+                tk_log(TK_LOG_WARN, "device %s: seq %" PRIu32 "..%" PRIu32 " declared lost",
+                       d->dev.id, first, last);
+                enum tk_rc rc = fill_gap(w, d, first, last);
+                if (!rc)
+                    rc = touch(w, d);
+                if (rc)
+                    return rc;
+            }
+        }
+    }
+    return TK_OK;
+}
+
+static void log_stats(struct ing_ctx *ctx, size_t queued)
+{
+    struct ing_stats *s = &ctx->stats;
+    tk_log(TK_LOG_INFO,
+           "stats received=%" PRIu64 " readings=%" PRIu64 " observations=%" PRIu64
+           " quarantined=%" PRIu64 " duplicates=%" PRIu64 " duplicate_observations=%" PRIu64
+           " lost_seqs=%" PRIu64 " filled=%" PRIu64 " commits=%" PRIu64
+           " commit_failures=%" PRIu64 " commit_ms_avg=%.2f commit_ms_max=%.2f acks=%" PRIu64
+           " published=%" PRIu64 " publish_failures=%" PRIu64 " queued=%zu",
+           s->received, s->readings, s->stored_obs, s->quarantined, s->duplicates, s->dup_obs,
+           s->lost_seqs, s->filled, s->commits, s->commit_failures,
+           s->commits ? (double)s->commit_us_sum / (double)s->commits / 1000.0 : 0.0,
+           (double)s->commit_us_max / 1000.0, s->acks, s->published, s->publish_failures, queued);
+}
+
+/* ---- one transaction ---------------------------------------------------------------- */
+
+static void publish_after_commit(struct writer *w)
+{
+    struct ing_ctx *ctx = w->ctx;
+    char topic[128], body[32];
+    size_t len;
+    for (size_t i = 0; i < w->ntouched; i++) {
+        struct dev_entry *d = w->touched[i];
+        d->touched = 0;
+        if (!d->ack_due || !d->seq.known)
+            continue;
+        d->ack_due = 0;
+        if (tk_topic_make(topic, sizeof topic, d->dev.kind, d->dev.id, TK_TOPIC_ACK) ||
+            tk_ack_to_json(d->seq.watermark, body, sizeof body, &len))
+            continue;
+        if (ing_sub_publish(ctx, topic, body, len, 1) == TK_OK)
+            ctx->stats.acks++;
+        else
+            ctx->stats.publish_failures++;
+    }
+    w->ntouched = 0;
+    for (size_t off = 0; off < w->pub_len;) {
+        const char *t = w->pub + off;
+        const char *p = t + strlen(t) + 1;
+        size_t pl = strlen(p);
+        if (ing_sub_publish(ctx, t, p, pl, 0) == TK_OK)
+            ctx->stats.published++;
+        else
+            ctx->stats.publish_failures++;
+        off = (size_t)(p + pl + 1 - w->pub);
+    }
+    w->pub_len = 0;
+}
+
+/* Process w->batch (and the periodic work when due) in one transaction. On failure
+ * nothing is kept: cached state of touched devices is dropped, the batch stays. */
+static enum tk_rc run_transaction(struct writer *w, int periodic)
+{
+    struct ing_ctx *ctx = w->ctx;
+    int64_t t0 = tk_mono_us();
+    enum tk_rc rc = store_begin(w->st);
+    for (size_t i = 0; i < w->nbatch && !rc; i++)
+        rc = process_msg(w, &w->batch[i]);
+    if (!rc && periodic)
+        rc = expire_gaps(w);
+    for (size_t i = 0; i < w->ntouched && !rc; i++)
+        rc = store_seq_save(w->st, w->touched[i]->dev.id, &w->touched[i]->seq);
+    if (!rc)
+        rc = store_commit(w->st);
+    if (rc) {
+        store_rollback(w->st);
+        ctx->stats.commit_failures++;
+        tk_log(TK_LOG_ERR, "transaction of %zu messages failed: %s (%s); will retry", w->nbatch,
+               tk_strerror(rc), store_errmsg(w->st));
+        for (size_t i = 0; i < w->ntouched; i++)
+            map_drop(w, w->touched[i]);
+        w->ntouched = 0;
+        w->pub_len = 0;
+        return rc;
+    }
+    int64_t dt = tk_mono_us() - t0;
+    ctx->stats.commits++;
+    ctx->stats.commit_us_sum += dt;
+    if (dt > ctx->stats.commit_us_max)
+        ctx->stats.commit_us_max = dt;
+    publish_after_commit(w);
+    for (size_t i = 0; i < w->nbatch; i++)
+        ing_msg_free(&w->batch[i]);
+    w->nbatch = 0;
+    return TK_OK;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+enum tk_rc ing_writer_run(struct ing_ctx *ctx)
+{
+    struct writer w = {.ctx = ctx};
+    enum tk_rc rc;
+    size_t batch_max = (size_t)ctx->cfg.batch_max, cap = (size_t)ctx->cfg.readings_max;
+    int64_t next_periodic = 0, next_stats = tk_mono_us() + ctx->cfg.stats_interval_s * 1000000;
+    long backoff_ms = 100;
+
+    rc = store_open(ctx->cfg.db, NULL, &w.st);
+    if (rc) {
+        tk_log(TK_LOG_ERR, "cannot open store %s: %s", ctx->cfg.db, tk_strerror(rc));
+        return rc;
+    }
+    w.batch = calloc(batch_max, sizeof *w.batch);
+    w.rd = calloc(cap, sizeof *w.rd);
+    w.errs = calloc(cap, sizeof *w.errs);
+    rc = map_grow(&w);
+    if (!w.batch || !w.rd || !w.errs || rc) {
+        rc = TK_ENOMEM;
+        goto cleanup;
+    }
+    for (;;) {
+        int stopping = *ctx->stop != 0;
+        if (w.nbatch == 0)
+            w.nbatch = ing_queue_take(&ctx->q, w.batch, batch_max, stopping ? 0 : 100);
+        int64_t mono = tk_mono_us();
+        w.now_us = tk_now_utc_us();
+        int periodic = mono >= next_periodic;
+        if (w.nbatch == 0 && !periodic) {
+            if (stopping)
+                break;
+            continue;
+        }
+        if (run_transaction(&w, periodic)) {
+            if (stopping && backoff_ms > 2000)
+                break; /* unacknowledged: devices will resend */
+            sleep_ms(backoff_ms);
+            backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
+            continue;
+        }
+        backoff_ms = 100;
+        if (periodic) {
+            next_periodic = mono + 1000000;
+            if (store_maintain(w.st))
+                tk_log(TK_LOG_WARN, "store maintenance: %s", store_errmsg(w.st));
+        }
+        if (ctx->cfg.stats_interval_s > 0 && mono >= next_stats) {
+            log_stats(ctx, ctx->q.len);
+            next_stats = mono + ctx->cfg.stats_interval_s * 1000000;
+        }
+    }
+    log_stats(ctx, ctx->q.len);
+    rc = TK_OK;
+cleanup:
+    for (size_t i = 0; i < w.nbatch; i++)
+        ing_msg_free(&w.batch[i]);
+    for (size_t i = 0; i < w.nbuckets; i++) {
+        struct dev_entry *e = w.buckets[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    }
+    free(w.buckets);
+    free(w.touched);
+    free(w.batch);
+    free(w.rd);
+    free(w.errs);
+    free(w.pub);
+    ing_norm_free(&w.nm);
+    store_close(w.st);
+    return rc;
+}

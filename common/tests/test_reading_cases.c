@@ -26,11 +26,13 @@
 
 static const char *current;
 
+/* CHECK, naming the case on failure; evaluates expr once */
 #define CASE_CHECK(expr)                                                                           \
     do {                                                                                           \
-        if (!(expr))                                                                               \
-            fprintf(stderr, "case %s:\n", current);                                                \
-        CHECK(expr);                                                                               \
+        int ok_ = !!(expr);                                                                        \
+        if (!ok_)                                                                                  \
+            fprintf(stderr, "case %s: %s\n", current, #expr);                                     \
+        CHECK(ok_);                                                                                \
     } while (0)
 
 static char *slurp(const char *dir, const char *name, size_t *len)

@@ -1,0 +1,295 @@
+/* `device add|list|remove`: the registry entry (store) and the broker identity
+ * (credentials, passwd, acl) of a device change together.
+ *
+ * The id check comes first and is strict: the id becomes a broker username and a topic
+ * level, and mosquitto ACL patterns accept '/' in usernames (FACTS.md). Any id outside
+ * [a-z0-9-]{3,48} is refused before anything is written. */
+#include "admin.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tk_quantity.h"
+
+#define ID_RULE                                                                                  \
+    "device ids must match [a-z0-9-]{3,48}: 3 to 48 characters, each a lowercase letter, a "    \
+    "digit or '-' (ids become broker usernames and topic levels)"
+
+/* Copy s for printing in an error message: non-printable bytes become '?', long input is
+ * cut, so a hostile id cannot mess up the terminal. */
+static const char *printable(const char *s, char *buf, size_t size)
+{
+    size_t i = 0;
+    for (; s[i] && i + 4 < size; i++)
+        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    if (s[i] && size > 4)
+        memcpy(buf + i, "...", 3), i += 3;
+    buf[i] = '\0';
+    return buf;
+}
+
+static int check_id(const char *cmd, const char *id)
+{
+    char pbuf[80];
+    if (tk_device_id_valid(id))
+        return 1;
+    fprintf(stderr, "takumi-admin %s: invalid id '%s': %s\n", cmd, printable(id, pbuf, sizeof pbuf),
+            ID_RULE);
+    return 0;
+}
+
+static int finish_change(const struct admin_ctx *ctx, const char *cmd, struct admin_creds *creds,
+                         struct store *st)
+{
+    enum tk_rc rc = admin_broker__regenerate(ctx, creds, st);
+    if (rc) {
+        fprintf(stderr, "takumi-admin %s: cannot write the broker files: %s\n", cmd,
+                tk_strerror(rc));
+        return ADMIN_EXIT_FAIL;
+    }
+    if (admin_broker__reload(ctx) < 0)
+        fprintf(stderr, "takumi-admin %s: warning: could not signal the broker to reload; "
+                        "restart it or send it SIGHUP\n", cmd);
+    return ADMIN_EXIT_OK;
+}
+
+static int device_add(struct admin_ctx *ctx, int argc, char **argv)
+{
+    const char *kind_s = NULL, *id = NULL, *name = NULL, *transport = "mqtt";
+    double lat = 0, lon = 0, mount = 0, density = 0;
+    struct admin_flag flags[] = {
+        {"kind", ADMIN_FLAG_STR, &kind_s, 1, 0, "water_level, people_flow or wifi_ap"},
+        {"id", ADMIN_FLAG_STR, &id, 1, 0, "device id, [a-z0-9-]{3,48}"},
+        {"lat", ADMIN_FLAG_DOUBLE, &lat, 1, 0, "latitude, WGS84 degrees"},
+        {"lon", ADMIN_FLAG_DOUBLE, &lon, 1, 0, "longitude, WGS84 degrees"},
+        {"mount-height-m", ADMIN_FLAG_DOUBLE, &mount, 0, 0,
+         "water_level ultrasonic: sensor height above the pipe invert, metres"},
+        {"density", ADMIN_FLAG_DOUBLE, &density, 0, 0,
+         "water_level pressure: water density, kg/m3 (default 1000)"},
+        {"name", ADMIN_FLAG_STR, &name, 0, 0, "Thing name (default: the id)"},
+        {"transport", ADMIN_FLAG_STR, &transport, 0, 0, "mqtt (default) or coap (via a gateway)"},
+    };
+    size_t nf = sizeof flags / sizeof flags[0];
+    const char *synopsis = "device add --kind K --id ID --lat X --lon Y [--mount-height-m H] "
+                           "[--density D] [--name N] [--transport mqtt|coap]";
+    struct tk_error err = {0};
+    if (admin_args__parse(argc, argv, flags, nf, &err)) {
+        fprintf(stderr, "takumi-admin device add: %s\n", err.text);
+        admin_args__usage(synopsis, flags, nf);
+        return ADMIN_EXIT_USAGE;
+    }
+    if (!check_id("device add", id))
+        return ADMIN_EXIT_USAGE;
+    enum tk_kind kind;
+    if (tk_kind_parse(kind_s, &kind) != TK_OK) {
+        char pbuf[80];
+        fprintf(stderr, "takumi-admin device add: unknown kind '%s': use water_level, "
+                        "people_flow or wifi_ap\n", printable(kind_s, pbuf, sizeof pbuf));
+        return ADMIN_EXIT_USAGE;
+    }
+    if (lat < -90 || lat > 90 || lon < -180 || lon > 180) {
+        fprintf(stderr, "takumi-admin device add: --lat must be in -90..90 and --lon in "
+                        "-180..180 (WGS84 degrees)\n");
+        return ADMIN_EXIT_USAGE;
+    }
+    if ((flags[4].seen || flags[5].seen) && kind != TK_KIND_WATER_LEVEL) {
+        fprintf(stderr, "takumi-admin device add: --mount-height-m and --density apply to "
+                        "water_level devices only\n");
+        return ADMIN_EXIT_USAGE;
+    }
+    if (flags[4].seen && !(mount > 0 && mount <= 100)) {
+        fprintf(stderr, "takumi-admin device add: --mount-height-m must be > 0 and <= 100 "
+                        "(metres from the pipe invert up to the sensor)\n");
+        return ADMIN_EXIT_USAGE;
+    }
+    if (flags[5].seen && !(density >= 500 && density <= 2000)) {
+        fprintf(stderr, "takumi-admin device add: --density must be in 500..2000 kg/m3\n");
+        return ADMIN_EXIT_USAGE;
+    }
+    if (strcmp(transport, "mqtt") != 0 && strcmp(transport, "coap") != 0) {
+        fprintf(stderr, "takumi-admin device add: --transport must be mqtt or coap\n");
+        return ADMIN_EXIT_USAGE;
+    }
+    struct store_device dev;
+    memset(&dev, 0, sizeof dev);
+    if (name && (strlen(name) >= sizeof dev.name || !*name)) {
+        fprintf(stderr, "takumi-admin device add: --name must be 1 to %zu bytes\n",
+                sizeof dev.name - 1);
+        return ADMIN_EXIT_USAGE;
+    }
+    memcpy(dev.id, id, strlen(id) + 1);
+    dev.kind = kind;
+    snprintf(dev.name, sizeof dev.name, "%s", name ? name : id);
+    dev.lat = lat;
+    dev.lon = lon;
+    dev.mount_height_m = mount;
+    dev.density_kg_m3 = density;
+    snprintf(dev.transport, sizeof dev.transport, "%s", transport);
+
+    int ex = ADMIN_EXIT_FAIL;
+    struct store *st = NULL;
+    struct admin_creds creds = {0};
+    struct store_device got;
+    char password[ADMIN_PASSWORD_LEN + 8], hash[ADMIN_HASH_MAX];
+    enum tk_rc rc = admin_ctx__ensure(ctx, &st);
+    if (rc) {
+        fprintf(stderr, "takumi-admin device add: cannot open %s: %s\n", ctx->data,
+                tk_strerror(rc));
+        goto cleanup;
+    }
+    rc = admin_creds__load(ctx->creds, &creds);
+    if (rc) {
+        fprintf(stderr, "takumi-admin device add: cannot read %s: %s\n", ctx->creds,
+                tk_strerror(rc));
+        goto cleanup;
+    }
+    struct admin_cred *existing = admin_creds__find(&creds, id);
+    if (existing || store_device_get(st, id, &got) == TK_OK) {
+        fprintf(stderr, "takumi-admin device add: '%s' already exists%s%s; remove it first\n", id,
+                existing ? " as a " : "", existing ? admin_role_name(existing->role) : "");
+        goto cleanup;
+    }
+    rc = store_device_add(st, &dev, &got);
+    if (rc) {
+        fprintf(stderr, "takumi-admin device add: the store refused %s: %s (%s)\n", id,
+                tk_strerror(rc), store_errmsg(st));
+        ex = admin_exit_for(rc);
+        goto cleanup;
+    }
+    rc = admin_passwd__new(password, sizeof password);
+    if (!rc)
+        rc = admin_passwd__hash(password, hash, sizeof hash);
+    if (!rc)
+        rc = admin_creds__put(&creds, id, ADMIN_ROLE_DEVICE, hash, NULL);
+    if (!rc)
+        rc = admin_creds__save(ctx->creds, &creds);
+    if (rc) {
+        fprintf(stderr, "takumi-admin device add: cannot store the credentials: %s\n",
+                tk_strerror(rc));
+        if (store_device_remove(st, id) != TK_OK) /* undo, so a retry can succeed */
+            fprintf(stderr, "takumi-admin device add: and could not undo the registration: %s\n",
+                    store_errmsg(st));
+        goto cleanup;
+    }
+    ex = finish_change(ctx, "device add", &creds, st);
+    if (ex)
+        goto cleanup;
+    printf("device %s (%s) registered: thing %lld, location %lld, datastreams", id,
+           tk_kind_name(kind), (long long)got.thing_id, (long long)got.location_id);
+    enum tk_quantity qs[TK_Q_MAX];
+    int nq = tk_kind_quantities(kind, qs);
+    for (int i = 0; i < nq; i++) {
+        const struct tk_quantity_info *qi = tk_quantity_info(qs[i]);
+        printf("%s %s=%lld", i ? "," : "", qi ? qi->name : "?", (long long)got.ds[qs[i]]);
+    }
+    printf("\nmqtt username: %s\nmqtt password: %s\n", id, password);
+    printf("(the password is shown only this once; only its hash is kept)\n");
+cleanup:
+    memset(password, 0, sizeof password);
+    admin_creds__free(&creds);
+    store_close(st);
+    return ex;
+}
+
+static int print_row(const struct store_device *d, void *ud)
+{
+    (void)ud;
+    printf("%-24s %-12s %-24s %10.6f %11.6f %-9s %lld\n", d->id, tk_kind_name(d->kind), d->name,
+           d->lat, d->lon, d->transport, (long long)d->thing_id);
+    return 0;
+}
+
+static int device_list(struct admin_ctx *ctx, int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 0) {
+        fprintf(stderr, "takumi-admin device list: takes no arguments\n");
+        return ADMIN_EXIT_USAGE;
+    }
+    struct store *st = NULL;
+    enum tk_rc rc = admin_ctx__ensure(ctx, &st);
+    if (rc) {
+        fprintf(stderr, "takumi-admin device list: cannot open %s: %s\n", ctx->data,
+                tk_strerror(rc));
+        return ADMIN_EXIT_FAIL;
+    }
+    admin_ctx__unlock(ctx); /* listing changes nothing */
+    printf("%-24s %-12s %-24s %10s %11s %-9s %s\n", "ID", "KIND", "NAME", "LAT", "LON",
+           "TRANSPORT", "THING");
+    rc = store_device_list(st, print_row, NULL);
+    if (rc)
+        fprintf(stderr, "takumi-admin device list: %s (%s)\n", tk_strerror(rc), store_errmsg(st));
+    store_close(st);
+    return rc ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
+}
+
+static int device_remove(struct admin_ctx *ctx, int argc, char **argv)
+{
+    const char *id = NULL;
+    struct admin_flag flags[] = {{"id", ADMIN_FLAG_STR, &id, 1, 0, "device id"}};
+    struct tk_error err = {0};
+    if (admin_args__parse(argc, argv, flags, 1, &err)) {
+        fprintf(stderr, "takumi-admin device remove: %s\n", err.text);
+        admin_args__usage("device remove --id ID", flags, 1);
+        return ADMIN_EXIT_USAGE;
+    }
+    if (!check_id("device remove", id))
+        return ADMIN_EXIT_USAGE;
+    int ex = ADMIN_EXIT_FAIL;
+    struct store *st = NULL;
+    struct admin_creds creds = {0};
+    enum tk_rc rc = admin_ctx__ensure(ctx, &st);
+    if (!rc)
+        rc = admin_creds__load(ctx->creds, &creds);
+    if (rc) {
+        fprintf(stderr, "takumi-admin device remove: cannot open %s: %s\n", ctx->data,
+                tk_strerror(rc));
+        goto cleanup;
+    }
+    struct admin_cred *c = admin_creds__find(&creds, id);
+    if (c && c->role != ADMIN_ROLE_DEVICE) {
+        fprintf(stderr, "takumi-admin device remove: '%s' is a %s, not a device\n", id,
+                admin_role_name(c->role));
+        goto cleanup;
+    }
+    rc = store_device_remove(st, id);
+    if (rc == TK_ENOTFOUND && !c) {
+        fprintf(stderr, "takumi-admin device remove: no device '%s'\n", id);
+        goto cleanup;
+    }
+    if (rc && rc != TK_ENOTFOUND) {
+        fprintf(stderr, "takumi-admin device remove: %s (%s)\n", tk_strerror(rc),
+                store_errmsg(st));
+        goto cleanup;
+    }
+    /* drop the login and any gateway's right to speak for it, even if the registry entry
+     * was already gone (repairs a half-finished earlier run) */
+    int changed = admin_creds__remove(&creds, id);
+    changed |= admin_creds__forget_device(&creds, id);
+    if (changed && (rc = admin_creds__save(ctx->creds, &creds)) != TK_OK) {
+        fprintf(stderr, "takumi-admin device remove: cannot write %s: %s\n", ctx->creds,
+                tk_strerror(rc));
+        goto cleanup;
+    }
+    ex = finish_change(ctx, "device remove", &creds, st);
+    if (!ex)
+        printf("device %s removed\n", id);
+cleanup:
+    admin_creds__free(&creds);
+    store_close(st);
+    return ex;
+}
+
+int admin_cmd_device(struct admin_ctx *ctx, int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : "";
+    if (strcmp(sub, "add") == 0)
+        return device_add(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "list") == 0)
+        return device_list(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "remove") == 0)
+        return device_remove(ctx, argc - 1, argv + 1);
+    fprintf(stderr, "usage: takumi-admin --data DIR device add|list|remove ...\n");
+    return ADMIN_EXIT_USAGE;
+}

@@ -34,6 +34,9 @@ enum tk_rc {
 
 /** Human-readable text for a return code. Never NULL; static storage. */
 const char *tk_strerror(enum tk_rc rc);
+/** The code's name without its prefix ("EPROTO", "ESCHEMA"; "OK" for TK_OK), as stored in
+ *  quarantine records and API bodies. Never NULL; static storage ("EUNKNOWN" if out of range). */
+const char *tk_rc_name(enum tk_rc rc);
 
 #define TK_ERROR_PATH_MAX 64
 #define TK_ERROR_TEXT_MAX 160

@@ -27,6 +27,20 @@ const char *tk_strerror(enum tk_rc rc)
     return rc_text[rc];
 }
 
+static const char *const rc_names[TK_ERC_MAX] = {
+    [TK_OK] = "OK",           [TK_ENOMEM] = "ENOMEM",       [TK_EINVAL] = "EINVAL",
+    [TK_EIO] = "EIO",         [TK_EDB] = "EDB",             [TK_EPROTO] = "EPROTO",
+    [TK_ESCHEMA] = "ESCHEMA", [TK_ENOTFOUND] = "ENOTFOUND", [TK_EDUP] = "EDUP",
+    [TK_EFULL] = "EFULL",     [TK_EBUSY] = "EBUSY",         [TK_ENOSPC] = "ENOSPC",
+};
+
+const char *tk_rc_name(enum tk_rc rc)
+{
+    if ((int)rc < 0 || rc >= TK_ERC_MAX || !rc_names[rc])
+        return "EUNKNOWN";
+    return rc_names[rc];
+}
+
 enum tk_rc tk_error_set(struct tk_error *err, enum tk_rc code, const char *path, const char *fmt,
                         ...)
 {

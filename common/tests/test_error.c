@@ -7,6 +7,11 @@ int main(void)
     for (int rc = 0; rc < TK_ERC_MAX; rc++)
         CHECK(tk_strerror((enum tk_rc)rc) != NULL && tk_strerror((enum tk_rc)rc)[0] != '\0');
     CHECK_EQ_STR(tk_strerror(TK_OK), "ok");
+    for (int rc = 0; rc < TK_ERC_MAX; rc++)
+        CHECK(tk_rc_name((enum tk_rc)rc)[0] != '\0' && strcmp(tk_rc_name((enum tk_rc)rc), "EUNKNOWN") != 0);
+    CHECK_EQ_STR(tk_rc_name(TK_OK), "OK");
+    CHECK_EQ_STR(tk_rc_name(TK_ESCHEMA), "ESCHEMA");
+    CHECK_EQ_STR(tk_rc_name(TK_ERC_MAX), "EUNKNOWN");
     CHECK_EQ_STR(tk_strerror((enum tk_rc)999), "unknown error");
     CHECK_EQ_STR(tk_strerror((enum tk_rc)-1), "unknown error");
 

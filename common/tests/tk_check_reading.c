@@ -111,7 +111,7 @@ int main(int argc, char **argv)
             printf("%s\tvalid\n", argv[i]);
         } else {
             printf("%s\tinvalid\t%s\t%s: %s\n", argv[i], err.path,
-                   tk_strerror(rc), err.text);
+                   tk_rc_name(rc), err.text);
             status = 1;
         }
     }

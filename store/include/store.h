@@ -20,6 +20,8 @@ struct store_options {
     int readonly;           /* open without write access (API readers) */
     int64_t cache_kib;      /* page cache size; 0 = backend default */
     int64_t busy_timeout_ms; /* how long to wait for a lock; 0 = 5000 */
+    int64_t stage_rows;     /* store_maintain moves staged rows once this many are waiting;
+                               0 = backend default (SQLite: 131072) */
 };
 
 /** Open (and create / migrate to the current schema) a store.
@@ -166,5 +168,8 @@ enum tk_rc store_aggregate(struct store *st, int64_t ds_id, enum store_interval 
 /** Housekeeping that may run between transactions (e.g. moving freshly written rows into
  *  their final place, folding them into rollups). Bounded work; safe to call often. */
 enum tk_rc store_maintain(struct store *st) TK_WUR;
+/** Like store_maintain, but move every staged row now whatever their number (tests,
+ *  shutdown, before a backup). Its work grows with the number of staged rows. */
+enum tk_rc store_flush(struct store *st) TK_WUR;
 
 #endif

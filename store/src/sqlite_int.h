@@ -1,0 +1,194 @@
+/* Internal to the SQLite backend: the connection, its prepared statements (prepared once
+ * at open, reset after each use) and helpers shared by the sqlite_*.c files. The layout
+ * itself is described atop sqlite_schema.c. */
+#ifndef SQLITE_INT_H
+#define SQLITE_INT_H
+
+#include <sqlite3.h>
+
+#include "store_int.h"
+
+#define SQ_SCHEMA_VERSION 2
+#define SQ_STAGE_ROWS_DEFAULT 131072
+/* Staged rows are keyed (batch, ds, t) with batch = id >> SQ_BATCH_SHIFT: a commit writes
+ * into the few newest batches only (sequential pages), and a per-datastream lookup seeks
+ * once per batch. */
+#define SQ_BATCH_SHIFT 11
+
+#define SQ_MINUTE_US INT64_C(60000000)
+#define SQ_HOUR_US INT64_C(3600000000)
+#define SQ_DAY_US INT64_C(86400000000)
+
+/* Transaction control, shared by every file. */
+enum sq_tx_stmt {
+    TX_BEGIN_IMMEDIATE,
+    TX_BEGIN_READ,
+    TX_COMMIT,
+    TX_ROLLBACK,
+    TX_SAVEPOINT,
+    TX_RELEASE,
+    TX_ROLLBACK_TO,
+    TX_COUNTER_GET,
+    TX_COUNTER_SET,
+    TX_N
+};
+
+enum sq_reg_stmt {
+    REG_THING_FIND,
+    REG_THING_INSERT,
+    REG_LOCATION_INSERT,
+    REG_THING_LOCATION_INSERT,
+    REG_HLOC_INSERT,
+    REG_HLOC_LOCATION_INSERT,
+    REG_SENSOR_INSERT,
+    REG_FOI_INSERT,
+    REG_OP_ENSURE,
+    REG_OP_FIND,
+    REG_DS_INSERT,
+    REG_LATEST_INSERT,
+    REG_DEVICE_GET,
+    REG_DEVICE_DS,
+    REG_DEVICE_IDS,
+    REG_DEVICE_SENSORS,
+    REG_DEVICE_LOCATIONS,
+    REG_DEL_OBS,
+    REG_DEL_STAGED,
+    REG_DEL_RU_MINUTE,
+    REG_DEL_RU_HOUR,
+    REG_DEL_RU_DAY,
+    REG_DEL_LATEST,
+    REG_DEL_THING,
+    REG_DEL_SENSOR,
+    REG_DEL_FOI,
+    REG_DEL_LOCATION,
+    REG_N
+};
+
+enum sq_wr_stmt {
+    WR_LATEST_ADVANCE,
+    WR_LATEST_GET,
+    WR_MAIN_FIND,
+    WR_STAGE_FIND,
+    WR_STAGE_INSERT,
+    WR_LATEST_STAGED_MIN,
+    WR_N
+};
+
+enum sq_state_stmt { ST_SEQ_LOAD, ST_SEQ_SAVE, ST_QUAR_INSERT, ST_QUAR_COUNT, ST_N };
+
+enum sq_q_stmt {
+    Q_LATEST,
+    Q_MAIN_ASC,
+    Q_MAIN_DESC,
+    Q_STAGE_ASC,
+    Q_STAGE_DESC,
+    Q_N
+};
+
+enum sq_ru_stmt {
+    RU_MOVE,
+    RU_FOLD_MINUTE,
+    RU_FOLD_HOUR,
+    RU_FOLD_DAY,
+    RU_CLEAR,
+    RU_LATEST_RESET,
+    RU_GET_MINUTE,
+    RU_GET_HOUR,
+    RU_GET_DAY,
+    RU_STAGE_AGG,
+    RU_N
+};
+
+struct sq_store {
+    struct store base;
+    sqlite3 *db;
+    int readonly;
+    int version;
+    int64_t stage_rows;
+
+    int in_tx;      /* inside store_begin .. store_commit */
+    int tx_failed;  /* a write failed half-way: the transaction may only be rolled back */
+    int counter_dirty;
+    int64_t next_id; /* next Observation id, loaded at BEGIN IMMEDIATE */
+    int64_t staged;  /* rows waiting in obs_staging (kept with next_id) */
+
+    sqlite3_stmt *tx[TX_N];
+    sqlite3_stmt *reg[REG_N];
+    sqlite3_stmt *wr[WR_N];
+    sqlite3_stmt *state[ST_N];
+    sqlite3_stmt *q[Q_N];
+    sqlite3_stmt *ru[RU_N];
+};
+
+static inline struct sq_store *sq_of(struct store *st)
+{
+    return (struct sq_store *)st;
+}
+
+/* sqlite_schema.c */
+enum tk_rc store_sqlite__migrate(struct sq_store *sq);
+
+/* Each file prepares its own statements at open. */
+enum tk_rc store_sqlite__prepare(struct sq_store *sq, sqlite3_stmt **arr, const char *const *sql,
+                                 int n);
+void store_sqlite__finalize(sqlite3_stmt **arr, int n);
+enum tk_rc store_sqlite__registry_prepare(struct sq_store *sq);
+enum tk_rc store_sqlite__writer_prepare(struct sq_store *sq);
+enum tk_rc store_sqlite__state_prepare(struct sq_store *sq);
+enum tk_rc store_sqlite__query_prepare(struct sq_store *sq);
+enum tk_rc store_sqlite__rollup_prepare(struct sq_store *sq);
+
+/** Map an SQLite result code to tk_rc and record the connection's message. */
+enum tk_rc store_sqlite__err(struct sq_store *sq, int src, const char *what);
+/** Step a statement expected to finish (no row); resets it. */
+enum tk_rc store_sqlite__exec(struct sq_store *sq, sqlite3_stmt *s, const char *what);
+
+/* Transactions. A write that is not already inside store_begin runs in its own
+ * transaction; one that is runs in a savepoint, so it is all-or-nothing either way. */
+enum tk_rc store_sqlite__write_enter(struct sq_store *sq, int *nested);
+enum tk_rc store_sqlite__write_leave(struct sq_store *sq, int nested, enum tk_rc rc);
+/* Reads made of several statements run in one read transaction (one snapshot) unless
+ * already inside one. */
+enum tk_rc store_sqlite__read_enter(struct sq_store *sq, int *own);
+void store_sqlite__read_leave(struct sq_store *sq, int own);
+
+/* sqlite_registry.c */
+enum tk_rc store_sqlite__device_add(struct store *st, const struct store_device *dev,
+                                    struct store_device *out);
+enum tk_rc store_sqlite__device_get(struct store *st, const char *id, struct store_device *out);
+enum tk_rc store_sqlite__device_remove(struct store *st, const char *id);
+enum tk_rc store_sqlite__device_list(struct store *st, store_device_cb cb, void *ud);
+
+/* sqlite_writer.c */
+enum tk_rc store_sqlite__begin(struct store *st);
+enum tk_rc store_sqlite__commit(struct store *st);
+void store_sqlite__rollback(struct store *st);
+enum tk_rc store_sqlite__obs_add(struct store *st, struct store_obs *o);
+
+/* sqlite_state.c */
+enum tk_rc store_sqlite__seq_load(struct store *st, const char *device_id,
+                                  struct store_seq_state *out);
+enum tk_rc store_sqlite__seq_save(struct store *st, const char *device_id,
+                                  const struct store_seq_state *s);
+enum tk_rc store_sqlite__quarantine_add(struct store *st, struct store_quarantine *q);
+enum tk_rc store_sqlite__quarantine_count(struct store *st, int64_t *n);
+
+/* sqlite_query.c */
+enum tk_rc store_sqlite__range(struct store *st, int64_t ds_id, int64_t from_us, int64_t to_us,
+                               int desc, struct store_point *out, size_t limit, size_t *n);
+enum tk_rc store_sqlite__latest(struct store *st, const int64_t *ds_ids, size_t n,
+                                struct store_point *out, int *found);
+
+/* sqlite_rollup.c */
+enum tk_rc store_sqlite__aggregate(struct store *st, int64_t ds_id, enum store_interval iv,
+                                   int64_t from_us, int64_t to_us, struct store_agg *out,
+                                   size_t limit, size_t *n);
+enum tk_rc store_sqlite__maintain(struct store *st, int all);
+
+/* A recursive CTE naming every batch between the oldest and newest staged row: joined
+ * CROSS to obs_staging on (batch, ds_id, ...) it gives one index seek per batch. */
+#define SQ_BATCHES_CTE                                                                             \
+    "WITH RECURSIVE b(x) AS (SELECT min(batch) FROM obs_staging UNION ALL SELECT x + 1 FROM b "  \
+    "WHERE x < (SELECT max(batch) FROM obs_staging)) "
+
+#endif

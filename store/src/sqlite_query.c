@@ -1,0 +1,174 @@
+/* SQLite backend: range and latest queries.
+ *
+ * A range is the main table's key range merged with the stream's staged rows; the staged
+ * part is only read when the stream's staged window [latest.staged_min_t, latest.t_us]
+ * overlaps the range, so history queries cost one index range scan. */
+#include <stdlib.h>
+
+#include "sqlite_int.h"
+
+#define POINT_COLS "id, t_us, t_end_us, coalesce(result_time_us, t_us), result"
+
+static const char *const q_sql[Q_N] = {
+    [Q_LATEST] = "SELECT " POINT_COLS ", staged_min_t FROM latest WHERE ds_id = ?1",
+    [Q_MAIN_ASC] = "SELECT " POINT_COLS " FROM observations"
+                   " WHERE ds_id = ?1 AND t_us >= ?2 AND t_us < ?3 ORDER BY t_us LIMIT ?4",
+    [Q_MAIN_DESC] = "SELECT " POINT_COLS " FROM observations"
+                    " WHERE ds_id = ?1 AND t_us >= ?2 AND t_us < ?3 ORDER BY t_us DESC LIMIT ?4",
+    [Q_STAGE_ASC] = SQ_BATCHES_CTE
+    "SELECT s.id, s.t_us, s.t_end_us, coalesce(s.result_time_us, s.t_us), s.result"
+    " FROM b CROSS JOIN obs_staging s ON s.batch = b.x AND s.ds_id = ?1"
+    " AND s.t_us >= ?2 AND s.t_us < ?3 ORDER BY s.t_us LIMIT ?4",
+    [Q_STAGE_DESC] = SQ_BATCHES_CTE
+    "SELECT s.id, s.t_us, s.t_end_us, coalesce(s.result_time_us, s.t_us), s.result"
+    " FROM b CROSS JOIN obs_staging s ON s.batch = b.x AND s.ds_id = ?1"
+    " AND s.t_us >= ?2 AND s.t_us < ?3 ORDER BY s.t_us DESC LIMIT ?4",
+};
+
+enum tk_rc store_sqlite__query_prepare(struct sq_store *sq)
+{
+    return store_sqlite__prepare(sq, sq->q, q_sql, Q_N);
+}
+
+static void read_point(sqlite3_stmt *s, struct store_point *p)
+{
+    p->id = sqlite3_column_int64(s, 0);
+    p->t_us = sqlite3_column_int64(s, 1);
+    p->t_end_us = sqlite3_column_int64(s, 2);
+    p->result_time_us = sqlite3_column_int64(s, 3);
+    p->result = sqlite3_column_double(s, 4);
+}
+
+/* The stream's staged window; *any = 0 when nothing of it is staged. */
+static enum tk_rc staged_window(struct sq_store *sq, int64_t ds, int *any, int64_t *lo,
+                                int64_t *hi)
+{
+    sqlite3_stmt *s = sq->q[Q_LATEST];
+    sqlite3_bind_int64(s, 1, ds);
+    int src = sqlite3_step(s);
+    *any = 0;
+    if (src == SQLITE_ROW && sqlite3_column_type(s, 5) != SQLITE_NULL) {
+        *any = 1;
+        *lo = sqlite3_column_int64(s, 5);
+        *hi = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? TK_OK
+                                                   : store_sqlite__err(sq, src, "reading latest");
+}
+
+static void bind_range(sqlite3_stmt *s, int64_t ds, int64_t from, int64_t to, size_t limit)
+{
+    sqlite3_bind_int64(s, 1, ds);
+    sqlite3_bind_int64(s, 2, from);
+    sqlite3_bind_int64(s, 3, to);
+    sqlite3_bind_int64(s, 4, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+}
+
+enum tk_rc store_sqlite__range(struct store *st, int64_t ds_id, int64_t from_us, int64_t to_us,
+                               int desc, struct store_point *out, size_t limit, size_t *n)
+{
+    struct sq_store *sq = sq_of(st);
+    struct store_point *staged = NULL;
+    size_t nstaged = 0, cap = 0;
+    int own;
+    enum tk_rc rc = store_sqlite__read_enter(sq, &own);
+    if (rc)
+        return rc;
+
+    int any;
+    int64_t lo = 0, hi = 0;
+    rc = staged_window(sq, ds_id, &any, &lo, &hi);
+    if (rc)
+        goto cleanup;
+    int src;
+    if (any && lo < to_us && hi >= from_us) {
+        sqlite3_stmt *s = sq->q[desc ? Q_STAGE_DESC : Q_STAGE_ASC];
+        bind_range(s, ds_id, from_us, to_us, limit);
+        while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+            if (nstaged == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                struct store_point *p = realloc(staged, ncap * sizeof *p);
+                if (!p) {
+                    rc = store__fail(st, TK_ENOMEM, "out of memory");
+                    break;
+                }
+                staged = p;
+                cap = ncap;
+            }
+            read_point(s, &staged[nstaged++]);
+        }
+        sqlite3_reset(s);
+        if (!rc && src != SQLITE_DONE)
+            rc = store_sqlite__err(sq, src, "reading staged observations");
+        if (rc)
+            goto cleanup;
+    }
+
+    /* merge: both inputs are ordered by t and a (ds, t) lives in only one of them */
+    sqlite3_stmt *s = sq->q[desc ? Q_MAIN_DESC : Q_MAIN_ASC];
+    bind_range(s, ds_id, from_us, to_us, limit);
+    size_t k = 0, j = 0;
+    struct store_point p;
+    int have = 0, done = 0; /* stepping a finished statement would restart it */
+    while (k < limit) {
+        if (!have && !done) {
+            src = sqlite3_step(s);
+            if (src == SQLITE_ROW) {
+                read_point(s, &p);
+                have = 1;
+            } else if (src == SQLITE_DONE) {
+                done = 1;
+            } else {
+                rc = store_sqlite__err(sq, src, "reading observations");
+                break;
+            }
+        }
+        if (!have && j == nstaged)
+            break;
+        int take_staged = j < nstaged && (!have || (desc ? staged[j].t_us > p.t_us
+                                                         : staged[j].t_us < p.t_us));
+        if (take_staged) {
+            out[k++] = staged[j++];
+        } else {
+            out[k++] = p;
+            have = 0;
+        }
+    }
+    sqlite3_reset(s);
+    if (!rc)
+        *n = k;
+
+cleanup:
+    free(staged);
+    store_sqlite__read_leave(sq, own);
+    return rc;
+}
+
+enum tk_rc store_sqlite__latest(struct store *st, const int64_t *ds_ids, size_t n,
+                                struct store_point *out, int *found)
+{
+    struct sq_store *sq = sq_of(st);
+    sqlite3_stmt *s = sq->q[Q_LATEST];
+    enum tk_rc rc = TK_OK;
+    int own;
+    rc = store_sqlite__read_enter(sq, &own);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(s, 1, ds_ids[i]);
+        int src = sqlite3_step(s);
+        found[i] = 0;
+        if (src == SQLITE_ROW && sqlite3_column_type(s, 1) != SQLITE_NULL) {
+            read_point(s, &out[i]);
+            found[i] = 1;
+        } else if (src != SQLITE_ROW && src != SQLITE_DONE) {
+            rc = store_sqlite__err(sq, src, "reading latest");
+        }
+        sqlite3_reset(s);
+        if (rc)
+            break;
+    }
+    store_sqlite__read_leave(sq, own);
+    return rc;
+}

@@ -1,0 +1,257 @@
+/* SQLite schema and migrations.
+ *
+ * Design note: the observation layout
+ * -----------------------------------
+ * Readings arrive interleaved: one commit holds the newest reading of ~1,000 devices. A
+ * table clustered by (datastream, time) is what reads want (a day of one stream is a few
+ * consecutive pages), but filling it in arrival order touches one leaf page per row, and a
+ * WAL commit writes every page it touched: ~75k rows/s at 1,000-row commits (FACTS.md).
+ * So writes and reads get different tables, and store_maintain moves rows between them:
+ *
+ *   obs_staging   WITHOUT ROWID, PRIMARY KEY (batch, ds_id, t_us), batch = id >> 11.
+ *                 Ids grow, so a commit only touches the newest batches: a few sequential
+ *                 pages per 1,000 rows. Per datastream it is reached with one seek per
+ *                 batch (the SQ_BATCHES_CTE join); at most stage_rows / 2048 batches.
+ *   observations  WITHOUT ROWID, PRIMARY KEY (ds_id, t_us): the clustered main table.
+ *                 store_maintain appends the staged rows to it sorted by (ds, t), once
+ *                 stage_rows (default 131072) are waiting, so each stream's new rows land
+ *                 together at the end of its range: ~1 page per stream per move instead of
+ *                 one per row. UNIQUE index on id keeps @iot.id stable and findable.
+ *   latest        one row per datastream: the newest observation (store_latest reads one
+ *                 row per stream), its FeatureOfInterest, and staged_min_t, the oldest
+ *                 staged time of the stream (NULL: nothing staged). Since every row of a
+ *                 stream is <= latest.t_us, and staged rows lie in [staged_min_t, t_us],
+ *                 a new row with t > latest.t_us cannot be a duplicate (the fast path: one
+ *                 UPDATE ... RETURNING plus the staging INSERT); an older one is checked
+ *                 against the main table's key and, only if in that window, the staging.
+ *                 Reads skip the staging when the window does not overlap their range.
+ *   rollup_minute/hour/day  (ds_id, bucket_us) -> n, total, lo, hi, folded in at each move
+ *                 with one GROUP BY upsert per table; store_aggregate adds the staged rows
+ *                 of the range on the fly, so results equal the raw rows at any moment.
+ *   obs_counter   the next Observation id and the staged row count, read at BEGIN
+ *                 IMMEDIATE and written at COMMIT (several writer processes stay correct).
+ *
+ * Observation tables carry no foreign keys (a check per row would cost a seek per insert);
+ * store_device_remove deletes a device's rows explicitly. Registry tables follow the
+ * SensorThings v1.1 entities and use foreign keys with ON DELETE CASCADE as its DELETE
+ * rules do. GeoJSON is stored as text, times as UTC microseconds.
+ *
+ * Versions (PRAGMA user_version), applied in order at open, each in one transaction:
+ *   1  registry, observations written straight into the clustered table, latest,
+ *      delivery state, quarantine.
+ *   2  obs_staging, rollup tables backfilled from the existing observations,
+ *      latest.staged_min_t, obs_counter.staged.
+ * A fresh database runs every step, so the migration path is the one always exercised. */
+#include <stdio.h>
+
+#include "sqlite_int.h"
+
+static const char schema_v1[] =
+    "CREATE TABLE things("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '',"
+    " properties TEXT,"            /* JSON object or NULL */
+    " device_id TEXT UNIQUE,"      /* NULL for a Thing that is not a Takumi device */
+    " kind TEXT,"                  /* tk_kind_name() */
+    " mount_height_m REAL,"
+    " density REAL,"
+    " transport TEXT,"
+    " created_us INTEGER NOT NULL);"
+    "CREATE TABLE locations("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '',"
+    " encoding_type TEXT NOT NULL DEFAULT 'application/geo+json',"
+    " location TEXT NOT NULL);" /* GeoJSON geometry */
+    "CREATE TABLE thing_locations("
+    " thing_id INTEGER NOT NULL REFERENCES things(id) ON DELETE CASCADE,"
+    " location_id INTEGER NOT NULL REFERENCES locations(id) ON DELETE CASCADE,"
+    " PRIMARY KEY (thing_id, location_id)) WITHOUT ROWID;"
+    "CREATE INDEX thing_locations_location ON thing_locations(location_id);"
+    "CREATE TABLE historical_locations("
+    " id INTEGER PRIMARY KEY,"
+    " thing_id INTEGER NOT NULL REFERENCES things(id) ON DELETE CASCADE,"
+    " time_us INTEGER NOT NULL);"
+    "CREATE INDEX historical_locations_thing ON historical_locations(thing_id, time_us);"
+    "CREATE TABLE historical_location_locations("
+    " historical_location_id INTEGER NOT NULL REFERENCES historical_locations(id)"
+    "  ON DELETE CASCADE,"
+    " location_id INTEGER NOT NULL REFERENCES locations(id) ON DELETE CASCADE,"
+    " PRIMARY KEY (historical_location_id, location_id)) WITHOUT ROWID;"
+    "CREATE INDEX historical_location_locations_location"
+    " ON historical_location_locations(location_id);"
+    "CREATE TABLE sensors("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '',"
+    " encoding_type TEXT NOT NULL,"
+    " metadata TEXT NOT NULL);"
+    "CREATE TABLE observed_properties("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " definition TEXT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '',"
+    " quantity INTEGER UNIQUE);" /* enum tk_quantity; NULL for one created through the API */
+    "CREATE TABLE features_of_interest("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '',"
+    " encoding_type TEXT NOT NULL DEFAULT 'application/geo+json',"
+    " feature TEXT NOT NULL,"
+    " location_id INTEGER REFERENCES locations(id) ON DELETE SET NULL);"
+    "CREATE INDEX features_of_interest_location ON features_of_interest(location_id);"
+    "CREATE TABLE datastreams("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '',"
+    " unit_name TEXT NOT NULL,"
+    " unit_symbol TEXT NOT NULL,"
+    " unit_definition TEXT NOT NULL,"
+    " observation_type TEXT NOT NULL,"
+    " thing_id INTEGER NOT NULL REFERENCES things(id) ON DELETE CASCADE,"
+    " sensor_id INTEGER NOT NULL REFERENCES sensors(id),"
+    " observed_property_id INTEGER NOT NULL REFERENCES observed_properties(id),"
+    " quantity INTEGER);"
+    "CREATE INDEX datastreams_thing ON datastreams(thing_id, quantity);"
+    "CREATE INDEX datastreams_sensor ON datastreams(sensor_id);"
+    "CREATE INDEX datastreams_observed_property ON datastreams(observed_property_id);"
+    "CREATE TABLE observations("
+    " ds_id INTEGER NOT NULL,"
+    " t_us INTEGER NOT NULL,"      /* phenomenonTime (start) */
+    " id INTEGER NOT NULL,"        /* @iot.id */
+    " t_end_us INTEGER,"           /* NULL: instant */
+    " result_time_us INTEGER,"     /* NULL: same as t_us */
+    " result REAL,"
+    " params TEXT,"                /* JSON object or NULL */
+    " foi_id INTEGER,"
+    " PRIMARY KEY (ds_id, t_us)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX observations_id ON observations(id);"
+    "CREATE TABLE latest("
+    " ds_id INTEGER PRIMARY KEY,"
+    " t_us INTEGER,"               /* NULL: no observation yet */
+    " t_end_us INTEGER,"
+    " result_time_us INTEGER,"
+    " result REAL,"
+    " id INTEGER,"
+    " foi_id INTEGER);"
+    "CREATE TABLE obs_counter(k INTEGER PRIMARY KEY CHECK (k = 0), next_id INTEGER NOT NULL);"
+    "INSERT INTO obs_counter VALUES (0, 1);"
+    "CREATE TABLE seq_state("
+    " device_id TEXT PRIMARY KEY,"
+    " watermark INTEGER NOT NULL,"
+    " pending BLOB,"               /* npending uint32, little-endian */
+    " gap_since_us INTEGER NOT NULL,"
+    " has_cum INTEGER NOT NULL,"
+    " cum_seq INTEGER NOT NULL,"
+    " cum_ts_us INTEGER NOT NULL,"
+    " cum_in INTEGER NOT NULL,"
+    " cum_out INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE quarantine("
+    " id INTEGER PRIMARY KEY,"
+    " received_us INTEGER NOT NULL,"
+    " topic TEXT,"
+    " payload BLOB,"
+    " device_id TEXT,"
+    " code INTEGER NOT NULL,"
+    " code_text TEXT,"
+    " path TEXT,"
+    " reason TEXT);"
+    "CREATE INDEX quarantine_received ON quarantine(received_us);";
+
+#define RU_TABLE(name, iv)                                                                         \
+    "CREATE TABLE " name "("                                                                       \
+    " ds_id INTEGER NOT NULL,"                                                                     \
+    " bucket_us INTEGER NOT NULL,"                                                                 \
+    " n INTEGER NOT NULL,"                                                                         \
+    " total REAL NOT NULL,"                                                                        \
+    " lo REAL NOT NULL,"                                                                           \
+    " hi REAL NOT NULL,"                                                                           \
+    " PRIMARY KEY (ds_id, bucket_us)) WITHOUT ROWID;"                                              \
+    "INSERT INTO " name " SELECT ds_id, t_us - ((t_us % " iv ") + " iv ") % " iv ","                \
+    " count(*), sum(result), min(result), max(result)"                                             \
+    " FROM observations WHERE result IS NOT NULL GROUP BY 1, 2;"
+
+static const char schema_v2[] =
+    "CREATE TABLE obs_staging("
+    " batch INTEGER NOT NULL,"     /* id >> SQ_BATCH_SHIFT */
+    " ds_id INTEGER NOT NULL,"
+    " t_us INTEGER NOT NULL,"
+    " id INTEGER NOT NULL,"
+    " t_end_us INTEGER,"
+    " result_time_us INTEGER,"
+    " result REAL,"
+    " params TEXT,"
+    " foi_id INTEGER,"
+    " PRIMARY KEY (batch, ds_id, t_us)) WITHOUT ROWID;"
+    "ALTER TABLE latest ADD COLUMN staged_min_t INTEGER;"
+    "ALTER TABLE obs_counter ADD COLUMN staged INTEGER NOT NULL DEFAULT 0;"
+    RU_TABLE("rollup_minute", "60000000")
+    RU_TABLE("rollup_hour", "3600000000")
+    RU_TABLE("rollup_day", "86400000000");
+
+static const char *const migrations[SQ_SCHEMA_VERSION] = {schema_v1, schema_v2};
+
+static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)
+{
+    int src = sqlite3_exec(sq->db, sql, NULL, NULL, NULL);
+    return src == SQLITE_OK ? TK_OK : store_sqlite__err(sq, src, what);
+}
+
+static enum tk_rc read_version(struct sq_store *sq, int *v)
+{
+    sqlite3_stmt *s = NULL;
+    int src = sqlite3_prepare_v2(sq->db, "PRAGMA user_version", -1, &s, NULL);
+    if (src == SQLITE_OK) {
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW) {
+            *v = sqlite3_column_int(s, 0);
+            src = SQLITE_OK;
+        }
+    }
+    enum tk_rc rc = src == SQLITE_OK ? TK_OK : store_sqlite__err(sq, src, "reading user_version");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+enum tk_rc store_sqlite__migrate(struct sq_store *sq)
+{
+    int v = 0;
+    enum tk_rc rc = read_version(sq, &v);
+    if (rc)
+        return rc;
+    if (v > SQ_SCHEMA_VERSION)
+        return store__fail(&sq->base, TK_ESCHEMA,
+                           "database schema version %d is newer than this program's (%d)", v,
+                           SQ_SCHEMA_VERSION);
+    if (v < SQ_SCHEMA_VERSION && sq->readonly)
+        return store__fail(&sq->base, TK_ESCHEMA,
+                           "database schema version %d needs migrating to %d; open it writable",
+                           v, SQ_SCHEMA_VERSION);
+    /* Each step re-reads the version under the write lock: another process may have
+     * migrated in between. */
+    while (v < SQ_SCHEMA_VERSION) {
+        char setv[40];
+        rc = exec_sql(sq, "BEGIN IMMEDIATE", "starting a migration");
+        if (rc)
+            return rc;
+        rc = read_version(sq, &v);
+        if (!rc && v < SQ_SCHEMA_VERSION) {
+            snprintf(setv, sizeof setv, "PRAGMA user_version = %d", v + 1);
+            rc = exec_sql(sq, migrations[v], "migrating the schema");
+            if (!rc)
+                rc = exec_sql(sq, setv, "setting user_version");
+        }
+        if (!rc)
+            rc = exec_sql(sq, "COMMIT", "committing a migration");
+        if (rc) {
+            if (!sqlite3_get_autocommit(sq->db))
+                (void)sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        if (v < SQ_SCHEMA_VERSION)
+            v++;
+    }
+    sq->version = v;
+    return TK_OK;
+}

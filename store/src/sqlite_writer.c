@@ -1,0 +1,173 @@
+/* SQLite backend: writing observations (see the layout note in sqlite_schema.c).
+ *
+ * Fast path, the steady state of in-order readings: one UPDATE of the stream's latest row
+ * (guarded by t > latest.t, so it also proves the row is new) and one INSERT into the
+ * staging table. An older row takes the slow path: a key lookup in observations and,
+ * when it falls within the stream's staged window, one seek per staged batch. */
+#include <math.h>
+
+#include "sqlite_int.h"
+
+static const char *const wr_sql[WR_N] = {
+    [WR_LATEST_ADVANCE] =
+        "UPDATE latest SET t_us = ?2, t_end_us = ?3, result_time_us = ?4, result = ?5, id = ?6,"
+        " staged_min_t = coalesce(staged_min_t, ?2)"
+        " WHERE ds_id = ?1 AND (t_us IS NULL OR t_us < ?2) RETURNING foi_id",
+    [WR_LATEST_GET] = "SELECT t_us, staged_min_t, foi_id FROM latest WHERE ds_id = ?1",
+    [WR_MAIN_FIND] = "SELECT id FROM observations WHERE ds_id = ?1 AND t_us = ?2",
+    [WR_STAGE_FIND] = SQ_BATCHES_CTE "SELECT s.id FROM b CROSS JOIN obs_staging s"
+                                     " ON s.batch = b.x AND s.ds_id = ?1 AND s.t_us = ?2 LIMIT 1",
+    [WR_STAGE_INSERT] =
+        "INSERT INTO obs_staging (batch, ds_id, t_us, id, t_end_us, result_time_us, result,"
+        " params, foi_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [WR_LATEST_STAGED_MIN] = "UPDATE latest SET staged_min_t = min(coalesce(staged_min_t, ?2), ?2)"
+                             " WHERE ds_id = ?1",
+};
+
+enum tk_rc store_sqlite__writer_prepare(struct sq_store *sq)
+{
+    return store_sqlite__prepare(sq, sq->wr, wr_sql, WR_N);
+}
+
+static void bind_opt(sqlite3_stmt *s, int i, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static enum tk_rc stage_insert(struct sq_store *sq, const struct store_obs *o, int64_t id,
+                               int has_foi, int64_t foi)
+{
+    sqlite3_stmt *s = sq->wr[WR_STAGE_INSERT];
+    sqlite3_bind_int64(s, 1, id >> SQ_BATCH_SHIFT);
+    sqlite3_bind_int64(s, 2, o->ds_id);
+    sqlite3_bind_int64(s, 3, o->t_us);
+    sqlite3_bind_int64(s, 4, id);
+    bind_opt(s, 5, o->t_end_us);
+    bind_opt(s, 6, o->result_time_us == o->t_us ? 0 : o->result_time_us);
+    sqlite3_bind_double(s, 7, o->result);
+    if (o->params)
+        sqlite3_bind_text(s, 8, o->params, -1, SQLITE_STATIC);
+    if (has_foi)
+        sqlite3_bind_int64(s, 9, foi);
+    return store_sqlite__exec(sq, s, "staging an observation");
+}
+
+/* Returns 1 and the id when (ds, t) exists, 0 when not, -1 on error (rc set). */
+static int find_existing(struct sq_store *sq, sqlite3_stmt *s, int64_t ds, int64_t t, int64_t *id,
+                         enum tk_rc *rc)
+{
+    sqlite3_bind_int64(s, 1, ds);
+    sqlite3_bind_int64(s, 2, t);
+    int src = sqlite3_step(s);
+    int found = 0;
+    if (src == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        found = 1;
+    } else if (src != SQLITE_DONE) {
+        *rc = store_sqlite__err(sq, src, "looking for a duplicate");
+        found = -1;
+    }
+    sqlite3_reset(s);
+    return found;
+}
+
+static enum tk_rc obs_add_in_tx(struct sq_store *sq, struct store_obs *o)
+{
+    int64_t id = sq->next_id;
+    enum tk_rc rc = TK_OK;
+
+    /* fast path: newer than anything the stream has */
+    sqlite3_stmt *s = sq->wr[WR_LATEST_ADVANCE];
+    sqlite3_bind_int64(s, 1, o->ds_id);
+    sqlite3_bind_int64(s, 2, o->t_us);
+    bind_opt(s, 3, o->t_end_us);
+    bind_opt(s, 4, o->result_time_us == o->t_us ? 0 : o->result_time_us);
+    sqlite3_bind_double(s, 5, o->result);
+    sqlite3_bind_int64(s, 6, id);
+    int src = sqlite3_step(s);
+    if (src == SQLITE_ROW) { /* the UPDATE is done; RETURNING gave the stream's FoI */
+        int has_foi = sqlite3_column_type(s, 0) != SQLITE_NULL;
+        int64_t foi = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        rc = stage_insert(sq, o, id, has_foi, foi);
+        goto done;
+    }
+    sqlite3_reset(s);
+    if (src != SQLITE_DONE)
+        return store_sqlite__err(sq, src, "updating latest");
+
+    /* slow path: unknown stream, or not newer than its latest */
+    s = sq->wr[WR_LATEST_GET];
+    sqlite3_bind_int64(s, 1, o->ds_id);
+    src = sqlite3_step(s);
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(s);
+        if (src == SQLITE_DONE)
+            return store__fail(&sq->base, TK_ENOTFOUND, "no datastream %lld",
+                               (long long)o->ds_id);
+        return store_sqlite__err(sq, src, "reading latest");
+    }
+    int staged = sqlite3_column_type(s, 1) != SQLITE_NULL;
+    int64_t staged_min = sqlite3_column_int64(s, 1);
+    int64_t foi = sqlite3_column_int64(s, 2);
+    int has_foi = sqlite3_column_type(s, 2) != SQLITE_NULL;
+    sqlite3_reset(s);
+
+    int64_t existing = 0;
+    int f = find_existing(sq, sq->wr[WR_MAIN_FIND], o->ds_id, o->t_us, &existing, &rc);
+    if (f == 0 && staged && o->t_us >= staged_min)
+        f = find_existing(sq, sq->wr[WR_STAGE_FIND], o->ds_id, o->t_us, &existing, &rc);
+    if (f < 0)
+        return rc;
+    if (f > 0) {
+        o->id = existing;
+        return TK_EDUP;
+    }
+
+    /* new, but older than the latest: stage it and widen the staged window */
+    rc = stage_insert(sq, o, id, has_foi, foi);
+    if (!rc) {
+        s = sq->wr[WR_LATEST_STAGED_MIN];
+        sqlite3_bind_int64(s, 1, o->ds_id);
+        sqlite3_bind_int64(s, 2, o->t_us);
+        rc = store_sqlite__exec(sq, s, "updating latest");
+    }
+
+done:
+    if (rc)
+        return rc;
+    o->id = id;
+    sq->next_id = id + 1;
+    sq->staged++;
+    sq->counter_dirty = 1;
+    return TK_OK;
+}
+
+enum tk_rc store_sqlite__obs_add(struct store *st, struct store_obs *o)
+{
+    struct sq_store *sq = sq_of(st);
+    if (!isfinite(o->result) || o->ds_id <= 0 || o->t_us < 0 || o->t_end_us < 0 ||
+        (o->t_end_us && o->t_end_us < o->t_us) || o->result_time_us < 0)
+        return store__fail(st, TK_EINVAL, "invalid observation");
+    if (!sq->in_tx) {
+        int nested;
+        enum tk_rc rc = store_sqlite__write_enter(sq, &nested);
+        if (rc)
+            return rc;
+        rc = obs_add_in_tx(sq, o);
+        if (rc == TK_EDUP || rc == TK_ENOTFOUND) {
+            (void)store_sqlite__write_leave(sq, nested, TK_OK);
+            return rc;
+        }
+        return store_sqlite__write_leave(sq, nested, rc);
+    }
+    if (sq->tx_failed)
+        return store__fail(st, TK_EDB, "transaction failed earlier; roll it back");
+    enum tk_rc rc = obs_add_in_tx(sq, o);
+    if (rc && rc != TK_EDUP && rc != TK_ENOTFOUND)
+        sq->tx_failed = 1; /* latest may be updated without its staged row */
+    return rc;
+}

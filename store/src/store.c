@@ -1,0 +1,211 @@
+/* store.h entry points: argument checks common to every backend, then dispatch through
+ * the backend's ops table. The backend is chosen once, at store_open, from the URI
+ * scheme ("sqlite:/path" or a plain path; a PostgreSQL backend would add "postgresql:"). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_int.h"
+
+struct scheme {
+    const char *prefix; /* including the colon */
+    const struct store_ops *ops;
+};
+
+static const struct scheme schemes[] = {
+    {"sqlite:", &store_sqlite__ops},
+};
+
+enum tk_rc store__fail(struct store *st, enum tk_rc code, const char *fmt, ...)
+{
+    if (st) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* A URI scheme is letters, digits, '+', '-', '.' before the first ':' (RFC 3986); a path
+ * like "C:/x" or "./a:b" is not taken for one unless the scheme is known. */
+static int has_scheme(const char *uri, size_t *len)
+{
+    size_t i = 0;
+    while ((uri[i] >= 'a' && uri[i] <= 'z') || (uri[i] >= '0' && uri[i] <= '9') || uri[i] == '+' ||
+           uri[i] == '-' || uri[i] == '.')
+        i++;
+    if (i >= 2 && uri[i] == ':' && uri[0] >= 'a' && uri[0] <= 'z') {
+        *len = i + 1;
+        return 1;
+    }
+    return 0;
+}
+
+enum tk_rc store_open(const char *uri, const struct store_options *opt, struct store **out)
+{
+    if (!out)
+        return TK_EINVAL;
+    *out = NULL;
+    if (!uri || !*uri)
+        return TK_EINVAL;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        size_t n = strlen(schemes[i].prefix);
+        if (strncmp(uri, schemes[i].prefix, n) == 0) {
+            if (!uri[n])
+                return TK_EINVAL;
+            return schemes[i].ops->open(uri + n, opt, out);
+        }
+    }
+    size_t n;
+    if (has_scheme(uri, &n) && strncmp(uri, "file:", 5) != 0)
+        return TK_EINVAL; /* an unknown backend ("postgresql:" until it exists) */
+    return store_sqlite__ops.open(uri, opt, out);
+}
+
+void store_close(struct store *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+const char *store_errmsg(struct store *st)
+{
+    return st ? st->errmsg : "no store";
+}
+
+int store_schema_version(struct store *st)
+{
+    return st ? st->ops->schema_version(st) : 0;
+}
+
+enum tk_rc store_device_add(struct store *st, const struct store_device *dev,
+                            struct store_device *out)
+{
+    if (!st || !dev)
+        return TK_EINVAL;
+    return st->ops->device_add(st, dev, out);
+}
+
+enum tk_rc store_device_get(struct store *st, const char *id, struct store_device *out)
+{
+    if (!st || !id || !out)
+        return TK_EINVAL;
+    return st->ops->device_get(st, id, out);
+}
+
+enum tk_rc store_device_remove(struct store *st, const char *id)
+{
+    if (!st || !id)
+        return TK_EINVAL;
+    return st->ops->device_remove(st, id);
+}
+
+enum tk_rc store_device_list(struct store *st, store_device_cb cb, void *ud)
+{
+    if (!st || !cb)
+        return TK_EINVAL;
+    return st->ops->device_list(st, cb, ud);
+}
+
+enum tk_rc store_begin(struct store *st)
+{
+    if (!st)
+        return TK_EINVAL;
+    return st->ops->begin(st);
+}
+
+enum tk_rc store_commit(struct store *st)
+{
+    if (!st)
+        return TK_EINVAL;
+    return st->ops->commit(st);
+}
+
+void store_rollback(struct store *st)
+{
+    if (st)
+        st->ops->rollback(st);
+}
+
+enum tk_rc store_obs_add(struct store *st, struct store_obs *o)
+{
+    if (!st || !o)
+        return TK_EINVAL;
+    return st->ops->obs_add(st, o);
+}
+
+enum tk_rc store_seq_load(struct store *st, const char *device_id, struct store_seq_state *out)
+{
+    if (!st || !device_id || !out)
+        return TK_EINVAL;
+    return st->ops->seq_load(st, device_id, out);
+}
+
+enum tk_rc store_seq_save(struct store *st, const char *device_id,
+                          const struct store_seq_state *s)
+{
+    if (!st || !device_id || !s || s->npending < 0 || s->npending > STORE_PENDING_MAX)
+        return TK_EINVAL;
+    return st->ops->seq_save(st, device_id, s);
+}
+
+enum tk_rc store_quarantine_add(struct store *st, struct store_quarantine *q)
+{
+    if (!st || !q || (!q->payload && q->payload_len))
+        return TK_EINVAL;
+    return st->ops->quarantine_add(st, q);
+}
+
+enum tk_rc store_quarantine_count(struct store *st, int64_t *n)
+{
+    if (!st || !n)
+        return TK_EINVAL;
+    return st->ops->quarantine_count(st, n);
+}
+
+enum tk_rc store_range(struct store *st, int64_t ds_id, int64_t from_us, int64_t to_us, int desc,
+                       struct store_point *out, size_t limit, size_t *n)
+{
+    if (!st || !n || (!out && limit))
+        return TK_EINVAL;
+    *n = 0;
+    if (limit == 0 || from_us >= to_us)
+        return TK_OK;
+    return st->ops->range(st, ds_id, from_us, to_us, desc, out, limit, n);
+}
+
+enum tk_rc store_latest(struct store *st, const int64_t *ds_ids, size_t n, struct store_point *out,
+                        int *found)
+{
+    if (!st || (n && (!ds_ids || !out || !found)))
+        return TK_EINVAL;
+    if (n == 0)
+        return TK_OK;
+    return st->ops->latest(st, ds_ids, n, out, found);
+}
+
+enum tk_rc store_aggregate(struct store *st, int64_t ds_id, enum store_interval iv, int64_t from_us,
+                           int64_t to_us, struct store_agg *out, size_t limit, size_t *n)
+{
+    if (!st || !n || (!out && limit) || (iv != STORE_MINUTE && iv != STORE_HOUR && iv != STORE_DAY))
+        return TK_EINVAL;
+    *n = 0;
+    if (limit == 0 || from_us >= to_us)
+        return TK_OK;
+    return st->ops->aggregate(st, ds_id, iv, from_us, to_us, out, limit, n);
+}
+
+enum tk_rc store_maintain(struct store *st)
+{
+    if (!st)
+        return TK_EINVAL;
+    return st->ops->maintain(st, 0);
+}
+
+enum tk_rc store_flush(struct store *st)
+{
+    if (!st)
+        return TK_EINVAL;
+    return st->ops->maintain(st, 1);
+}

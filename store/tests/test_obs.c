@@ -1,0 +1,330 @@
+/* Observations: range bounds and order, latest, duplicates, and aggregates equal to
+ * aggregates of the raw rows, compared with an in-memory model through random
+ * out-of-order and duplicate inserts, rollbacks, and moves out of the staging table. */
+#include <math.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store_test_util.h"
+
+static int64_t count_rows(const char *path, const char *table)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    char sql[128];
+    int64_t n = -1;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+#define NDS 3
+#define STEP_US (20 * INT64_C(1000000)) /* 3 rows per minute bucket */
+#define K 12960                         /* 3 days of 20 s slots */
+
+static int present[NDS][K];
+static double val[NDS][K];
+static int64_t ids[NDS][K];
+static int64_t ds_ids[NDS];
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+static int64_t rnd_in(int64_t lo, int64_t hi) /* [lo, hi) */
+{
+    return lo + (int64_t)(rnd() % (uint64_t)(hi - lo));
+}
+
+static int64_t floor_to(int64_t t, int64_t iv)
+{
+    return t - (((t % iv) + iv) % iv);
+}
+
+static int check_aggregate(struct store *st, int d, enum store_interval iv, int64_t from,
+                           int64_t to)
+{
+    int64_t ivu = iv == STORE_MINUTE ? MIN_US : iv == STORE_HOUR ? HOUR_US : DAY_US;
+    static struct store_agg want[K], got[K];
+    size_t nw = 0;
+    for (int k = 0; k < K; k++) {
+        if (!present[d][k])
+            continue;
+        int64_t b = floor_to(T0 + k * STEP_US, ivu);
+        if (b < from || b >= to)
+            continue;
+        if (nw && want[nw - 1].bucket_us == b) {
+            struct store_agg *a = &want[nw - 1];
+            a->count++;
+            a->sum += val[d][k];
+            a->min = fmin(a->min, val[d][k]);
+            a->max = fmax(a->max, val[d][k]);
+        } else {
+            want[nw++] = (struct store_agg){b, 1, val[d][k], val[d][k], val[d][k]};
+        }
+    }
+    size_t n = 0;
+    enum tk_rc rc = store_aggregate(st, ds_ids[d], iv, from, to, got, K, &n);
+    int ok = rc == TK_OK && n == nw;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = got[i].bucket_us == want[i].bucket_us && got[i].count == want[i].count &&
+             got[i].sum == want[i].sum && got[i].min == want[i].min && got[i].max == want[i].max;
+    if (!ok)
+        fprintf(stderr, "aggregate ds %d iv %d [%lld, %lld): rc %d, %zu buckets, want %zu\n", d,
+                (int)iv, (long long)from, (long long)to, (int)rc, n, nw);
+    /* a limit cuts the oldest-first list */
+    if (ok && nw > 2) {
+        rc = store_aggregate(st, ds_ids[d], iv, from, to, got, 2, &n);
+        ok = rc == TK_OK && n == 2 && got[1].bucket_us == want[1].bucket_us &&
+             got[1].count == want[1].count;
+    }
+    return ok;
+}
+
+static int check_range(struct store *st, int d, int64_t from, int64_t to, int desc, size_t limit)
+{
+    static struct store_point got[K];
+    size_t n = 0;
+    if (store_range(st, ds_ids[d], from, to, desc, got, limit, &n) != TK_OK)
+        return 0;
+    size_t i = 0;
+    for (int j = 0; j < K && i < limit; j++) {
+        int k = desc ? K - 1 - j : j;
+        int64_t t = T0 + k * STEP_US;
+        if (!present[d][k] || t < from || t >= to)
+            continue;
+        if (i >= n || got[i].t_us != t || got[i].id != ids[d][k] || got[i].result != val[d][k] ||
+            got[i].result_time_us != t || got[i].t_end_us != 0) {
+            fprintf(stderr, "range ds %d row %zu differs: want t %lld id %lld v %g, got n %zu t %lld id %lld v %g\n", d, i,
+                    (long long)t, (long long)ids[d][k], val[d][k], n, i < n ? (long long)got[i].t_us : 0LL,
+                    i < n ? (long long)got[i].id : 0LL, i < n ? got[i].result : 0.0);
+            return 0;
+        }
+        i++;
+    }
+    return i == n;
+}
+
+static int check_latest(struct store *st)
+{
+    struct store_point p[NDS];
+    int found[NDS];
+    if (store_latest(st, ds_ids, NDS, p, found) != TK_OK)
+        return 0;
+    for (int d = 0; d < NDS; d++) {
+        int k = K - 1;
+        while (k >= 0 && !present[d][k])
+            k--;
+        if (k < 0 ? found[d] != 0
+                  : (!found[d] || p[d].t_us != T0 + k * STEP_US || p[d].id != ids[d][k] ||
+                     p[d].result != val[d][k]))
+            return 0;
+    }
+    return 1;
+}
+
+static void check_all(struct store *st, const char *when)
+{
+    int before = tk_check_failures;
+    CHECK(check_latest(st));
+    for (int d = 0; d < NDS; d++) {
+        for (int iv = 0; iv < 3; iv++) {
+            CHECK(check_aggregate(st, d, (enum store_interval)iv, 0, INT64_MAX));
+            for (int r = 0; r < 3; r++) {
+                int64_t a = T0 + rnd_in(-HOUR_US, K * STEP_US), b = a + rnd_in(1, DAY_US);
+                CHECK(check_aggregate(st, d, (enum store_interval)iv, a, b));
+            }
+        }
+        CHECK(check_range(st, d, 0, INT64_MAX, 0, K));
+        CHECK(check_range(st, d, 0, INT64_MAX, 1, K));
+        for (int r = 0; r < 3; r++) {
+            int64_t a = T0 + rnd_in(-HOUR_US, K * STEP_US), b = a + rnd_in(1, DAY_US);
+            CHECK(check_range(st, d, a, b, (int)(rnd() & 1), (size_t)rnd_in(1, 500)));
+        }
+    }
+    if (tk_check_failures != before)
+        fprintf(stderr, "  (%s)\n", when);
+}
+
+static void explicit_cases(struct store *st, int64_t ds)
+{
+    /* bounds: from inclusive, to exclusive */
+    CHECK_EQ_INT(store_begin(st), TK_OK);
+    int64_t first_id = 0;
+    for (int i = 0; i < 10; i++) {
+        struct store_obs o = {.ds_id = ds, .t_us = T0 + i * MIN_US, .result = i * 1.5};
+        if (i == 3) {
+            o.t_end_us = o.t_us + MIN_US;
+            o.result_time_us = o.t_us + 5;
+            o.params = "{\"raw_distance_mm\":1200}";
+        }
+        CHECK_EQ_INT(store_obs_add(st, &o), TK_OK);
+        if (i == 0)
+            first_id = o.id;
+        else
+            CHECK_EQ_INT(o.id, first_id + i);
+    }
+    CHECK_EQ_INT(store_commit(st), TK_OK);
+    struct store_point p[16];
+    size_t n = 0;
+    CHECK_EQ_INT(store_range(st, ds, T0 + 2 * MIN_US, T0 + 5 * MIN_US, 0, p, 16, &n), TK_OK);
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(p[0].t_us, T0 + 2 * MIN_US);
+    CHECK_EQ_INT(p[2].t_us, T0 + 4 * MIN_US);
+    CHECK_EQ_INT(p[1].t_end_us, T0 + 4 * MIN_US);
+    CHECK_EQ_INT(p[1].result_time_us, T0 + 3 * MIN_US + 5);
+    CHECK(p[1].result == 4.5);
+    CHECK_EQ_INT(store_range(st, ds, T0 + 2 * MIN_US, T0 + 5 * MIN_US, 1, p, 2, &n), TK_OK);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(p[0].t_us, T0 + 4 * MIN_US);
+    CHECK_EQ_INT(p[1].t_us, T0 + 3 * MIN_US);
+    CHECK_EQ_INT(store_range(st, ds, T0 + 5 * MIN_US, T0 + 5 * MIN_US, 0, p, 16, &n), TK_OK);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(store_range(st, ds, T0, T0 + MIN_US + 1, 0, p, 16, &n), TK_OK);
+    CHECK_EQ_INT(n, 2);
+
+    /* duplicates: in the same transaction, staged, and moved; the id is the first one */
+    struct store_obs dup = {.ds_id = ds, .t_us = T0 + 3 * MIN_US, .result = 99};
+    CHECK_EQ_INT(store_obs_add(st, &dup), TK_EDUP); /* staged, outside a transaction */
+    CHECK_EQ_INT(dup.id, first_id + 3);
+    CHECK_EQ_INT(store_begin(st), TK_OK);
+    struct store_obs a = {.ds_id = ds, .t_us = T0 + 30 * MIN_US, .result = 1};
+    CHECK_EQ_INT(store_obs_add(st, &a), TK_OK);
+    struct store_obs b = a;
+    b.result = 2;
+    CHECK_EQ_INT(store_obs_add(st, &b), TK_EDUP);
+    CHECK_EQ_INT(b.id, a.id);
+    CHECK_EQ_INT(store_commit(st), TK_OK);
+    CHECK_EQ_INT(store_flush(st), TK_OK);
+    b.id = 0;
+    CHECK_EQ_INT(store_obs_add(st, &b), TK_EDUP); /* moved */
+    CHECK_EQ_INT(b.id, a.id);
+    CHECK_EQ_INT(store_range(st, ds, T0 + 30 * MIN_US, T0 + 31 * MIN_US, 0, p, 16, &n), TK_OK);
+    CHECK_EQ_INT(n, 1);
+    CHECK(p[0].result == 1);
+    CHECK_EQ_INT(p[0].id, a.id); /* the id survived the move */
+    /* ids go on growing after a move */
+    struct store_obs c = {.ds_id = ds, .t_us = T0 + 31 * MIN_US, .result = 3};
+    CHECK_EQ_INT(store_obs_add(st, &c), TK_OK);
+    CHECK(c.id > a.id);
+
+    /* latest follows the greatest time, not the last insert */
+    struct store_obs older = {.ds_id = ds, .t_us = T0 + 20 * MIN_US, .result = 7};
+    CHECK_EQ_INT(store_obs_add(st, &older), TK_OK);
+    int found = 0;
+    CHECK_EQ_INT(store_latest(st, &ds, 1, p, &found), TK_OK);
+    CHECK_EQ_INT(found, 1);
+    CHECK_EQ_INT(p[0].t_us, c.t_us);
+    CHECK_EQ_INT(p[0].id, c.id);
+
+    /* refused input */
+    struct store_obs nan_obs = {.ds_id = ds, .t_us = T0 + 40 * MIN_US, .result = NAN};
+    CHECK_EQ_INT(store_obs_add(st, &nan_obs), TK_EINVAL);
+    struct store_obs unknown = {.ds_id = 999999, .t_us = T0, .result = 1};
+    CHECK_EQ_INT(store_obs_add(st, &unknown), TK_ENOTFOUND);
+    CHECK_EQ_INT(store_commit(st), TK_EINVAL);
+    CHECK_EQ_INT(store_begin(st), TK_OK);
+    CHECK_EQ_INT(store_begin(st), TK_EINVAL);
+    CHECK_EQ_INT(store_obs_add(st, &unknown), TK_ENOTFOUND); /* does not poison the tx */
+    struct store_obs e = {.ds_id = ds, .t_us = T0 + 50 * MIN_US, .result = 5};
+    CHECK_EQ_INT(store_obs_add(st, &e), TK_OK);
+    CHECK_EQ_INT(store_commit(st), TK_OK);
+    CHECK_EQ_INT(store_range(st, ds, T0 + 50 * MIN_US, T0 + 51 * MIN_US, 0, p, 16, &n), TK_OK);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(store_aggregate(st, ds, (enum store_interval)5, 0, 1, NULL, 0, &n), TK_EINVAL);
+}
+
+int main(void)
+{
+    struct tmpdb t;
+    tmpdb_make(&t);
+    struct store *st = NULL;
+    struct store_options opt = {.stage_rows = 700};
+    CHECK_EQ_INT(store_open(t.path, &opt, &st), TK_OK);
+    if (!st)
+        return tk_check_result("store_obs");
+
+    struct store_device d = test_device("wl-test-0001", TK_KIND_WATER_LEVEL, 35, 136);
+    CHECK_EQ_INT(store_device_add(st, &d, &d), TK_OK);
+    struct store_device e = test_device("wl-test-0002", TK_KIND_WATER_LEVEL, 35, 136);
+    CHECK_EQ_INT(store_device_add(st, &e, &e), TK_OK);
+    explicit_cases(st, e.ds[TK_Q_WATER_LEVEL]);
+
+    enum tk_quantity qs[TK_Q_MAX];
+    int nq = tk_kind_quantities(TK_KIND_WATER_LEVEL, qs);
+    CHECK(nq >= NDS);
+    for (int i = 0; i < NDS; i++)
+        ds_ids[i] = d.ds[qs[i]];
+
+    check_all(st, "empty");
+    int touched[400][2];
+    for (int round = 0; round < 60; round++) {
+        int ntx = (int)rnd_in(1, 300), nt = 0;
+        int rollback = rnd() % 10 == 0;
+        CHECK_EQ_INT(store_begin(st), TK_OK);
+        /* mostly in order per stream (the fast path), some backfill and duplicates */
+        for (int i = 0; i < ntx; i++) {
+            int dd = (int)rnd_in(0, NDS), k;
+            if (rnd() % 4 == 0) {
+                k = (int)rnd_in(0, K);
+            } else {
+                k = (int)rnd_in(round * K / 60, (round + 1) * K / 60);
+            }
+            struct store_obs o = {.ds_id = ds_ids[dd], .t_us = T0 + k * STEP_US,
+                                  .result = (double)rnd_in(-400, 400) * 0.25};
+            enum tk_rc rc = store_obs_add(st, &o);
+            if (present[dd][k]) {
+                CHECK_EQ_INT(rc, TK_EDUP);
+                CHECK_EQ_INT(o.id, ids[dd][k]);
+            } else {
+                CHECK_EQ_INT(rc, TK_OK);
+                present[dd][k] = 1;
+                val[dd][k] = o.result;
+                ids[dd][k] = o.id;
+                touched[nt][0] = dd;
+                touched[nt][1] = k;
+                nt++;
+            }
+        }
+        if (rollback) {
+            store_rollback(st);
+            for (int i = 0; i < nt; i++)
+                present[touched[i][0]][touched[i][1]] = 0;
+        } else {
+            CHECK_EQ_INT(store_commit(st), TK_OK);
+        }
+        CHECK_EQ_INT(store_maintain(st), TK_OK);
+        if (round % 10 == 9)
+            check_all(st, "staged and moved rows mixed");
+    }
+    /* the random phase did leave rows on both sides */
+    CHECK(count_rows(t.path, "observations") > 0);
+    CHECK(count_rows(t.path, "obs_staging") > 0);
+    check_all(st, "before flush");
+    CHECK_EQ_INT(store_flush(st), TK_OK);
+    CHECK_EQ_INT(count_rows(t.path, "obs_staging"), 0);
+    check_all(st, "after flush");
+
+    /* reopen: everything is still there */
+    store_close(st);
+    st = NULL;
+    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
+    if (st) {
+        check_all(st, "after reopen");
+        store_close(st);
+    }
+    if (!getenv("KEEP"))
+        tmpdb_remove(&t);
+    else
+        fprintf(stderr, "kept %s\n", t.path);
+    return tk_check_result("store_obs");
+}

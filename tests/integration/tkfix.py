@@ -43,6 +43,7 @@ TEMPLATE = os.path.join(TOP, "broker-config", "mosquitto.conf")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
 MOSQUITTO_SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
+STDBUF = shutil.which("stdbuf") or "/usr/bin/stdbuf"  # mosquitto_sub's stdout must be line-buffered
 HOST = "127.0.0.1"
 
 
@@ -354,8 +355,9 @@ class Stack:
         r = subprocess.run(argv, input=data, capture_output=True, timeout=timeout)
         r.stdout = r.stdout.decode("utf-8", "replace")
         r.stderr = r.stderr.decode("utf-8", "replace")
-        r.denied = "Not authorized" in r.stderr or "not authorised" in r.stderr
-        r.refused = "Connection Refused" in r.stderr or "connection was refused" in r.stderr
+        r.denied = "failed: Not authorized" in r.stderr  # MQTT 5 PUBACK reason 0x87
+        # 3.1.1: "Connection Refused: not authorised."; 5: "Connection error: Not authorized"
+        r.refused = "Connection error" in r.stderr or "connection was refused" in r.stderr
         r.ok = r.returncode == 0 and "failed" not in r.stderr and not r.refused
         if check and not r.ok:
             raise FixtureError(f"mosquitto_pub as {user} to {topic} failed "
@@ -366,7 +368,8 @@ class Stack:
                   wait_subscribed=True):
         """Start mosquitto_sub for count messages or timeout seconds; returns a Sub after
         the SUBACK (so a publish made afterwards is seen). Sub.wait() -> payloads."""
-        argv = [MOSQUITTO_SUB] + self._client_args(user, password, version)
+        # line-buffered, so the SUBACK line is seen while the client runs, not at its exit
+        argv = [STDBUF, "-oL", MOSQUITTO_SUB] + self._client_args(user, password, version)
         argv += ["-t", topic, "-q", str(qos), "-C", str(count), "-W", str(int(timeout)), "-d",
                  "-F", "=MSG= %r %t %x"]
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -231,8 +231,14 @@ static enum tk_rc parse_ts(const json_t *v, struct tk_reading *r, struct tk_erro
         const char *s = json_string_value(v);
         size_t len = json_string_length(v);
         int64_t us;
-        /* the year is read from the text, as the schema's pattern does */
-        if (tk_time_parse_rfc3339(s, len, &us) != TK_OK || s[0] != '2' || s[1] != '0')
+        /* Years 2000..2099 are read from the text, as the schema's pattern does. On the
+         * first and last day an offset could carry the instant outside them (and its UTC
+         * text would then not parse back), so there the offset may not point outwards:
+         * a rule the schema can state with two patterns. */
+        if (tk_time_parse_rfc3339(s, len, &us) != TK_OK || s[0] != '2' || s[1] != '0' ||
+            (s[len - 1] != 'Z' && memcmp(s + len - 5, "00:00", 5) != 0 &&
+             ((s[len - 6] == '+' && memcmp(s, "2000-01-01T", 11) == 0) ||
+              (s[len - 6] == '-' && memcmp(s, "2099-12-31T", 11) == 0))))
             return fail(e, TK_ESCHEMA, prefix, "ts",
                         "must be an RFC 3339 date-time with an offset in years 2000..2099 "
                         "(2026-11-26T09:00:00+09:00) or integer epoch milliseconds");

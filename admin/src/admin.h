@@ -128,8 +128,7 @@ struct admin_conf_vars {
 /** Render the template to out (atomically). Unknown @PLACEHOLDERS@ are an error
  *  (err->text names it), so template and tool cannot drift apart silently. */
 enum tk_rc admin_broker__render_conf(const char *template_path, const char *out_path,
-                                     const struct admin_conf_vars *v,
-                                     struct tk_error *err) TK_WUR;
+                                     const struct admin_conf_vars *v, struct tk_error *err) TK_WUR;
 
 /* ---- args.c: flags of the subcommands --------------------------------------------- */
 
@@ -138,9 +137,9 @@ enum admin_flag_type { ADMIN_FLAG_STR, ADMIN_FLAG_INT, ADMIN_FLAG_DOUBLE };
 struct admin_flag {
     const char *name; /* "kind" for --kind */
     enum admin_flag_type type;
-    void *ptr;        /* const char ** (borrowed from argv), int *, double * */
+    void *ptr; /* const char ** (borrowed from argv), int *, double * */
     int required;
-    int seen;         /* out */
+    int seen; /* out */
     const char *help;
 };
 

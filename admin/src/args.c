@@ -29,8 +29,8 @@ static enum tk_rc set_value(struct admin_flag *f, const char *val, struct tk_err
     case ADMIN_FLAG_DOUBLE: {
         double v = strtod(val, &end);
         if (errno || end == val || *end || !isfinite(v))
-            return tk_error_set(err, TK_EINVAL, f->name, "--%s must be a number, not '%s'",
-                                f->name, val);
+            return tk_error_set(err, TK_EINVAL, f->name, "--%s must be a number, not '%s'", f->name,
+                                val);
         *(double *)f->ptr = v;
         break;
     }
@@ -72,8 +72,7 @@ enum tk_rc admin_args__parse(int argc, char **argv, struct admin_flag *flags, si
     }
     for (size_t k = 0; k < n; k++)
         if (flags[k].required && !flags[k].seen)
-            return tk_error_set(err, TK_EINVAL, flags[k].name, "--%s is required",
-                                flags[k].name);
+            return tk_error_set(err, TK_EINVAL, flags[k].name, "--%s is required", flags[k].name);
     return TK_OK;
 }
 

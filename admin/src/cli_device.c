@@ -12,8 +12,8 @@
 
 #include "tk_quantity.h"
 
-#define ID_RULE                                                                                  \
-    "device ids must match [a-z0-9-]{3,48}: 3 to 48 characters, each a lowercase letter, a "    \
+#define ID_RULE                                                                                    \
+    "device ids must match [a-z0-9-]{3,48}: 3 to 48 characters, each a lowercase letter, a "       \
     "digit or '-' (ids become broker usernames and topic levels)"
 
 /* Copy s for printing in an error message: non-printable bytes become '?', long input is
@@ -21,10 +21,16 @@
 static const char *printable(const char *s, char *buf, size_t size)
 {
     size_t i = 0;
-    for (; s[i] && i + 4 < size; i++)
-        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-    if (s[i] && size > 4)
-        memcpy(buf + i, "...", 3), i += 3;
+    for (; s[i] && i + 4 < size; i++) {
+        if (s[i] >= 0x20 && s[i] < 0x7f)
+            buf[i] = s[i];
+        else
+            buf[i] = '?';
+    }
+    if (s[i] && size > 4) {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
     buf[i] = '\0';
     return buf;
 }
@@ -49,8 +55,10 @@ static int finish_change(const struct admin_ctx *ctx, const char *cmd, struct ad
         return ADMIN_EXIT_FAIL;
     }
     if (admin_broker__reload(ctx) < 0)
-        fprintf(stderr, "takumi-admin %s: warning: could not signal the broker to reload; "
-                        "restart it or send it SIGHUP\n", cmd);
+        fprintf(stderr,
+                "takumi-admin %s: warning: could not signal the broker to reload; "
+                "restart it or send it SIGHUP\n",
+                cmd);
     return ADMIN_EXIT_OK;
 }
 
@@ -84,8 +92,10 @@ static int device_add(struct admin_ctx *ctx, int argc, char **argv)
     enum tk_kind kind;
     if (tk_kind_parse(kind_s, &kind) != TK_OK) {
         char pbuf[80];
-        fprintf(stderr, "takumi-admin device add: unknown kind '%s': use water_level, "
-                        "people_flow or wifi_ap\n", printable(kind_s, pbuf, sizeof pbuf));
+        fprintf(stderr,
+                "takumi-admin device add: unknown kind '%s': use water_level, "
+                "people_flow or wifi_ap\n",
+                printable(kind_s, pbuf, sizeof pbuf));
         return ADMIN_EXIT_USAGE;
     }
     if (lat < -90 || lat > 90 || lon < -180 || lon > 180) {
@@ -215,8 +225,8 @@ static int device_list(struct admin_ctx *ctx, int argc, char **argv)
         return ADMIN_EXIT_FAIL;
     }
     admin_ctx__unlock(ctx); /* listing changes nothing */
-    printf("%-24s %-12s %-24s %10s %11s %-9s %s\n", "ID", "KIND", "NAME", "LAT", "LON",
-           "TRANSPORT", "THING");
+    printf("%-24s %-12s %-24s %10s %11s %-9s %s\n", "ID", "KIND", "NAME", "LAT", "LON", "TRANSPORT",
+           "THING");
     rc = store_device_list(st, print_row, NULL);
     if (rc)
         fprintf(stderr, "takumi-admin device list: %s (%s)\n", tk_strerror(rc), store_errmsg(st));
@@ -259,8 +269,7 @@ static int device_remove(struct admin_ctx *ctx, int argc, char **argv)
         goto cleanup;
     }
     if (rc && rc != TK_ENOTFOUND) {
-        fprintf(stderr, "takumi-admin device remove: %s (%s)\n", tk_strerror(rc),
-                store_errmsg(st));
+        fprintf(stderr, "takumi-admin device remove: %s (%s)\n", tk_strerror(rc), store_errmsg(st));
         goto cleanup;
     }
     /* drop the login and any gateway's right to speak for it, even if the registry entry

@@ -29,8 +29,10 @@ static int check_devices(struct store *st, const char *list)
         id[n] = '\0';
         struct store_device d;
         if (!tk_device_id_valid(id)) {
-            fprintf(stderr, "takumi-admin gateway add: invalid device id '%s' in --devices: ids "
-                            "must match [a-z0-9-]{3,48}\n", id);
+            fprintf(stderr,
+                    "takumi-admin gateway add: invalid device id '%s' in --devices: ids "
+                    "must match [a-z0-9-]{3,48}\n",
+                    id);
             return 0;
         }
         if (store_device_get(st, id, &d) != TK_OK) {

@@ -28,8 +28,7 @@ int admin_cmd_init(struct admin_ctx *ctx, int argc, char **argv)
     admin_creds__free(&creds);
     store_close(st);
     if (rc) {
-        fprintf(stderr, "takumi-admin init: cannot write the broker files: %s\n",
-                tk_strerror(rc));
+        fprintf(stderr, "takumi-admin init: cannot write the broker files: %s\n", tk_strerror(rc));
         return ADMIN_EXIT_FAIL;
     }
     if (admin_broker__reload(ctx) < 0)
@@ -47,9 +46,11 @@ int admin_cmd_broker_conf(struct admin_ctx *ctx, int argc, char **argv)
     const char *tmpl = NULL, *bind = "127.0.0.1", *user = NULL, *outp = NULL;
     int mqtt_port = 0, ws_port = 0;
     struct admin_flag flags[] = {
-        {"template", ADMIN_FLAG_STR, &tmpl, 1, 0, "template to render (broker-config/mosquitto.conf)"},
+        {"template", ADMIN_FLAG_STR, &tmpl, 1, 0,
+         "template to render (broker-config/mosquitto.conf)"},
         {"mqtt-port", ADMIN_FLAG_INT, &mqtt_port, 1, 0, "MQTT listener port"},
-        {"ws-port", ADMIN_FLAG_INT, &ws_port, 0, 0, "MQTT over WebSockets port; 0 = none (default)"},
+        {"ws-port", ADMIN_FLAG_INT, &ws_port, 0, 0,
+         "MQTT over WebSockets port; 0 = none (default)"},
         {"bind", ADMIN_FLAG_STR, &bind, 0, 0, "listener address (default 127.0.0.1)"},
         {"user", ADMIN_FLAG_STR, &user, 0, 0, "user the broker runs as (default: the caller)"},
         {"out", ADMIN_FLAG_STR, &outp, 0, 0, "output file (default DIR/broker/mosquitto.conf)"},

@@ -3,17 +3,17 @@
  *     name role hash [devices]
  *
  * role is service, device or gateway; hash is the mosquitto 2.0 "$7$..." string; devices
- * (gateways only) is "all", "-" (none) or a comma-separated list of device ids. The mosquitto passwd
- * file is generated from it; it exists separately because the passwd format has no room
- * for the role and gateway scope the ACL needs. Names are checked against the device id
- * rule when read back, so a hand-edited line cannot smuggle '/' or '#' into the ACL. */
+ * (gateways only) is "all", "-" (none) or a comma-separated list of device ids. The mosquitto
+ * passwd file is generated from it; it exists separately because the passwd format has no room for
+ * the role and gateway scope the ACL needs. Names are checked against the device id rule when read
+ * back, so a hand-edited line cannot smuggle '/' or '#' into the ACL. */
 #include "admin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CREDS_FILE_MAX (64u * 1024u * 1024u)
+#define CREDS_FILE_MAX ((size_t)64 * 1024 * 1024)
 
 static const char *const role_names[] = {
     [ADMIN_ROLE_SERVICE] = "service",

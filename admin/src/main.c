@@ -14,14 +14,15 @@
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: takumi-admin --data DIR COMMAND ...\n"
-            "  init                         create the store, service identities, broker files\n"
-            "  broker-conf --template FILE --mqtt-port N [--ws-port N] [--bind ADDR]\n"
-            "  device add --kind K --id ID --lat X --lon Y [--mount-height-m H] [--density D]\n"
-            "             [--name N] [--transport mqtt|coap]\n"
-            "  device list | device remove --id ID\n"
-            "  gateway add --id GW [--devices all|id1,id2] | gateway list | gateway remove --id GW\n");
+    fprintf(
+        stderr,
+        "usage: takumi-admin --data DIR COMMAND ...\n"
+        "  init                         create the store, service identities, broker files\n"
+        "  broker-conf --template FILE --mqtt-port N [--ws-port N] [--bind ADDR]\n"
+        "  device add --kind K --id ID --lat X --lon Y [--mount-height-m H] [--density D]\n"
+        "             [--name N] [--transport mqtt|coap]\n"
+        "  device list | device remove --id ID\n"
+        "  gateway add --id GW [--devices all|id1,id2] | gateway list | gateway remove --id GW\n");
 }
 
 int admin_exit_for(enum tk_rc rc)
@@ -48,8 +49,8 @@ int main(int argc, char **argv)
         }
     }
     if (!data || !*data || i >= argc) {
-        fprintf(stderr, "takumi-admin: %s\n", !data || !*data ? "--data DIR is required"
-                                                              : "a command is required");
+        fprintf(stderr, "takumi-admin: %s\n",
+                !data || !*data ? "--data DIR is required" : "a command is required");
         usage();
         return ADMIN_EXIT_USAGE;
     }

@@ -50,8 +50,8 @@ enum tk_rc admin_passwd__new(char *out, size_t size)
 static enum tk_rc derive(const char *password, const unsigned char *salt, int iterations,
                          unsigned char hash[HASH_LEN])
 {
-    if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, SALT_LEN, iterations,
-                          EVP_sha512(), HASH_LEN, hash) != 1)
+    if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, SALT_LEN, iterations, EVP_sha512(),
+                          HASH_LEN, hash) != 1)
         return TK_EIO;
     return TK_OK;
 }

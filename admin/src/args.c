@@ -83,3 +83,8 @@ void admin_args__usage(const char *synopsis, const struct admin_flag *flags, siz
         fprintf(stderr, "  --%-16s %s%s\n", flags[k].name, flags[k].help,
                 flags[k].required ? " (required)" : "");
 }
+
+int admin_exit_for(enum tk_rc rc)
+{
+    return rc == TK_OK ? ADMIN_EXIT_OK : rc == TK_EINVAL ? ADMIN_EXIT_USAGE : ADMIN_EXIT_FAIL;
+}

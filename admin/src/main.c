@@ -25,11 +25,6 @@ static void usage(void)
         "  gateway add --id GW [--devices all|id1,id2] | gateway list | gateway remove --id GW\n");
 }
 
-int admin_exit_for(enum tk_rc rc)
-{
-    return rc == TK_OK ? ADMIN_EXIT_OK : rc == TK_EINVAL ? ADMIN_EXIT_USAGE : ADMIN_EXIT_FAIL;
-}
-
 int main(int argc, char **argv)
 {
     const char *data = NULL;

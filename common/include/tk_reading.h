@@ -33,6 +33,10 @@ enum {
     TK_F_CUM_IN = 1u << 5,
     TK_F_CUM_OUT = 1u << 6,
     TK_F_PROBE_ONLY = 1u << 7,
+    /* "seq" is valid and the reading is the topic device's own. Set on success, and also
+     * on an element that failed for another reason: its seq is then known, so the
+     * platform can count a quarantined reading as kept (and a device stops resending it). */
+    TK_F_SEQ = 1u << 8,
 };
 
 struct tk_reading {

@@ -258,6 +258,20 @@ static enum tk_rc parse_ts(const json_t *v, struct tk_reading *r, struct tk_erro
                 "must be an RFC 3339 date-time string or integer epoch milliseconds");
 }
 
+/* A failed reading's seq, when it is valid and the reading names the topic's device. */
+static void seq_of_failed(const json_t *obj, const char *topic_id, struct tk_reading *r)
+{
+    int64_t iv;
+    const json_t *id = json_object_get(obj, "id"), *seq = json_object_get(obj, "seq");
+    r->has &= ~(unsigned)TK_F_SEQ;
+    if (!json_is_object(obj) || !json_is_string(id) || !seq || !get_int(seq, 0, UINT32_MAX, &iv))
+        return;
+    if (topic_id && strcmp(json_string_value(id), topic_id) != 0)
+        return;
+    r->seq = (uint32_t)iv;
+    r->has |= TK_F_SEQ;
+}
+
 static enum tk_rc parse_one(const json_t *obj, enum tk_kind kind, const char *topic_id,
                             const char *prefix, struct tk_reading *r, struct tk_error *e)
 {
@@ -377,6 +391,9 @@ cleanup:
     if (rc) {
         free(r->extra);
         r->extra = NULL;
+        seq_of_failed(obj, topic_id, r);
+    } else {
+        r->has |= TK_F_SEQ;
     }
     return rc;
 }

@@ -24,7 +24,7 @@ static void clear_all(struct tk_reading *out, size_t n)
 static int same(const struct tk_reading *a, const struct tk_reading *b)
 {
     return a->kind == b->kind && strcmp(a->id, b->id) == 0 && a->seq == b->seq &&
-           a->ts_us == b->ts_us && a->has == b->has && a->level_m == b->level_m &&
+           a->ts_us == b->ts_us && (a->has | TK_F_SEQ) == (b->has | TK_F_SEQ) && a->level_m == b->level_m &&
            a->distance_mm == b->distance_mm && a->pressure_kpa == b->pressure_kpa &&
            a->battery_v == b->battery_v && a->temp_c == b->temp_c &&
            a->interval_s == b->interval_s && a->in == b->in && a->out == b->out &&
@@ -197,7 +197,7 @@ static void test_parse_api(void)
     CHECK_EQ_STR(out[0].id, "g-01");
     CHECK_EQ_INT(out[0].seq, 7);
     CHECK_EQ_INT(out[0].ts_us, INT64_C(1795651200000000));
-    CHECK_EQ_INT(out[0].has, TK_F_LEVEL_M | TK_F_BATTERY_V);
+    CHECK_EQ_INT(out[0].has, TK_F_LEVEL_M | TK_F_BATTERY_V | TK_F_SEQ);
     CHECK(out[0].level_m == 0.42);
     CHECK_EQ_STR(out[0].extra, "{\"fw_note\":{\"a\":[1,2]},\"rain\":true}");
     round_trip(&out[0]);
@@ -334,8 +334,37 @@ static void test_round_trips(void)
     CHECK_EQ_INT(tk_reading_to_json(&r, buf, sizeof buf, NULL), TK_EINVAL);
 }
 
+/* A reading that fails for another reason still reports its seq (TK_F_SEQ), unless
+ * it claims another device's id or the seq itself is bad. */
+static void test_seq_of_failed(void)
+{
+    struct tk_reading out[4];
+    struct tk_error errs[4], err;
+    size_t n = 0;
+    const char *batch = "[{\"v\":1,\"id\":\"g-01\",\"seq\":5,\"ts\":\"bad\",\"level_m\":1},"
+                        "{\"v\":1,\"id\":\"g-02\",\"seq\":6,\"ts\":0,\"level_m\":1},"
+                        "{\"v\":1,\"id\":\"g-01\",\"seq\":-6,\"ts\":0,\"level_m\":1},"
+                        "{\"seq\":9,\"v\":1,\"id\":\"g-01\",\"ts\":1767225600000,\"level_m\":1}]";
+    CHECK_EQ_INT(tk_readings_parse(batch, strlen(batch), TK_KIND_WATER_LEVEL, "g-01", out, errs, 4,
+                                   &n, &err),
+                 TK_OK);
+    CHECK_EQ_INT(n, 4);
+    CHECK(errs[0].code != TK_OK);
+    CHECK(out[0].has & TK_F_SEQ);
+    CHECK_EQ_INT(out[0].seq, 5);
+    CHECK(errs[1].code != TK_OK);
+    CHECK(!(out[1].has & TK_F_SEQ));
+    CHECK(errs[2].code != TK_OK);
+    CHECK(!(out[2].has & TK_F_SEQ));
+    CHECK_EQ_INT(errs[3].code, TK_OK);
+    CHECK(out[3].has & TK_F_SEQ);
+    CHECK_EQ_INT(out[3].seq, 9);
+    clear_all(out, n);
+}
+
 int main(void)
 {
+    test_seq_of_failed();
     test_names();
     test_topics();
     test_ack_status();

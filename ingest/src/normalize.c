@@ -75,6 +75,18 @@ static enum tk_rc param_add(struct ing_norm *nm, const char *key, const char *fm
     return TK_OK;
 }
 
+/* Append ,"key":<number> with the shortest text that reads back as the same double. */
+static enum tk_rc param_num(struct ing_norm *nm, const char *key, double v)
+{
+    char txt[32];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(txt, sizeof txt, "%.*g", prec, v);
+        if (strtod(txt, NULL) == v)
+            break;
+    }
+    return param_add(nm, key, "%s", txt);
+}
+
 /* Start the parameters with the reading's unknown fields (a JSON object text). */
 static enum tk_rc params_begin(struct ing_norm *nm, const char *extra)
 {
@@ -139,12 +151,12 @@ static enum tk_rc water_level(const struct tk_reading *r, const struct store_dev
                                 "distance %.1f mm is beyond the mount height %.3f m by more than "
                                 "0.5 m",
                                 r->distance_mm, dev->mount_height_m);
-        rc = param_add(nm, "distance_mm", "%.17g", r->distance_mm);
+        rc = param_num(nm, "distance_mm", r->distance_mm);
         if (!rc)
-            rc = param_add(nm, "mount_height_m", "%.17g", dev->mount_height_m);
+            rc = param_num(nm, "mount_height_m", dev->mount_height_m);
     } else if (r->has & TK_F_PRESSURE_KPA) {
         level = ing_level_from_pressure(r->pressure_kpa, dev->density_kg_m3);
-        rc = param_add(nm, "pressure_kpa", "%.17g", r->pressure_kpa);
+        rc = param_num(nm, "pressure_kpa", r->pressure_kpa);
     } else {
         return tk_error_set(err, TK_EINVAL, "",
                             "exactly one of level_m, distance_mm, pressure_kpa is required");

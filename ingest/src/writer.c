@@ -385,9 +385,12 @@ static enum tk_rc process_msg(struct writer *w, const struct ing_msg *m)
     }
     rc = TK_OK;
     for (size_t i = 0; i < n && !rc; i++) {
-        if (w->errs[i].code)
+        if (w->errs[i].code) {
             rc = quarantine(w, m, id, &w->errs[i]);
-        else
+            /* kept in quarantine: the watermark may pass it */
+            if (!rc && (w->rd[i].has & TK_F_SEQ) && !ing_seq_is_dup(&d->seq, w->rd[i].seq))
+                rc = record_seq(w, d, w->rd[i].seq);
+        } else
             rc = process_reading(w, d, m, &w->rd[i]);
     }
     for (size_t i = 0; i < n; i++)

@@ -407,10 +407,18 @@ class Stack:
         self._procs.append((name, p))
         return p
 
-    def start_ingest(self, *extra, name="ingest", env=None):
-        """takumi-ingest --data DIR --mqtt-port N [extra...], as ./takumi up starts it."""
-        return self.spawn(name, [INGEST, "--data", self.dir, "--mqtt-port", self.mqtt_port,
-                                 *extra], env=env)
+    def start_ingest(self, *extra, name="ingest", env=None, wait=True):
+        """takumi-ingest --data DIR --mqtt-port N [extra...], as ./takumi up starts it.
+        wait: return once it has subscribed (a reading published before its first
+        subscription exists has no subscriber, and the broker drops it)."""
+        p = self.spawn(name, [INGEST, "--data", self.dir, "--mqtt-port", self.mqtt_port,
+                              *extra], env=env)
+        if wait:
+            wait_for(lambda: "subscribed to" in self.log(name) or p.poll() is not None, 20,
+                     "the ingest to subscribe")
+            if p.poll() is not None:
+                raise FixtureError(f"ingest exited {p.returncode}:\n{self.log(name)[-2000:]}")
+        return p
 
     def log(self, name):
         """Text of DIR/log/<name>.log ("" if missing)."""

@@ -131,7 +131,7 @@ static void on_subscribed(void *ctx, MQTTAsync_successData *r)
     (void)ctx;
     (void)r;
     pthread_mutex_lock(&mu);
-    subscribed = 1;
+    subscribed++;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
 }
@@ -155,12 +155,19 @@ static void on_connected(void *ctx, char *cause)
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
     if (!opt.raw) {
-        char topic[128];
-        snprintf(topic, sizeof topic, "city/%s/+/ack", opt.kind);
-        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        ro.onSuccess = on_subscribed;
-        ro.onFailure = on_sub_failed;
-        (void)MQTTAsync_subscribe(c, topic, 1, &ro);
+        /* one subscription per device: a gateway identity may read exactly its devices'
+         * ack topics, so a wildcard would be refused by the ACL */
+        pthread_mutex_lock(&mu);
+        subscribed = 0;
+        pthread_mutex_unlock(&mu);
+        for (int i = 0; i < opt.ndev; i++) {
+            char topic[128];
+            snprintf(topic, sizeof topic, "city/%s/%s/ack", opt.kind, devs[i].id);
+            MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+            ro.onSuccess = on_subscribed;
+            ro.onFailure = on_sub_failed;
+            (void)MQTTAsync_subscribe(c, topic, 1, &ro);
+        }
     }
 }
 
@@ -265,7 +272,7 @@ int main(int argc, char **argv)
     double wall_start = 0;
     int ok = 0;
     pthread_mutex_lock(&mu);
-    while (!(connected && (opt.raw || subscribed)) && !failed && now_us() < deadline) {
+    while (!(connected && (opt.raw || subscribed >= opt.ndev)) && !failed && now_us() < deadline) {
         pthread_mutex_unlock(&mu);
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);

@@ -86,7 +86,9 @@ enum sq_q_stmt {
 };
 
 enum sq_ru_stmt {
-    RU_MOVE,
+    RU_STAGED,
+    RU_FOI,
+    RU_INSERT,
     RU_FOLD_MINUTE,
     RU_FOLD_HOUR,
     RU_FOLD_DAY,

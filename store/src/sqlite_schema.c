@@ -26,7 +26,7 @@
  *                 against the main table's key and, only if in that window, the staging.
  *                 Reads skip the staging when the window does not overlap their range.
  *   rollup_minute/hour/day  (ds_id, bucket_us) -> n, total, lo, hi, folded in at each move
- *                 with one GROUP BY upsert per table; store_aggregate adds the staged rows
+ *                 with one upsert per (ds, bucket); store_aggregate adds the staged rows
  *                 of the range on the fly, so results equal the raw rows at any moment.
  *   obs_counter   the next Observation id and the staged row count, read at BEGIN
  *                 IMMEDIATE and written at COMMIT (several writer processes stay correct).
@@ -126,7 +126,7 @@ static const char schema_v1[] =
     " params TEXT,"                /* JSON object or NULL */
     " foi_id INTEGER,"
     " PRIMARY KEY (ds_id, t_us)) WITHOUT ROWID;"
-    "CREATE UNIQUE INDEX observations_id ON observations(id);"
+    "CREATE INDEX observations_id ON observations(id);" /* unique by construction */
     "CREATE TABLE latest("
     " ds_id INTEGER PRIMARY KEY,"
     " t_us INTEGER,"               /* NULL: no observation yet */
@@ -181,8 +181,7 @@ static const char schema_v2[] =
     " t_end_us INTEGER,"
     " result_time_us INTEGER,"
     " result REAL,"
-    " params TEXT,"
-    " foi_id INTEGER,"
+    " params TEXT,"                /* the FoI is added at the move, from latest */
     " PRIMARY KEY (batch, ds_id, t_us)) WITHOUT ROWID;"
     "ALTER TABLE latest ADD COLUMN staged_min_t INTEGER;"
     "ALTER TABLE obs_counter ADD COLUMN staged INTEGER NOT NULL DEFAULT 0;"

@@ -12,14 +12,14 @@ static const char *const wr_sql[WR_N] = {
     [WR_LATEST_ADVANCE] =
         "UPDATE latest SET t_us = ?2, t_end_us = ?3, result_time_us = ?4, result = ?5, id = ?6,"
         " staged_min_t = coalesce(staged_min_t, ?2)"
-        " WHERE ds_id = ?1 AND (t_us IS NULL OR t_us < ?2) RETURNING foi_id",
-    [WR_LATEST_GET] = "SELECT t_us, staged_min_t, foi_id FROM latest WHERE ds_id = ?1",
+        " WHERE ds_id = ?1 AND (t_us IS NULL OR t_us < ?2)",
+    [WR_LATEST_GET] = "SELECT t_us, staged_min_t FROM latest WHERE ds_id = ?1",
     [WR_MAIN_FIND] = "SELECT id FROM observations WHERE ds_id = ?1 AND t_us = ?2",
     [WR_STAGE_FIND] = SQ_BATCHES_CTE "SELECT s.id FROM b CROSS JOIN obs_staging s"
                                      " ON s.batch = b.x AND s.ds_id = ?1 AND s.t_us = ?2 LIMIT 1",
     [WR_STAGE_INSERT] =
         "INSERT INTO obs_staging (batch, ds_id, t_us, id, t_end_us, result_time_us, result,"
-        " params, foi_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        " params) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [WR_LATEST_STAGED_MIN] = "UPDATE latest SET staged_min_t = min(coalesce(staged_min_t, ?2), ?2)"
                              " WHERE ds_id = ?1",
 };
@@ -37,8 +37,7 @@ static void bind_opt(sqlite3_stmt *s, int i, int64_t v)
         sqlite3_bind_null(s, i);
 }
 
-static enum tk_rc stage_insert(struct sq_store *sq, const struct store_obs *o, int64_t id,
-                               int has_foi, int64_t foi)
+static enum tk_rc stage_insert(struct sq_store *sq, const struct store_obs *o, int64_t id)
 {
     sqlite3_stmt *s = sq->wr[WR_STAGE_INSERT];
     sqlite3_bind_int64(s, 1, id >> SQ_BATCH_SHIFT);
@@ -50,8 +49,6 @@ static enum tk_rc stage_insert(struct sq_store *sq, const struct store_obs *o, i
     sqlite3_bind_double(s, 7, o->result);
     if (o->params)
         sqlite3_bind_text(s, 8, o->params, -1, SQLITE_STATIC);
-    if (has_foi)
-        sqlite3_bind_int64(s, 9, foi);
     return store_sqlite__exec(sq, s, "staging an observation");
 }
 
@@ -88,16 +85,13 @@ static enum tk_rc obs_add_in_tx(struct sq_store *sq, struct store_obs *o)
     sqlite3_bind_double(s, 5, o->result);
     sqlite3_bind_int64(s, 6, id);
     int src = sqlite3_step(s);
-    if (src == SQLITE_ROW) { /* the UPDATE is done; RETURNING gave the stream's FoI */
-        int has_foi = sqlite3_column_type(s, 0) != SQLITE_NULL;
-        int64_t foi = sqlite3_column_int64(s, 0);
-        sqlite3_reset(s);
-        rc = stage_insert(sq, o, id, has_foi, foi);
-        goto done;
-    }
     sqlite3_reset(s);
     if (src != SQLITE_DONE)
         return store_sqlite__err(sq, src, "updating latest");
+    if (sqlite3_changes(sq->db) == 1) {
+        rc = stage_insert(sq, o, id);
+        goto done;
+    }
 
     /* slow path: unknown stream, or not newer than its latest */
     s = sq->wr[WR_LATEST_GET];
@@ -112,8 +106,6 @@ static enum tk_rc obs_add_in_tx(struct sq_store *sq, struct store_obs *o)
     }
     int staged = sqlite3_column_type(s, 1) != SQLITE_NULL;
     int64_t staged_min = sqlite3_column_int64(s, 1);
-    int64_t foi = sqlite3_column_int64(s, 2);
-    int has_foi = sqlite3_column_type(s, 2) != SQLITE_NULL;
     sqlite3_reset(s);
 
     int64_t existing = 0;
@@ -128,7 +120,7 @@ static enum tk_rc obs_add_in_tx(struct sq_store *sq, struct store_obs *o)
     }
 
     /* new, but older than the latest: stage it and widen the staged window */
-    rc = stage_insert(sq, o, id, has_foi, foi);
+    rc = stage_insert(sq, o, id);
     if (!rc) {
         s = sq->wr[WR_LATEST_STAGED_MIN];
         sqlite3_bind_int64(s, 1, o->ds_id);

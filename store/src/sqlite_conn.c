@@ -86,7 +86,8 @@ static enum tk_rc counter_load(struct sq_store *sq)
         sq->next_id = sqlite3_column_int64(s, 0);
         sq->staged = sqlite3_column_int64(s, 1);
     } else {
-        rc = store_sqlite__err(sq, src == SQLITE_DONE ? SQLITE_CORRUPT : src, "reading obs_counter");
+        rc =
+            store_sqlite__err(sq, src == SQLITE_DONE ? SQLITE_CORRUPT : src, "reading obs_counter");
     }
     sqlite3_reset(s);
     sq->counter_dirty = 0;
@@ -272,7 +273,8 @@ static enum tk_rc sq_open(const char *path, const struct store_options *opt, str
     struct store_options o = {0};
     if (opt)
         o = *opt;
-    if (o.cache_kib < 0 || o.busy_timeout_ms < 0 || o.stage_rows < 0 || o.busy_timeout_ms > INT32_MAX)
+    if (o.cache_kib < 0 || o.busy_timeout_ms < 0 || o.stage_rows < 0 ||
+        o.busy_timeout_ms > INT32_MAX)
         return TK_EINVAL;
     struct sq_store *sq = calloc(1, sizeof *sq);
     if (!sq)

@@ -76,14 +76,7 @@ enum sq_wr_stmt {
 
 enum sq_state_stmt { ST_SEQ_LOAD, ST_SEQ_SAVE, ST_QUAR_INSERT, ST_QUAR_COUNT, ST_N };
 
-enum sq_q_stmt {
-    Q_LATEST,
-    Q_MAIN_ASC,
-    Q_MAIN_DESC,
-    Q_STAGE_ASC,
-    Q_STAGE_DESC,
-    Q_N
-};
+enum sq_q_stmt { Q_LATEST, Q_MAIN_ASC, Q_MAIN_DESC, Q_STAGE_ASC, Q_STAGE_DESC, Q_N };
 
 enum sq_ru_stmt {
     RU_STAGED,
@@ -108,8 +101,8 @@ struct sq_store {
     int version;
     int64_t stage_rows;
 
-    int in_tx;      /* inside store_begin .. store_commit */
-    int tx_failed;  /* a write failed half-way: the transaction may only be rolled back */
+    int in_tx;     /* inside store_begin .. store_commit */
+    int tx_failed; /* a write failed half-way: the transaction may only be rolled back */
     int counter_dirty;
     int64_t next_id; /* next Observation id, loaded at BEGIN IMMEDIATE */
     int64_t staged;  /* rows waiting in obs_staging (kept with next_id) */
@@ -190,7 +183,7 @@ enum tk_rc store_sqlite__maintain(struct store *st, int all);
 /* A recursive CTE naming every batch between the oldest and newest staged row: joined
  * CROSS to obs_staging on (batch, ds_id, ...) it gives one index seek per batch. */
 #define SQ_BATCHES_CTE                                                                             \
-    "WITH RECURSIVE b(x) AS (SELECT min(batch) FROM obs_staging UNION ALL SELECT x + 1 FROM b "  \
+    "WITH RECURSIVE b(x) AS (SELECT min(batch) FROM obs_staging UNION ALL SELECT x + 1 FROM b "    \
     "WHERE x < (SELECT max(batch) FROM obs_staging)) "
 
 #endif

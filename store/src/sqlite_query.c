@@ -40,8 +40,7 @@ static void read_point(sqlite3_stmt *s, struct store_point *p)
 }
 
 /* The stream's staged window; *any = 0 when nothing of it is staged. */
-static enum tk_rc staged_window(struct sq_store *sq, int64_t ds, int *any, int64_t *lo,
-                                int64_t *hi)
+static enum tk_rc staged_window(struct sq_store *sq, int64_t ds, int *any, int64_t *lo, int64_t *hi)
 {
     sqlite3_stmt *s = sq->q[Q_LATEST];
     sqlite3_bind_int64(s, 1, ds);
@@ -126,8 +125,8 @@ enum tk_rc store_sqlite__range(struct store *st, int64_t ds_id, int64_t from_us,
         }
         if (!have && j == nstaged)
             break;
-        int take_staged = j < nstaged && (!have || (desc ? staged[j].t_us > p.t_us
-                                                         : staged[j].t_us < p.t_us));
+        int take_staged =
+            j < nstaged && (!have || (desc ? staged[j].t_us > p.t_us : staged[j].t_us < p.t_us));
         if (take_staged) {
             out[k++] = staged[j++];
         } else {

@@ -24,7 +24,8 @@ static const char *const reg_sql[REG_N] = {
         " ?4, ?5, ?6, ?7, ?8, ?3)",
     [REG_LOCATION_INSERT] = "INSERT INTO locations (name, description, encoding_type, location)"
                             " VALUES (?1, ?4, 'application/geo+json', " GEOJSON_POINT ")",
-    [REG_THING_LOCATION_INSERT] = "INSERT INTO thing_locations (thing_id, location_id) VALUES (?1, ?2)",
+    [REG_THING_LOCATION_INSERT] =
+        "INSERT INTO thing_locations (thing_id, location_id) VALUES (?1, ?2)",
     [REG_HLOC_INSERT] = "INSERT INTO historical_locations (thing_id, time_us) VALUES (?1, ?2)",
     [REG_HLOC_LOCATION_INSERT] = "INSERT INTO historical_location_locations"
                                  " (historical_location_id, location_id) VALUES (?1, ?2)",
@@ -50,7 +51,8 @@ static const char *const reg_sql[REG_N] = {
         " LEFT JOIN locations l ON l.id = tl.location_id"
         " WHERE t.device_id = ?1 ORDER BY l.id DESC LIMIT 1",
     [REG_DEVICE_DS] = "SELECT quantity, id FROM datastreams WHERE thing_id = ?1",
-    [REG_DEVICE_IDS] = "SELECT device_id FROM things WHERE device_id IS NOT NULL ORDER BY device_id",
+    [REG_DEVICE_IDS] =
+        "SELECT device_id FROM things WHERE device_id IS NOT NULL ORDER BY device_id",
     [REG_DEVICE_SENSORS] = "SELECT DISTINCT sensor_id FROM datastreams WHERE thing_id = ?1",
     [REG_DEVICE_LOCATIONS] = "SELECT location_id FROM thing_locations WHERE thing_id = ?1",
     [REG_DEL_OBS] = "DELETE FROM observations WHERE ds_id = ?1",
@@ -438,7 +440,7 @@ enum tk_rc store_sqlite__device_list(struct store *st, store_device_cb cb, void 
     struct sq_store *sq = sq_of(st);
     /* ids first, so cb may call back into the store (even remove devices) */
     size_t n = 0, cap = 0;
-    char (*ids)[TK_ID_MAX + 1] = NULL;
+    char(*ids)[TK_ID_MAX + 1] = NULL;
     enum tk_rc rc = TK_OK;
     sqlite3_stmt *s = sq->reg[REG_DEVICE_IDS];
     int src;

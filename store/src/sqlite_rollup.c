@@ -14,7 +14,7 @@
 
 #define FOLD(table)                                                                                \
     "INSERT INTO " table " (ds_id, bucket_us, n, total, lo, hi) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"   \
-    " ON CONFLICT (ds_id, bucket_us) DO UPDATE SET n = n + excluded.n,"                           \
+    " ON CONFLICT (ds_id, bucket_us) DO UPDATE SET n = n + excluded.n,"                            \
     " total = total + excluded.total, lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)"
 #define GET(table)                                                                                 \
     "SELECT bucket_us, n, total, lo, hi FROM " table                                               \
@@ -254,7 +254,6 @@ static int64_t ceil_to(int64_t v, int64_t iv)
     int64_t down = v - r;
     return down > INT64_MAX - iv ? INT64_MAX : down + iv;
 }
-
 
 enum tk_rc store_sqlite__aggregate(struct store *st, int64_t ds_id, enum store_interval iv,
                                    int64_t from_us, int64_t to_us, struct store_agg *out,

@@ -51,9 +51,9 @@ static const char schema_v1[] =
     " id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL,"
     " description TEXT NOT NULL DEFAULT '',"
-    " properties TEXT,"            /* JSON object or NULL */
-    " device_id TEXT UNIQUE,"      /* NULL for a Thing that is not a Takumi device */
-    " kind TEXT,"                  /* tk_kind_name() */
+    " properties TEXT,"       /* JSON object or NULL */
+    " device_id TEXT UNIQUE," /* NULL for a Thing that is not a Takumi device */
+    " kind TEXT,"             /* tk_kind_name() */
     " mount_height_m REAL,"
     " density REAL,"
     " transport TEXT,"
@@ -118,18 +118,18 @@ static const char schema_v1[] =
     "CREATE INDEX datastreams_observed_property ON datastreams(observed_property_id);"
     "CREATE TABLE observations("
     " ds_id INTEGER NOT NULL,"
-    " t_us INTEGER NOT NULL,"      /* phenomenonTime (start) */
-    " id INTEGER NOT NULL,"        /* @iot.id */
-    " t_end_us INTEGER,"           /* NULL: instant */
-    " result_time_us INTEGER,"     /* NULL: same as t_us */
+    " t_us INTEGER NOT NULL,"  /* phenomenonTime (start) */
+    " id INTEGER NOT NULL,"    /* @iot.id */
+    " t_end_us INTEGER,"       /* NULL: instant */
+    " result_time_us INTEGER," /* NULL: same as t_us */
     " result REAL,"
-    " params TEXT,"                /* JSON object or NULL */
+    " params TEXT," /* JSON object or NULL */
     " foi_id INTEGER,"
     " PRIMARY KEY (ds_id, t_us)) WITHOUT ROWID;"
     "CREATE INDEX observations_id ON observations(id);" /* unique by construction */
     "CREATE TABLE latest("
     " ds_id INTEGER PRIMARY KEY,"
-    " t_us INTEGER,"               /* NULL: no observation yet */
+    " t_us INTEGER," /* NULL: no observation yet */
     " t_end_us INTEGER,"
     " result_time_us INTEGER,"
     " result REAL,"
@@ -140,7 +140,7 @@ static const char schema_v1[] =
     "CREATE TABLE seq_state("
     " device_id TEXT PRIMARY KEY,"
     " watermark INTEGER NOT NULL,"
-    " pending BLOB,"               /* npending uint32, little-endian */
+    " pending BLOB," /* npending uint32, little-endian */
     " gap_since_us INTEGER NOT NULL,"
     " has_cum INTEGER NOT NULL,"
     " cum_seq INTEGER NOT NULL,"
@@ -168,26 +168,25 @@ static const char schema_v1[] =
     " lo REAL NOT NULL,"                                                                           \
     " hi REAL NOT NULL,"                                                                           \
     " PRIMARY KEY (ds_id, bucket_us)) WITHOUT ROWID;"                                              \
-    "INSERT INTO " name " SELECT ds_id, t_us - ((t_us % " iv ") + " iv ") % " iv ","                \
+    "INSERT INTO " name " SELECT ds_id, t_us - ((t_us % " iv ") + " iv ") % " iv ","               \
     " count(*), sum(result), min(result), max(result)"                                             \
     " FROM observations WHERE result IS NOT NULL GROUP BY 1, 2;"
 
 static const char schema_v2[] =
     "CREATE TABLE obs_staging("
-    " batch INTEGER NOT NULL,"     /* id >> SQ_BATCH_SHIFT */
+    " batch INTEGER NOT NULL," /* id >> SQ_BATCH_SHIFT */
     " ds_id INTEGER NOT NULL,"
     " t_us INTEGER NOT NULL,"
     " id INTEGER NOT NULL,"
     " t_end_us INTEGER,"
     " result_time_us INTEGER,"
     " result REAL,"
-    " params TEXT,"                /* the FoI is added at the move, from latest */
+    " params TEXT," /* the FoI is added at the move, from latest */
     " PRIMARY KEY (batch, ds_id, t_us)) WITHOUT ROWID;"
     "ALTER TABLE latest ADD COLUMN staged_min_t INTEGER;"
-    "ALTER TABLE obs_counter ADD COLUMN staged INTEGER NOT NULL DEFAULT 0;"
-    RU_TABLE("rollup_minute", "60000000")
-    RU_TABLE("rollup_hour", "3600000000")
-    RU_TABLE("rollup_day", "86400000000");
+    "ALTER TABLE obs_counter ADD COLUMN staged INTEGER NOT NULL DEFAULT 0;" RU_TABLE(
+        "rollup_minute", "60000000") RU_TABLE("rollup_hour", "3600000000")
+        RU_TABLE("rollup_day", "86400000000");
 
 static const char *const migrations[SQ_SCHEMA_VERSION] = {schema_v1, schema_v2};
 
@@ -225,8 +224,8 @@ enum tk_rc store_sqlite__migrate(struct sq_store *sq)
                            SQ_SCHEMA_VERSION);
     if (v < SQ_SCHEMA_VERSION && sq->readonly)
         return store__fail(&sq->base, TK_ESCHEMA,
-                           "database schema version %d needs migrating to %d; open it writable",
-                           v, SQ_SCHEMA_VERSION);
+                           "database schema version %d needs migrating to %d; open it writable", v,
+                           SQ_SCHEMA_VERSION);
     /* Each step re-reads the version under the write lock: another process may have
      * migrated in between. */
     while (v < SQ_SCHEMA_VERSION) {

@@ -100,8 +100,7 @@ static enum tk_rc obs_add_in_tx(struct sq_store *sq, struct store_obs *o)
     if (src != SQLITE_ROW) {
         sqlite3_reset(s);
         if (src == SQLITE_DONE)
-            return store__fail(&sq->base, TK_ENOTFOUND, "no datastream %lld",
-                               (long long)o->ds_id);
+            return store__fail(&sq->base, TK_ENOTFOUND, "no datastream %lld", (long long)o->ds_id);
         return store_sqlite__err(sq, src, "reading latest");
     }
     int staged = sqlite3_column_type(s, 1) != SQLITE_NULL;

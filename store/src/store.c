@@ -142,8 +142,7 @@ enum tk_rc store_seq_load(struct store *st, const char *device_id, struct store_
     return st->ops->seq_load(st, device_id, out);
 }
 
-enum tk_rc store_seq_save(struct store *st, const char *device_id,
-                          const struct store_seq_state *s)
+enum tk_rc store_seq_save(struct store *st, const char *device_id, const struct store_seq_state *s)
 {
     if (!st || !device_id || !s || s->npending < 0 || s->npending > STORE_PENDING_MAX)
         return TK_EINVAL;

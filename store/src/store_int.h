@@ -34,8 +34,8 @@ struct store_ops {
 
     enum tk_rc (*range)(struct store *st, int64_t ds_id, int64_t from_us, int64_t to_us, int desc,
                         struct store_point *out, size_t limit, size_t *n);
-    enum tk_rc (*latest)(struct store *st, const int64_t *ds_ids, size_t n,
-                         struct store_point *out, int *found);
+    enum tk_rc (*latest)(struct store *st, const int64_t *ds_ids, size_t n, struct store_point *out,
+                         int *found);
     enum tk_rc (*aggregate)(struct store *st, int64_t ds_id, enum store_interval iv,
                             int64_t from_us, int64_t to_us, struct store_agg *out, size_t limit,
                             size_t *n);

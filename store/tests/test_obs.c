@@ -104,9 +104,12 @@ static int check_range(struct store *st, int d, int64_t from, int64_t to, int de
             continue;
         if (i >= n || got[i].t_us != t || got[i].id != ids[d][k] || got[i].result != val[d][k] ||
             got[i].result_time_us != t || got[i].t_end_us != 0) {
-            fprintf(stderr, "range ds %d row %zu differs: want t %lld id %lld v %g, got n %zu t %lld id %lld v %g\n", d, i,
-                    (long long)t, (long long)ids[d][k], val[d][k], n, i < n ? (long long)got[i].t_us : 0LL,
-                    i < n ? (long long)got[i].id : 0LL, i < n ? got[i].result : 0.0);
+            fprintf(stderr,
+                    "range ds %d row %zu differs: want t %lld id %lld v %g, got n %zu t %lld id "
+                    "%lld v %g\n",
+                    d, i, (long long)t, (long long)ids[d][k], val[d][k], n,
+                    i < n ? (long long)got[i].t_us : 0LL, i < n ? (long long)got[i].id : 0LL,
+                    i < n ? got[i].result : 0.0);
             return 0;
         }
         i++;
@@ -279,7 +282,8 @@ int main(void)
             } else {
                 k = (int)rnd_in(round * K / 60, (round + 1) * K / 60);
             }
-            struct store_obs o = {.ds_id = ds_ids[dd], .t_us = T0 + k * STEP_US,
+            struct store_obs o = {.ds_id = ds_ids[dd],
+                                  .t_us = T0 + k * STEP_US,
                                   .result = (double)rnd_in(-400, 400) * 0.25};
             enum tk_rc rc = store_obs_add(st, &o);
             if (present[dd][k]) {

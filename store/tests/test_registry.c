@@ -160,8 +160,8 @@ int main(void)
     for (int i = 0; i < 10; i++) {
         struct store_obs o = {.ds_id = ds1, .t_us = T0 + i * MIN_US, .result = i};
         CHECK_EQ_INT(store_obs_add(st, &o), TK_OK);
-        struct store_obs o2 = {.ds_id = d2.ds[TK_Q_WATER_LEVEL], .t_us = T0 + i * MIN_US,
-                               .result = i};
+        struct store_obs o2 = {
+            .ds_id = d2.ds[TK_Q_WATER_LEVEL], .t_us = T0 + i * MIN_US, .result = i};
         CHECK_EQ_INT(store_obs_add(st, &o2), TK_OK);
     }
     CHECK_EQ_INT(store_commit(st), TK_OK);

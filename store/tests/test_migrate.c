@@ -1,0 +1,199 @@
+/* Migration: a database made by hand with the version-1 schema (a frozen copy in
+ * schema_v1.sql) and data is opened, migrated to the current version, and its data is
+ * intact: the same rows and ids, aggregates from the backfilled rollups equal to the raw
+ * rows, new ids continuing after the old ones, duplicates of old rows detected. */
+#include <sqlite3.h>
+
+#include "store_test_util.h"
+
+#ifndef SCHEMA_V1_SQL
+#error "SCHEMA_V1_SQL must name schema_v1.sql"
+#endif
+
+#define NOBS 3000
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
+        buf[n] = 0;
+    else {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "%s\n  in: %.200s\n", err, sql);
+    sqlite3_free(err);
+    return rc;
+}
+
+static double v1_value(int i)
+{
+    return (double)((i * 37) % 200) * 0.5 - 20;
+}
+
+/* A version-1 database: one water-level Thing with two Datastreams (ids 1, 2) and NOBS
+ * observations of ds 1 every 90 s (ids 1..NOBS), as version 1 wrote them. */
+static int make_v1(const char *path)
+{
+    sqlite3 *db = NULL;
+    char *schema = read_file(SCHEMA_V1_SQL);
+    int rc = schema ? sqlite3_open(path, &db) : SQLITE_ERROR;
+    if (rc == SQLITE_OK)
+        rc = exec(db, "BEGIN");
+    if (rc == SQLITE_OK)
+        rc = exec(db, schema);
+    if (rc == SQLITE_OK)
+        rc = exec(
+            db,
+            "INSERT INTO things VALUES (1, 'wl-old-0001', 'water_level device wl-old-0001',"
+            " '{\"kind\":\"water_level\"}', 'wl-old-0001', 'water_level', 1.5, NULL, 'mqtt',"
+            " 1700000000000000);"
+            "INSERT INTO locations VALUES (1, 'wl-old-0001', '', 'application/geo+json',"
+            " '{\"type\":\"Point\",\"coordinates\":[136.9,35.1]}');"
+            "INSERT INTO thing_locations VALUES (1, 1);"
+            "INSERT INTO historical_locations VALUES (1, 1, 1700000000000000);"
+            "INSERT INTO historical_location_locations VALUES (1, 1);"
+            "INSERT INTO sensors VALUES (1, 'wl-old-0001 sensor', '', 'application/json', '{}');"
+            "INSERT INTO observed_properties VALUES (1, 'water_level', 'x', '', 0),"
+            " (2, 'battery_voltage', 'x', '', 1);"
+            "INSERT INTO features_of_interest VALUES (1, 'wl-old-0001', '',"
+            " 'application/geo+json', '{\"type\":\"Point\",\"coordinates\":[136.9,35.1]}', 1);"
+            "INSERT INTO datastreams VALUES (1, 'wl-old-0001 water_level', '', 'metre', 'm', 'u',"
+            " 'o', 1, 1, 1, 0), (2, 'wl-old-0001 battery_voltage', '', 'volt', 'V', 'u', 'o',"
+            " 1, 1, 2, 1);"
+            "INSERT INTO latest (ds_id, foi_id) VALUES (1, 1), (2, 1);");
+    sqlite3_stmt *s = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO observations (ds_id, t_us, id, result, foi_id)"
+                                " VALUES (1, ?1, ?2, ?3, 1)",
+                                -1, &s, NULL);
+    for (int i = 0; rc == SQLITE_OK && i < NOBS; i++) {
+        sqlite3_bind_int64(s, 1, T0 + (int64_t)i * 90000000);
+        sqlite3_bind_int64(s, 2, i + 1);
+        sqlite3_bind_double(s, 3, v1_value(i));
+        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE latest SET t_us = %lld, result = %.17g, id = %d WHERE ds_id = 1;"
+             "UPDATE obs_counter SET next_id = %d; PRAGMA user_version = 1; COMMIT",
+             (long long)(T0 + (int64_t)(NOBS - 1) * 90000000), v1_value(NOBS - 1), NOBS, NOBS + 1);
+    if (rc == SQLITE_OK)
+        rc = exec(db, sql);
+    sqlite3_close(db);
+    free(schema);
+    return rc;
+}
+
+int main(void)
+{
+    struct tmpdb t;
+    tmpdb_make(&t);
+    CHECK_EQ_INT(make_v1(t.path), SQLITE_OK);
+
+    /* read-only cannot migrate */
+    struct store *st = NULL;
+    struct store_options ro = {.readonly = 1};
+    CHECK_EQ_INT(store_open(t.path, &ro, &st), TK_ESCHEMA);
+    CHECK(st == NULL);
+
+    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
+    if (!st)
+        return tk_check_result("store_migrate");
+    CHECK_EQ_INT(store_schema_version(st), 2);
+
+    /* the registry reads back */
+    struct store_device d;
+    CHECK_EQ_INT(store_device_get(st, "wl-old-0001", &d), TK_OK);
+    CHECK_EQ_INT(d.ds[TK_Q_WATER_LEVEL], 1);
+    CHECK_EQ_INT(d.ds[TK_Q_BATTERY_VOLTAGE], 2);
+    CHECK(d.lat == 35.1 && d.lon == 136.9 && d.mount_height_m == 1.5);
+
+    /* every row with its id */
+    static struct store_point p[NOBS + 10];
+    size_t n = 0;
+    CHECK_EQ_INT(store_range(st, 1, 0, INT64_MAX, 0, p, NOBS + 10, &n), TK_OK);
+    CHECK_EQ_INT(n, NOBS);
+    int same = 1;
+    for (size_t i = 0; i < n && same; i++)
+        same = p[i].id == (int64_t)i + 1 && p[i].t_us == T0 + (int64_t)i * 90000000 &&
+               p[i].result == v1_value((int)i);
+    CHECK(same);
+
+    /* rollups were backfilled: hourly aggregates equal the raw rows */
+    static struct store_agg a[200];
+    CHECK_EQ_INT(store_aggregate(st, 1, STORE_HOUR, 0, INT64_MAX, a, 200, &n), TK_OK);
+    CHECK_EQ_INT(n, (NOBS * 90 + 3599) / 3600);
+    int64_t total = 0;
+    int agg_ok = 1;
+    for (size_t b = 0; b < n; b++) {
+        int64_t cnt = 0;
+        double sum = 0, lo = 1e300, hi = -1e300;
+        for (int i = 0; i < NOBS; i++) {
+            int64_t ts = T0 + (int64_t)i * 90000000;
+            if (ts - (ts % HOUR_US) != a[b].bucket_us)
+                continue;
+            cnt++;
+            sum += v1_value(i);
+            lo = v1_value(i) < lo ? v1_value(i) : lo;
+            hi = v1_value(i) > hi ? v1_value(i) : hi;
+        }
+        agg_ok &= cnt == a[b].count && sum == a[b].sum && lo == a[b].min && hi == a[b].max;
+        total += a[b].count;
+    }
+    CHECK(agg_ok);
+    CHECK_EQ_INT(total, NOBS);
+    CHECK_EQ_INT(store_aggregate(st, 1, STORE_DAY, 0, INT64_MAX, a, 200, &n), TK_OK);
+    CHECK_EQ_INT(n, 4); /* 3000 * 90 s = 3.125 days from midnight */
+
+    /* old rows are duplicates; new ids continue after the old ones */
+    struct store_obs o = {.ds_id = 1, .t_us = T0 + 90000000, .result = 0};
+    CHECK_EQ_INT(store_obs_add(st, &o), TK_EDUP);
+    CHECK_EQ_INT(o.id, 2);
+    o.t_us = T0 + (int64_t)NOBS * 90000000;
+    CHECK_EQ_INT(store_obs_add(st, &o), TK_OK);
+    CHECK_EQ_INT(o.id, NOBS + 1);
+    int found = 0;
+    CHECK_EQ_INT(store_latest(st, &o.ds_id, 1, p, &found), TK_OK);
+    CHECK(found && p[0].id == NOBS + 1);
+    CHECK_EQ_INT(store_flush(st), TK_OK);
+    CHECK_EQ_INT(store_aggregate(st, 1, STORE_DAY, 0, INT64_MAX, a, 200, &n), TK_OK);
+    total = 0;
+    for (size_t b = 0; b < n; b++)
+        total += a[b].count;
+    CHECK_EQ_INT(total, NOBS + 1);
+    store_close(st);
+
+    /* opening again does not migrate twice; a newer schema is refused */
+    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
+    CHECK_EQ_INT(store_schema_version(st), 2);
+    store_close(st);
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open(t.path, &db), SQLITE_OK);
+    CHECK_EQ_INT(exec(db, "PRAGMA user_version = 99"), SQLITE_OK);
+    sqlite3_close(db);
+    st = NULL;
+    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_ESCHEMA);
+    CHECK(st == NULL);
+
+    tmpdb_remove(&t);
+    return tk_check_result("store_migrate");
+}

@@ -25,6 +25,8 @@ os.environ["TAKUMI_TOP"] = TOP
 
 import tkfix  # noqa: E402
 
+INGEST_ARGS = os.environ.get("TAKUMI_BENCH_INGEST_ARGS", "").split()
+
 
 def provision(stack, ndev):
     for i in range(ndev):
@@ -79,10 +81,10 @@ def bench_ingest(ndev, count, python=False):
         if python:
             st.spawn("py-ingest", ["/usr/bin/python3", os.path.join(TOP, "bench", "py_ingest.py"), "127.0.0.1",
                                    str(st.mqtt_port), "takumi-ingest", st.secret("ingest"),
-                                   os.path.join(st.data, "py.db")])
+                                   os.path.join(st.dir, "py.db")])
         else:
-            st.spawn("ingest", [os.path.join(BIN, "ingest", "takumi-ingest"), "--data", st.data,
-                                "--mqtt-port", str(st.mqtt_port), "--stats-interval-s", "5"])
+            st.spawn("ingest", [os.environ.get("TAKUMI_BENCH_INGEST_EXE", os.path.join(BIN, "ingest", "takumi-ingest")), "--data", st.dir,
+                                "--mqtt-port", str(st.mqtt_port), "--stats-interval-s", "5"] + INGEST_ARGS)
         time.sleep(1.0)  # let it connect and subscribe
         pub = tk_pub(st, gw, ["--devices", str(ndev), "--count", str(count), "--timeout-s", "600"], 700)
         return pub["rate"], pub
@@ -112,7 +114,13 @@ def main():
     ap.add_argument("--devices", type=int, default=100)
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--skip-store", action="store_true")
+    ap.add_argument("--only", choices=["raw", "ingest", "python"], help="measure one figure")
     a = ap.parse_args()
+    if a.only:
+        f = {"raw": lambda: bench_raw(a.devices, a.count), "ingest": lambda: bench_ingest(a.devices, a.count)[0],
+             "python": lambda: bench_ingest(a.devices, a.count, python=True)[0]}[a.only]
+        print("%s: %.0f msg/s" % (a.only, f()))
+        return
     if a.quick:
         a.count = min(a.count, 200)
 

@@ -59,6 +59,7 @@ struct ing_ctx {
     struct ing_stats stats;
     struct ing_sub *sub;
     volatile sig_atomic_t *stop;
+    const char *password; /* broker password (borrowed from main) */
 };
 
 /* queue.c */
@@ -77,9 +78,6 @@ const void *ing_msg_payload(const struct ing_msg *m, size_t *len);
 
 /* sub.c */
 enum tk_rc ing_sub_start(struct ing_ctx *ctx, const char *password) TK_WUR;
-/** Publish (QoS 0). Returns TK_OK, or TK_EIO when not connected / buffer full. */
-enum tk_rc ing_sub_publish(struct ing_ctx *ctx, const char *topic, const void *payload, size_t len,
-                           int retained) TK_WUR;
 void ing_sub_stop(struct ing_ctx *ctx);
 
 /* writer.c: runs on the calling thread until *ctx->stop, then drains the queue. */

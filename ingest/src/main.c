@@ -110,6 +110,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     ctx.stop = &stop_flag;
+    ctx.password = password;
 
     int rc = 1;
     if (ing_queue_init(&ctx.q, (size_t)c->queue_max))

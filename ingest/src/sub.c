@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <time.h>
 
 #include "ingest.h"
@@ -132,21 +131,6 @@ enum tk_rc ing_sub_start(struct ing_ctx *ctx, const char *password)
     rc = TK_OK;
 cleanup:
     return rc;
-}
-
-enum tk_rc ing_sub_publish(struct ing_ctx *ctx, const char *topic, const void *payload, size_t len,
-                           int retained)
-{
-    struct ing_sub *s = ctx->sub;
-    if (!s || !s->connected)
-        return TK_EIO;
-    MQTTAsync_message m = MQTTAsync_message_initializer;
-    m.payload = (void *)(uintptr_t)payload;
-    m.payloadlen = (int)len;
-    m.qos = 0;
-    m.retained = retained;
-    int rc = MQTTAsync_sendMessage(s->client, topic, &m, NULL);
-    return rc == MQTTASYNC_SUCCESS ? TK_OK : TK_EIO;
 }
 
 void ing_sub_stop(struct ing_ctx *ctx)

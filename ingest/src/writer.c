@@ -27,6 +27,7 @@
 #include "ack.h"
 #include "ingest.h"
 #include "normalize.h"
+#include "pub.h"
 #include "tk_log.h"
 #include "tk_time.h"
 
@@ -60,8 +61,8 @@ struct writer {
     struct tk_reading *rd;
     struct tk_error *errs;
     struct ing_norm nm;
-    char *pub; /* after-commit publications: topic '\0' payload '\0' ... */
-    size_t pub_len, pub_cap;
+    struct ing_pub *pub; /* acks and observations, written after the commit */
+    uint64_t npub;       /* packets queued in pub */
     int64_t now_us;
 };
 
@@ -162,23 +163,13 @@ static enum tk_rc touch(struct writer *w, struct dev_entry *d)
 
 /* ---- after-commit publications --------------------------------------------------- */
 
-static enum tk_rc pub_add(struct writer *w, const char *topic, const char *payload)
+static enum tk_rc pub_add(struct writer *w, const char *topic, const char *payload, size_t len,
+                          int retain)
 {
-    size_t tl = strlen(topic) + 1, pl = strlen(payload) + 1;
-    if (w->pub_len + tl + pl > w->pub_cap) {
-        size_t n = w->pub_cap ? w->pub_cap : 65536;
-        while (n < w->pub_len + tl + pl)
-            n *= 2;
-        char *p = realloc(w->pub, n);
-        if (!p)
-            return TK_ENOMEM;
-        w->pub = p;
-        w->pub_cap = n;
-    }
-    memcpy(w->pub + w->pub_len, topic, tl);
-    memcpy(w->pub + w->pub_len + tl, payload, pl);
-    w->pub_len += tl + pl;
-    return TK_OK;
+    enum tk_rc rc = ing_pub_add(w->pub, topic, payload, len, retain);
+    if (!rc)
+        w->npub++;
+    return rc;
 }
 
 /* The SensorThings MQTT extension's message for a new observation. */
@@ -200,8 +191,8 @@ static enum tk_rc pub_observation(struct writer *w, const struct store_obs *o)
         return TK_EINVAL;
     if (o->params && o->params[0] && (size_t)n + strlen(o->params) + 16 < sizeof body)
         n += snprintf(body + n, sizeof body - (size_t)n, ",\"parameters\":%s", o->params);
-    snprintf(body + n, sizeof body - (size_t)n, "}");
-    return pub_add(w, topic, body);
+    n += snprintf(body + n, sizeof body - (size_t)n, "}");
+    return pub_add(w, topic, body, (size_t)n, 0);
 }
 
 /* ---- processing one message ------------------------------------------------------ */
@@ -261,11 +252,8 @@ static enum tk_rc store_norm(struct writer *w, struct dev_entry *d, const struct
         if (rc)
             return rc;
         w->ctx->stats.stored_obs++;
-        if (w->ctx->cfg.publish_observations) {
-            rc = pub_observation(w, &o);
-            if (rc)
-                return rc;
-        }
+        if (w->ctx->cfg.publish_observations && pub_observation(w, &o))
+            w->ctx->stats.publish_failures++; /* live push only; the row is stored */
     }
     return TK_OK;
 }
@@ -442,7 +430,7 @@ static void publish_after_commit(struct writer *w)
 {
     struct ing_ctx *ctx = w->ctx;
     char topic[128], body[32];
-    size_t len;
+    size_t len, dropped;
     for (size_t i = 0; i < w->ntouched; i++) {
         struct dev_entry *d = w->touched[i];
         d->touched = 0;
@@ -452,23 +440,17 @@ static void publish_after_commit(struct writer *w)
         if (tk_topic_make(topic, sizeof topic, d->dev.kind, d->dev.id, TK_TOPIC_ACK) ||
             tk_ack_to_json(d->seq.watermark, body, sizeof body, &len))
             continue;
-        if (ing_sub_publish(ctx, topic, body, len, 1) == TK_OK)
+        if (pub_add(w, topic, body, len, 1) == TK_OK)
             ctx->stats.acks++;
         else
             ctx->stats.publish_failures++;
     }
     w->ntouched = 0;
-    for (size_t off = 0; off < w->pub_len;) {
-        const char *t = w->pub + off;
-        const char *p = t + strlen(t) + 1;
-        size_t pl = strlen(p);
-        if (ing_sub_publish(ctx, t, p, pl, 0) == TK_OK)
-            ctx->stats.published++;
-        else
-            ctx->stats.publish_failures++;
-        off = (size_t)(p + pl + 1 - w->pub);
-    }
-    w->pub_len = 0;
+    if (ing_pub_flush(w->pub, &dropped) == TK_OK)
+        ctx->stats.published += w->npub;
+    else
+        ctx->stats.publish_failures += w->npub;
+    w->npub = 0;
 }
 
 /* Process w->batch (and the periodic work when due) in one transaction. On failure
@@ -494,7 +476,8 @@ static enum tk_rc run_transaction(struct writer *w, int periodic)
         for (size_t i = 0; i < w->ntouched; i++)
             map_drop(w, w->touched[i]);
         w->ntouched = 0;
-        w->pub_len = 0;
+        ing_pub_discard(w->pub);
+        w->npub = 0;
         return rc;
     }
     int64_t dt = tk_mono_us() - t0;
@@ -532,6 +515,9 @@ enum tk_rc ing_writer_run(struct ing_ctx *ctx)
     w.rd = calloc(cap, sizeof *w.rd);
     w.errs = calloc(cap, sizeof *w.errs);
     rc = map_grow(&w);
+    if (!rc)
+        rc = ing_pub_create(ctx->cfg.mqtt_host, (int)ctx->cfg.mqtt_port, ctx->cfg.client_id,
+                            ctx->cfg.mqtt_user, ctx->password, 64u << 20, &w.pub);
     if (!w.batch || !w.rd || !w.errs || rc) {
         rc = TK_ENOMEM;
         goto cleanup;
@@ -558,6 +544,8 @@ enum tk_rc ing_writer_run(struct ing_ctx *ctx)
         backoff_ms = 100;
         if (periodic) {
             next_periodic = mono + 1000000;
+            if (ing_pub_tick(w.pub))
+                tk_log(TK_LOG_WARN, "publisher connection lost while idle");
             if (store_maintain(w.st))
                 tk_log(TK_LOG_WARN, "store maintenance: %s", store_errmsg(w.st));
         }
@@ -583,7 +571,7 @@ cleanup:
     free(w.batch);
     free(w.rd);
     free(w.errs);
-    free(w.pub);
+    ing_pub_destroy(w.pub);
     ing_norm_free(&w.nm);
     store_close(w.st);
     return rc;

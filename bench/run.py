@@ -138,9 +138,22 @@ def main():
          "target >= 0.80x; %.2fx of (c), target >= 1.5x" % (ing / py)),
         ("(c) Python paho-mqtt + sqlite3 ingest", "%.0f msg/s" % py, "%.2fx of (a)" % (py / raw), ""),
     ]
-    for key, d in figs.items():
-        rows.append(("(%s) %s" % (d.get("id", "?"), d.get("label", key)), d.get("value_text", str(d.get("value"))),
-                     d.get("ratio_text", ""), d.get("target_text", "")))
+    ins, naive = figs.get("store.insert"), figs.get("store.insert_naive")
+    if ins:
+        rows.append(("(d) store insert, %d interleaved devices" % ins["devices"], "%.0f rows/s" % ins["value"],
+                     "%.2fx of naive" % (ins["value"] / naive["value"]) if naive else "",
+                     "target >= 200000 rows/s; %d-row transactions" % ins["tx_rows"]))
+    if naive:
+        rows.append(("    naive (stream, time) table, same rows", "%.0f rows/s" % naive["value"], "baseline", ""))
+    for key, label, target in (("store.day_range", "(e) one day of one datastream", 1000),
+                               ("store.hourly_30d", "(f) 30 days of hourly averages", 2000)):
+        d = figs.get(key)
+        if d:
+            rows.append(("%s of %d rows" % (label, d["db_rows"]), "%.0f us" % d["value"], "",
+                         "target < %d us (median of %d)" % (target, d["runs"])))
+    d = figs.get("store.latest_1000")
+    if d:
+        rows.append(("    latest values of 1,000 datastreams", "%.0f us" % d["value"], "", "API target < 5000 us"))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)

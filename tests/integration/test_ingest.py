@@ -290,6 +290,27 @@ def test_bad_input_quarantined():
         tkfix.wait_for(lambda: "quarantined=1" in st.log("ingest2"), 10, "stats line counts it")
 
 
+def test_broker_restart():
+    """The ingest rides through a broker restart (clean and kill -9): it reconnects,
+    subscribes again, and both its connections (readings in, acks out) recover."""
+    with tkfix.Stack("ingest-restart") as st:
+        ing = start(st)
+        pw = st.passwords["wl-level"]
+        topic = "city/water_level/wl-level/reading"
+        st.pub("wl-level", pw, topic, reading("wl-level", 1, T0 * 1000, level_m=0.5))
+        wait_ack(st, "water_level", "wl-level", 1)
+        for n, sig in enumerate((signal.SIGTERM, signal.SIGKILL)):
+            before = st.log("ingest").count("subscribed to")
+            st.restart_broker(sig)
+            tkfix.wait_for(lambda: st.log("ingest").count("subscribed to") > before, 30,
+                           "the ingest to reconnect and subscribe")
+            seq = n + 2
+            st.pub("wl-level", pw, topic, reading("wl-level", seq, T0 * 1000 + seq * 60000, level_m=0.5 + seq))
+            wait_ack(st, "water_level", "wl-level", seq, timeout=30)
+        assert [r[2] for r in obs(st, "wl-level", "water_level")] == [0.5, 2.5, 3.5]
+        assert ing.poll() is None
+
+
 if __name__ == "__main__":
     sys.exit(tkfix.main([test_all_kinds_and_normalisation, test_sensorthings_mqtt_and_gap_fill,
-                         test_bad_input_quarantined]))
+                         test_bad_input_quarantined, test_broker_restart]))

@@ -35,6 +35,8 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from wait_port import wait_port  # noqa: E402,F401  (one implementation for takumi and tests)
 TOP = os.environ.get("TAKUMI_TOP") or os.path.dirname(os.path.dirname(HERE))
 BIN = os.environ.get("TAKUMI_BIN") or os.path.join(TOP, "build", "test")
 ADMIN = os.path.join(BIN, "admin", "takumi-admin")
@@ -104,17 +106,6 @@ def free_port():
     raise FixtureError("no free port")
 
 
-def wait_port(host, port, timeout_s):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return True
-        except OSError:
-            pass
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
 
 
 def wait_for(pred, timeout_s, what, interval=0.05):

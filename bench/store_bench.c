@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,14 @@ struct opts {
     const char *dir;
     int keep;
 };
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static double now_s(void)
 {
@@ -129,7 +138,7 @@ static void add_devices(struct store *st, long long ndev, int64_t *ds)
 static double insert_interleaved(struct store *st, const int64_t *ds, long long ndev,
                                  long long rows, long long tx_rows, int flush)
 {
-    double t0 = now_s();
+    double c0 = cpu_s(), t0 = now_s(), ta, t_add = 0, t_commit = 0, t_maint = 0;
     long long done = 0, in_tx = 0;
     enum tk_rc rc;
     for (long long m = 0; done < rows; m++) {
@@ -140,15 +149,21 @@ static double insert_interleaved(struct store *st, const int64_t *ds, long long 
                     die("begin", rc, st);
                 struct store_obs o = {
                     .ds_id = ds[i * STREAMS + s], .t_us = t, .result = value(s, i, m)};
+                ta = now_s();
                 rc = store_obs_add(st, &o);
+                t_add += now_s() - ta;
                 if (rc)
                     die("obs_add", rc, st);
                 done++;
                 if (++in_tx == tx_rows) {
+                    ta = now_s();
                     if ((rc = store_commit(st)))
                         die("commit", rc, st);
+                    t_commit += now_s() - ta;
+                    ta = now_s();
                     if ((rc = store_maintain(st)))
                         die("maintain", rc, st);
+                    t_maint += now_s() - ta;
                     in_tx = 0;
                 }
             }
@@ -156,8 +171,15 @@ static double insert_interleaved(struct store *st, const int64_t *ds, long long 
     }
     if (in_tx && (rc = store_commit(st)))
         die("commit", rc, st);
+    ta = now_s();
     if (flush && (rc = store_flush(st)))
         die("flush", rc, st);
+    t_maint += now_s() - ta;
+    fprintf(stderr,
+            "store-bench: per row: obs_add %.2f us, commit %.2f us, maintain %.2f us (wall);"
+            " %.2f us CPU in all\n",
+            t_add * 1e6 / (double)rows, t_commit * 1e6 / (double)rows,
+            t_maint * 1e6 / (double)rows, (cpu_s() - c0) * 1e6 / (double)rows);
     return now_s() - t0;
 }
 

@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 #define SQ_STAGE_ROWS_DEFAULT 131072
 /* Staged rows are keyed (batch, ds, t) with batch = id >> SQ_BATCH_SHIFT: a commit writes
  * into the few newest batches only (sequential pages), and a per-datastream lookup seeks
@@ -16,6 +16,7 @@
 #define SQ_BATCH_SHIFT 11
 
 #define SQ_MINUTE_US INT64_C(60000000)
+#define SQ_SLOTS 60 /* minutes per rollup_minute_slots row (one hour) */
 #define SQ_HOUR_US INT64_C(3600000000)
 #define SQ_DAY_US INT64_C(86400000000)
 
@@ -82,12 +83,13 @@ enum sq_ru_stmt {
     RU_STAGED,
     RU_FOI,
     RU_INSERT,
-    RU_FOLD_MINUTE,
+    RU_SLOTS_GET,
+    RU_SLOTS_PUT,
     RU_FOLD_HOUR,
     RU_FOLD_DAY,
     RU_CLEAR,
     RU_LATEST_RESET,
-    RU_GET_MINUTE,
+    RU_GET_SLOTS,
     RU_GET_HOUR,
     RU_GET_DAY,
     RU_STAGE_AGG,
@@ -179,6 +181,20 @@ enum tk_rc store_sqlite__aggregate(struct store *st, int64_t ds_id, enum store_i
                                    int64_t from_us, int64_t to_us, struct store_agg *out,
                                    size_t limit, size_t *n);
 enum tk_rc store_sqlite__maintain(struct store *st, int all);
+
+/* One minute of a rollup_minute_slots row; n == 0: no data in that minute. */
+struct sq_slot {
+    int64_t n;
+    double total, lo, hi;
+};
+#define SQ_SLOTS_BLOB_MAX (SQ_SLOTS * 33)
+/** Encode the non-empty slots of an hour into buf (SQ_SLOTS_BLOB_MAX bytes); returns the
+ *  length. */
+int store_sqlite__slots_encode(const struct sq_slot *slots, unsigned char *buf);
+/** Decode a blob into slots[SQ_SLOTS] (cleared first); -1 if it is malformed. */
+int store_sqlite__slots_decode(const void *blob, int len, struct sq_slot *slots);
+/** Schema version 3: rollup_minute rows folded into rollup_minute_slots. */
+enum tk_rc store_sqlite__migrate_v3(struct sq_store *sq);
 
 /* A recursive CTE naming every batch between the oldest and newest staged row: joined
  * CROSS to obs_staging on (batch, ds_id, ...) it gives one index seek per batch. */

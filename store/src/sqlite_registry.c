@@ -57,7 +57,7 @@ static const char *const reg_sql[REG_N] = {
     [REG_DEVICE_LOCATIONS] = "SELECT location_id FROM thing_locations WHERE thing_id = ?1",
     [REG_DEL_OBS] = "DELETE FROM observations WHERE ds_id = ?1",
     [REG_DEL_STAGED] = "DELETE FROM obs_staging WHERE ds_id = ?1",
-    [REG_DEL_RU_MINUTE] = "DELETE FROM rollup_minute WHERE ds_id = ?1",
+    [REG_DEL_RU_MINUTE] = "DELETE FROM rollup_minute_slots WHERE ds_id = ?1",
     [REG_DEL_RU_HOUR] = "DELETE FROM rollup_hour WHERE ds_id = ?1",
     [REG_DEL_RU_DAY] = "DELETE FROM rollup_day WHERE ds_id = ?1",
     [REG_DEL_LATEST] = "DELETE FROM latest WHERE ds_id = ?1",

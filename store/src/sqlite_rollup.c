@@ -26,12 +26,15 @@ static const char *const ru_sql[RU_N] = {
     [RU_FOI] = "SELECT foi_id FROM latest WHERE ds_id = ?1",
     [RU_INSERT] = "INSERT INTO observations (ds_id, t_us, id, t_end_us, result_time_us, result,"
                   " params, foi_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [RU_FOLD_MINUTE] = FOLD("rollup_minute"),
+    [RU_SLOTS_GET] = "SELECT slots FROM rollup_minute_slots WHERE ds_id = ?1 AND hour_us = ?2",
+    [RU_SLOTS_PUT] = "INSERT OR REPLACE INTO rollup_minute_slots (ds_id, hour_us, slots)"
+                     " VALUES (?1, ?2, ?3)",
     [RU_FOLD_HOUR] = FOLD("rollup_hour"),
     [RU_FOLD_DAY] = FOLD("rollup_day"),
     [RU_CLEAR] = "DELETE FROM obs_staging",
     [RU_LATEST_RESET] = "UPDATE latest SET staged_min_t = NULL WHERE staged_min_t IS NOT NULL",
-    [RU_GET_MINUTE] = GET("rollup_minute"),
+    [RU_GET_SLOTS] = "SELECT hour_us, slots FROM rollup_minute_slots"
+                     " WHERE ds_id = ?1 AND hour_us >= ?2 AND hour_us < ?3 ORDER BY hour_us",
     [RU_GET_HOUR] = GET("rollup_hour"),
     [RU_GET_DAY] = GET("rollup_day"),
     /* ?4 is the interval; buckets are floor(t / iv) * iv, also for t < 0 */
@@ -109,6 +112,208 @@ static enum tk_rc acc_add(struct sq_store *sq, sqlite3_stmt *s, struct acc *a, i
     return TK_OK;
 }
 
+/* ---- minute slots ----------------------------------------------------------------
+ * A rollup_minute_slots blob lists the non-empty minutes of one hour in ascending order:
+ * a byte (minute | 0x80 when n == 1), then for n == 1 the value (8 bytes: total, min and
+ * max are all that value), otherwise n, total, min, max (8 bytes each). Integers and
+ * doubles are little-endian; readings every minute make about 540 bytes an hour. */
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void putd(unsigned char *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    put64(p, v);
+}
+
+static double getd(const unsigned char *p)
+{
+    uint64_t v = get64(p);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+int store_sqlite__slots_encode(const struct sq_slot *slots, unsigned char *buf)
+{
+    int k = 0;
+    for (int m = 0; m < SQ_SLOTS; m++) {
+        const struct sq_slot *sl = &slots[m];
+        if (sl->n == 0)
+            continue;
+        if (sl->n == 1) {
+            buf[k++] = (unsigned char)(m | 0x80);
+            putd(buf + k, sl->total);
+            k += 8;
+        } else {
+            buf[k++] = (unsigned char)m;
+            put64(buf + k, (uint64_t)sl->n);
+            putd(buf + k + 8, sl->total);
+            putd(buf + k + 16, sl->lo);
+            putd(buf + k + 24, sl->hi);
+            k += 32;
+        }
+    }
+    return k;
+}
+
+int store_sqlite__slots_decode(const void *blob, int len, struct sq_slot *slots)
+{
+    const unsigned char *p = blob;
+    memset(slots, 0, SQ_SLOTS * sizeof *slots);
+    int k = 0;
+    while (k < len) {
+        int m = p[k] & 0x7f, single = p[k] & 0x80;
+        k++;
+        if (m >= SQ_SLOTS || len - k < (single ? 8 : 32))
+            return -1;
+        struct sq_slot *sl = &slots[m];
+        if (single) {
+            sl->n = 1;
+            sl->total = sl->lo = sl->hi = getd(p + k);
+            k += 8;
+        } else {
+            sl->n = (int64_t)get64(p + k);
+            sl->total = getd(p + k + 8);
+            sl->lo = getd(p + k + 16);
+            sl->hi = getd(p + k + 24);
+            k += 32;
+            if (sl->n <= 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static void slot_merge(struct sq_slot *a, const struct sq_slot *b)
+{
+    if (b->n == 0)
+        return;
+    if (a->n == 0) {
+        *a = *b;
+        return;
+    }
+    a->n += b->n;
+    a->total += b->total;
+    if (b->lo < a->lo)
+        a->lo = b->lo;
+    if (b->hi > a->hi)
+        a->hi = b->hi;
+}
+
+/* The minutes of one (ds, hour) being accumulated by a move. */
+struct hour_acc {
+    int64_t ds, hour;
+    int any;
+    struct sq_slot slot[SQ_SLOTS];
+};
+
+/* Read-merge-write of one rollup_minute_slots row (one per (ds, hour) per move). */
+static enum tk_rc hour_flush(struct sq_store *sq, struct hour_acc *h)
+{
+    if (!h->any)
+        return TK_OK;
+    h->any = 0;
+    struct sq_slot old[SQ_SLOTS];
+    sqlite3_stmt *s = sq->ru[RU_SLOTS_GET];
+    sqlite3_bind_int64(s, 1, h->ds);
+    sqlite3_bind_int64(s, 2, h->hour);
+    int src = sqlite3_step(s);
+    enum tk_rc rc = TK_OK;
+    if (src == SQLITE_ROW) {
+        if (store_sqlite__slots_decode(sqlite3_column_blob(s, 0), sqlite3_column_bytes(s, 0),
+                                       old))
+            rc = store__fail(&sq->base, TK_EDB, "malformed minute rollup of ds %lld",
+                             (long long)h->ds);
+        for (int m = 0; !rc && m < SQ_SLOTS; m++)
+            slot_merge(&h->slot[m], &old[m]);
+    } else if (src != SQLITE_DONE) {
+        rc = store_sqlite__err(sq, src, "reading a minute rollup");
+    }
+    sqlite3_reset(s);
+    if (rc)
+        return rc;
+    unsigned char buf[SQ_SLOTS_BLOB_MAX];
+    int len = store_sqlite__slots_encode(h->slot, buf);
+    s = sq->ru[RU_SLOTS_PUT];
+    sqlite3_bind_int64(s, 1, h->ds);
+    sqlite3_bind_int64(s, 2, h->hour);
+    sqlite3_bind_blob(s, 3, buf, len, SQLITE_STATIC);
+    return store_sqlite__exec(sq, s, "writing a minute rollup");
+}
+
+static enum tk_rc hour_add(struct sq_store *sq, struct hour_acc *h, const struct staged_row *r)
+{
+    int64_t hour = floor_to(r->t, SQ_HOUR_US);
+    if (h->any && (h->ds != r->ds || h->hour != hour)) {
+        enum tk_rc rc = hour_flush(sq, h);
+        if (rc)
+            return rc;
+    }
+    if (!h->any) {
+        h->ds = r->ds;
+        h->hour = hour;
+        h->any = 1;
+        memset(h->slot, 0, sizeof h->slot);
+    }
+    struct sq_slot one = {1, r->result, r->result, r->result};
+    slot_merge(&h->slot[(r->t - hour) / SQ_MINUTE_US], &one);
+    return TK_OK;
+}
+
+enum tk_rc store_sqlite__migrate_v3(struct sq_store *sq)
+{
+    static const char *const sql[2] = {
+        "SELECT ds_id, bucket_us, n, total, lo, hi FROM rollup_minute ORDER BY ds_id, bucket_us",
+        "INSERT INTO rollup_minute_slots (ds_id, hour_us, slots) VALUES (?1, ?2, ?3)"};
+    sqlite3_stmt *st[2] = {NULL, NULL};
+    enum tk_rc rc = store_sqlite__prepare(sq, st, sql, 2);
+    struct hour_acc h = {0};
+    unsigned char buf[SQ_SLOTS_BLOB_MAX];
+    int src = SQLITE_DONE;
+    while (!rc && (src = sqlite3_step(st[0])) == SQLITE_ROW) {
+        int64_t ds = sqlite3_column_int64(st[0], 0), b = sqlite3_column_int64(st[0], 1);
+        int64_t hour = floor_to(b, SQ_HOUR_US);
+        if (h.any && (h.ds != ds || h.hour != hour)) {
+            sqlite3_bind_int64(st[1], 1, h.ds);
+            sqlite3_bind_int64(st[1], 2, h.hour);
+            sqlite3_bind_blob(st[1], 3, buf, store_sqlite__slots_encode(h.slot, buf),
+                              SQLITE_STATIC);
+            rc = store_sqlite__exec(sq, st[1], "migrating minute rollups");
+            h.any = 0;
+        }
+        if (!h.any) {
+            h = (struct hour_acc){.ds = ds, .hour = hour, .any = 1};
+        }
+        struct sq_slot one = {sqlite3_column_int64(st[0], 2), sqlite3_column_double(st[0], 3),
+                              sqlite3_column_double(st[0], 4), sqlite3_column_double(st[0], 5)};
+        slot_merge(&h.slot[(b - hour) / SQ_MINUTE_US], &one);
+    }
+    if (!rc && src != SQLITE_DONE)
+        rc = store_sqlite__err(sq, src, "reading minute rollups");
+    if (!rc && h.any) {
+        sqlite3_bind_int64(st[1], 1, h.ds);
+        sqlite3_bind_int64(st[1], 2, h.hour);
+        sqlite3_bind_blob(st[1], 3, buf, store_sqlite__slots_encode(h.slot, buf), SQLITE_STATIC);
+        rc = store_sqlite__exec(sq, st[1], "migrating minute rollups");
+    }
+    store_sqlite__finalize(st, 2);
+    return rc;
+}
+
 static enum tk_rc load_staged(struct sq_store *sq, struct staged_row **rows, size_t *n)
 {
     size_t cap = 0;
@@ -166,15 +371,21 @@ static void bind_opt(sqlite3_stmt *s, int i, int64_t v)
 static enum tk_rc move_staged(struct sq_store *sq)
 {
     struct staged_row *rows = NULL;
+    struct hour_acc *minutes = NULL;
     size_t n = 0;
     enum tk_rc rc = load_staged(sq, &rows, &n);
     if (rc)
         goto cleanup;
     qsort(rows, n, sizeof *rows, cmp_row);
 
-    static const int64_t ivs[3] = {SQ_MINUTE_US, SQ_HOUR_US, SQ_DAY_US};
-    sqlite3_stmt *fold[3] = {sq->ru[RU_FOLD_MINUTE], sq->ru[RU_FOLD_HOUR], sq->ru[RU_FOLD_DAY]};
-    struct acc acc[3] = {{0}};
+    static const int64_t ivs[2] = {SQ_HOUR_US, SQ_DAY_US};
+    sqlite3_stmt *fold[2] = {sq->ru[RU_FOLD_HOUR], sq->ru[RU_FOLD_DAY]};
+    struct acc acc[2] = {{0}};
+    minutes = calloc(1, sizeof *minutes);
+    if (!minutes) {
+        rc = store__fail(&sq->base, TK_ENOMEM, "out of memory");
+        goto cleanup;
+    }
     sqlite3_stmt *ins = sq->ru[RU_INSERT];
     int64_t cur_ds = 0, foi = 0;
     int has_foi = 0;
@@ -204,11 +415,15 @@ static enum tk_rc move_staged(struct sq_store *sq)
         if (has_foi)
             sqlite3_bind_int64(ins, 8, foi);
         rc = store_sqlite__exec(sq, ins, "moving staged observations");
-        for (int k = 0; !rc && k < 3; k++)
+        for (int k = 0; !rc && k < 2; k++)
             rc = acc_add(sq, fold[k], &acc[k], ivs[k], r);
+        if (!rc)
+            rc = hour_add(sq, minutes, r);
     }
-    for (int k = 0; !rc && k < 3; k++)
+    for (int k = 0; !rc && k < 2; k++)
         rc = acc_flush(sq, fold[k], &acc[k]);
+    if (!rc)
+        rc = hour_flush(sq, minutes);
     if (!rc)
         rc = store_sqlite__exec(sq, sq->ru[RU_CLEAR], "clearing the staging table");
     if (!rc)
@@ -218,6 +433,7 @@ cleanup:
     for (size_t i = 0; i < n; i++)
         free(rows[i].params);
     free(rows);
+    free(minutes);
     return rc;
 }
 
@@ -253,6 +469,68 @@ static int64_t ceil_to(int64_t v, int64_t iv)
         return v;
     int64_t down = v - r;
     return down > INT64_MAX - iv ? INT64_MAX : down + iv;
+}
+
+/* The rollup rows of a range in bucket order: rows of rollup_hour / rollup_day as they
+ * are, or the minutes of each rollup_minute_slots row that fall in [from, to). */
+struct ru_iter {
+    struct sq_store *sq;
+    sqlite3_stmt *s;
+    int slots, done, m; /* m: next minute of the decoded hour; SQ_SLOTS when none */
+    int64_t from, to, hour;
+    enum tk_rc rc;
+    struct sq_slot slot[SQ_SLOTS];
+};
+
+/* 1 and *r filled, 0 at the end, -1 on error (it->rc). */
+static int ru_next(struct ru_iter *it, struct store_agg *r)
+{
+    sqlite3_stmt *s = it->s;
+    for (;;) {
+        if (it->slots) {
+            while (it->m > 0 && it->m < SQ_SLOTS) {
+                const struct sq_slot *sl = &it->slot[it->m];
+                int64_t b = it->hour + it->m * SQ_MINUTE_US;
+                it->m++;
+                if (sl->n && b >= it->from && b < it->to) {
+                    *r = (struct store_agg){b, sl->n, sl->total, sl->lo, sl->hi};
+                    return 1;
+                }
+            }
+        }
+        if (it->done) /* stepping a finished statement would restart it */
+            return 0;
+        int src = sqlite3_step(s);
+        if (src == SQLITE_DONE) {
+            it->done = 1;
+            return 0;
+        }
+        if (src != SQLITE_ROW) {
+            it->rc = store_sqlite__err(it->sq, src, "reading rollups");
+            return -1;
+        }
+        if (!it->slots) {
+            r->bucket_us = sqlite3_column_int64(s, 0);
+            r->count = sqlite3_column_int64(s, 1);
+            r->sum = sqlite3_column_double(s, 2);
+            r->min = sqlite3_column_double(s, 3);
+            r->max = sqlite3_column_double(s, 4);
+            return 1;
+        }
+        it->hour = sqlite3_column_int64(s, 0);
+        if (store_sqlite__slots_decode(sqlite3_column_blob(s, 1), sqlite3_column_bytes(s, 1),
+                                       it->slot)) {
+            it->rc = store__fail(&it->sq->base, TK_EDB, "malformed minute rollup");
+            return -1;
+        }
+        /* minute 0 is handled here so that m > 0 marks a decoded hour */
+        it->m = 1;
+        const struct sq_slot *sl = &it->slot[0];
+        if (sl->n && it->hour >= it->from && it->hour < it->to) {
+            *r = (struct store_agg){it->hour, sl->n, sl->total, sl->lo, sl->hi};
+            return 1;
+        }
+    }
 }
 
 enum tk_rc store_sqlite__aggregate(struct store *st, int64_t ds_id, enum store_interval iv,
@@ -311,30 +589,31 @@ enum tk_rc store_sqlite__aggregate(struct store *st, int64_t ds_id, enum store_i
             goto cleanup;
     }
 
-    s = sq->ru[iv == STORE_MINUTE ? RU_GET_MINUTE : iv == STORE_HOUR ? RU_GET_HOUR : RU_GET_DAY];
-    sqlite3_bind_int64(s, 1, ds_id);
-    sqlite3_bind_int64(s, 2, from_us);
-    sqlite3_bind_int64(s, 3, to_us);
-    sqlite3_bind_int64(s, 4, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    struct ru_iter it = {.sq = sq, .from = from_us, .to = to_us};
+    if (iv == STORE_MINUTE) {
+        s = it.s = sq->ru[RU_GET_SLOTS];
+        it.slots = 1;
+        sqlite3_bind_int64(s, 1, ds_id);
+        sqlite3_bind_int64(s, 2, floor_to(from_us, SQ_HOUR_US));
+        sqlite3_bind_int64(s, 3, to_us);
+    } else {
+        s = it.s = sq->ru[iv == STORE_HOUR ? RU_GET_HOUR : RU_GET_DAY];
+        sqlite3_bind_int64(s, 1, ds_id);
+        sqlite3_bind_int64(s, 2, from_us);
+        sqlite3_bind_int64(s, 3, to_us);
+        sqlite3_bind_int64(s, 4, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    }
     size_t k = 0, j = 0;
     struct store_agg r = {0};
-    int have = 0, done = 0; /* stepping a finished statement would restart it */
+    int have = 0;
     while (k < limit) {
-        if (!have && !done) {
-            src = sqlite3_step(s);
-            if (src == SQLITE_ROW) {
-                r.bucket_us = sqlite3_column_int64(s, 0);
-                r.count = sqlite3_column_int64(s, 1);
-                r.sum = sqlite3_column_double(s, 2);
-                r.min = sqlite3_column_double(s, 3);
-                r.max = sqlite3_column_double(s, 4);
-                have = 1;
-            } else if (src == SQLITE_DONE) {
-                done = 1;
-            } else {
-                rc = store_sqlite__err(sq, src, "reading rollups");
+        if (!have) {
+            int got = ru_next(&it, &r);
+            if (got < 0) {
+                rc = it.rc;
                 break;
             }
+            have = got;
         }
         if (!have && j == nstaged)
             break;

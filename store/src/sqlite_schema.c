@@ -188,7 +188,27 @@ static const char schema_v2[] =
         "rollup_minute", "60000000") RU_TABLE("rollup_hour", "3600000000")
         RU_TABLE("rollup_day", "86400000000");
 
-static const char *const migrations[SQ_SCHEMA_VERSION] = {schema_v1, schema_v2};
+/* rollup_minute becomes one row of 60 minute slots per (ds, hour): a move upserts once
+ * per stream-hour instead of once per stream-minute (with readings every minute, once
+ * per row). The rows are converted in C (store_sqlite__migrate_v3) between the two. */
+static const char schema_v3[] = "CREATE TABLE rollup_minute_slots("
+                                " ds_id INTEGER NOT NULL,"
+                                " hour_us INTEGER NOT NULL,"
+                                " slots BLOB NOT NULL," /* see sqlite_rollup.c */
+                                " PRIMARY KEY (ds_id, hour_us)) WITHOUT ROWID;";
+static const char schema_v3_end[] = "DROP TABLE rollup_minute;";
+
+struct migration {
+    const char *sql;
+    enum tk_rc (*convert)(struct sq_store *sq); /* NULL: none */
+    const char *sql_end;                        /* NULL: none */
+};
+
+static const struct migration migrations[SQ_SCHEMA_VERSION] = {
+    {schema_v1, NULL, NULL},
+    {schema_v2, NULL, NULL},
+    {schema_v3, store_sqlite__migrate_v3, schema_v3_end},
+};
 
 static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)
 {
@@ -236,7 +256,12 @@ enum tk_rc store_sqlite__migrate(struct sq_store *sq)
         rc = read_version(sq, &v);
         if (!rc && v < SQ_SCHEMA_VERSION) {
             snprintf(setv, sizeof setv, "PRAGMA user_version = %d", v + 1);
-            rc = exec_sql(sq, migrations[v], "migrating the schema");
+            const struct migration *m = &migrations[v];
+            rc = exec_sql(sq, m->sql, "migrating the schema");
+            if (!rc && m->convert)
+                rc = m->convert(sq);
+            if (!rc && m->sql_end)
+                rc = exec_sql(sq, m->sql_end, "migrating the schema");
             if (!rc)
                 rc = exec_sql(sq, setv, "setting user_version");
         }

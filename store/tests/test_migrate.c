@@ -118,7 +118,7 @@ int main(void)
     CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
     if (!st)
         return tk_check_result("store_migrate");
-    CHECK_EQ_INT(store_schema_version(st), 2);
+    CHECK_EQ_INT(store_schema_version(st), 3);
 
     /* the registry reads back */
     struct store_device d;
@@ -163,6 +163,25 @@ int main(void)
     CHECK_EQ_INT(total, NOBS);
     CHECK_EQ_INT(store_aggregate(st, 1, STORE_DAY, 0, INT64_MAX, a, 200, &n), TK_OK);
     CHECK_EQ_INT(n, 4); /* 3000 * 90 s = 3.125 days from midnight */
+    /* minute rollups (converted to hour rows of minute slots by version 3): one row every
+     * 90 s is one bucket per row */
+    static struct store_agg am[NOBS + 10];
+    CHECK_EQ_INT(store_aggregate(st, 1, STORE_MINUTE, 0, INT64_MAX, am, NOBS + 10, &n), TK_OK);
+    CHECK_EQ_INT(n, NOBS);
+    int min_ok = n == NOBS;
+    for (size_t i = 0; min_ok && i < n; i++) {
+        int64_t ts = T0 + (int64_t)i * 90000000;
+        min_ok = am[i].bucket_us == ts - ts % MIN_US && am[i].count == 1 &&
+                 am[i].sum == v1_value((int)i) && am[i].min == v1_value((int)i) &&
+                 am[i].max == v1_value((int)i);
+    }
+    CHECK(min_ok);
+    CHECK_EQ_INT(store_aggregate(st, 1, STORE_MINUTE, T0 + 30 * MIN_US, T0 + 60 * MIN_US, am, 5,
+                                 &n),
+                 TK_OK);
+    CHECK_EQ_INT(n, 5);
+    CHECK_EQ_INT(am[0].bucket_us, T0 + 30 * MIN_US);
+    CHECK_EQ_INT(am[4].bucket_us, T0 + 36 * MIN_US);
 
     /* old rows are duplicates; new ids continue after the old ones */
     struct store_obs o = {.ds_id = 1, .t_us = T0 + 90000000, .result = 0};
@@ -184,7 +203,7 @@ int main(void)
 
     /* opening again does not migrate twice; a newer schema is refused */
     CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
-    CHECK_EQ_INT(store_schema_version(st), 2);
+    CHECK_EQ_INT(store_schema_version(st), 3);
     store_close(st);
     sqlite3 *db;
     CHECK_EQ_INT(sqlite3_open(t.path, &db), SQLITE_OK);

@@ -86,15 +86,25 @@ static void test_policy(void)
         if (fw_policy_update(&p, &cfg, t, 400 + 30 * i) && changed_at < 0)
             changed_at = i;
     CHECK(p.fast);
-    CHECK(changed_at >= 1 && changed_at <= 3); /* the rate is taken over the recent window */
-    /* level steady at 550 (below start level), rate drops: still fast until the hold passes */
-    uint32_t entered = p.entered_ms;
-    while (t - entered < 600000) {
-        CHECK(fw_policy_update(&p, &cfg, t, 550) == 0 || t - entered >= 600000);
-        t += 60000;
-    }
-    fw_policy_update(&p, &cfg, t, 550);
+    CHECK(changed_at == 1); /* 30 mm in a minute: 300 mm per 10 min */
+    /* level steady at 550 (below the start level): fast until the hold has passed and
+     * the rise has left the 10-minute window, then normal */
+    uint32_t entered = p.entered_ms, last_rise = t - 60000, left = 0;
+    for (int i = 0; i < 30 && !left; i++, t += 60000)
+        if (fw_policy_update(&p, &cfg, t, 550))
+            left = t;
     CHECK(!p.fast);
+    CHECK(left - entered >= cfg.fast_hold_ms);
+    CHECK(left - last_rise <= 660000);
+    /* noise of 5 mm between samples a second apart is no rise */
+    fw_policy_init(&p);
+    for (int i = 0; i < 600; i++)
+        fw_policy_update(&p, &cfg, t += 1000, 400 + (i % 2) * 5);
+    CHECK(!p.fast);
+    /* 150 mm/min sampled every second: fast within about a minute */
+    for (int i = 1; i <= 75 && !p.fast; i++)
+        fw_policy_update(&p, &cfg, t += 1000, 400 + 150 * i / 60);
+    CHECK(p.fast);
 
     /* level threshold with hysteresis: enter at 1200, stay at 1150, leave at <= 1100 */
     fw_policy_init(&p);

@@ -1,7 +1,10 @@
 /* Reporting policy of a water-level gauge: normal or fast mode.
  *
  * Fast mode starts when the level reaches fast_start_level or rises faster than
- * fast_start_rise per 10 minutes (rate over the recent samples). It ends only when all of
+ * fast_start_rise per 10 minutes. The rate is the steepest rise from any point of the
+ * last 10 minutes that is at least a minute old (points are kept a minute apart): a
+ * sudden rise shows within a minute, while sensor noise over a minute or more stays far
+ * below any sensible threshold. It ends only when all of
  * these hold: the level is at least fast_hysteresis below the start level, the rise is
  * below half the start rate (hysteresis on the rate too, so a rise hovering around the
  * threshold does not flap), and fast_hold has passed since entering. */
@@ -10,7 +13,8 @@
 
 #include "fw_config.h"
 
-#define FW_POLICY_HIST 8
+#define FW_POLICY_HIST 11     /* points kept for the rate: 10 minutes at one a minute */
+#define FW_POLICY_SPACING_MS 60000u /* rates are taken over at least a minute */
 
 struct fw_policy {
     uint32_t t[FW_POLICY_HIST]; /* sample times (mono ms) */

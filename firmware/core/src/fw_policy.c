@@ -8,24 +8,21 @@ void fw_policy_init(struct fw_policy *p)
     p->rise_mm_per_10min = 0;
 }
 
-/* Rise per 10 minutes from the oldest sample within the last 10 minutes (at least one
- * sample back). 0 until two samples exist. */
+/* Steepest rise per 10 minutes against the kept points 1..10 minutes old; 0 if none. */
 static int32_t rise(const struct fw_policy *p, uint32_t now_ms, int32_t level_mm)
 {
-    int64_t best_dt = 0, best_d = 0;
+    int64_t best = 0;
+    int have = 0;
     for (unsigned i = 0; i < p->n; i++) {
         uint32_t dt = now_ms - p->t[i];
-        if (dt == 0 || dt > 600000u)
+        if (dt < FW_POLICY_SPACING_MS || dt > 600000u)
             continue;
-        if ((int64_t)dt > best_dt) {
-            best_dt = dt;
-            best_d = (int64_t)level_mm - p->mm[i];
-        }
+        int64_t r = ((int64_t)level_mm - p->mm[i]) * 600000 / (int64_t)dt;
+        if (!have || r > best)
+            best = r;
+        have = 1;
     }
-    if (best_dt == 0)
-        return 0;
-    int64_t r = best_d * 600000 / best_dt;
-    return r > INT32_MAX ? INT32_MAX : r < INT32_MIN ? INT32_MIN : (int32_t)r;
+    return best > INT32_MAX ? INT32_MAX : best < INT32_MIN ? INT32_MIN : (int32_t)best;
 }
 
 int fw_policy_update(struct fw_policy *p, const struct fw_config *cfg, uint32_t now_ms,
@@ -33,11 +30,14 @@ int fw_policy_update(struct fw_policy *p, const struct fw_config *cfg, uint32_t 
 {
     int32_t r = rise(p, now_ms, level_mm);
     p->rise_mm_per_10min = r;
-    p->t[p->pos] = now_ms;
-    p->mm[p->pos] = level_mm;
-    p->pos = (uint8_t)((p->pos + 1u) % FW_POLICY_HIST);
-    if (p->n < FW_POLICY_HIST)
-        p->n++;
+    uint32_t newest = p->t[(p->pos + FW_POLICY_HIST - 1u) % FW_POLICY_HIST];
+    if (p->n == 0 || now_ms - newest >= FW_POLICY_SPACING_MS) {
+        p->t[p->pos] = now_ms;
+        p->mm[p->pos] = level_mm;
+        p->pos = (uint8_t)((p->pos + 1u) % FW_POLICY_HIST);
+        if (p->n < FW_POLICY_HIST)
+            p->n++;
+    }
 
     int has_level = (cfg->has & FW_CFG_START_LEVEL) != 0;
     int has_rise = (cfg->has & FW_CFG_START_RISE) != 0;

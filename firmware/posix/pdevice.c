@@ -1,0 +1,190 @@
+#include "pdevice.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static uint32_t mono_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+static int64_t utc_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static enum fw_rc net_connect(void *ctx)
+{
+    return link_connect(((struct pdevice *)ctx)->net.link);
+}
+
+static void net_close(void *ctx)
+{
+    link_close(((struct pdevice *)ctx)->net.link);
+}
+
+static enum fw_net net_state(void *ctx)
+{
+    return link_state(((struct pdevice *)ctx)->net.link);
+}
+
+static enum fw_rc net_publish(void *ctx, enum fw_topic topic, const char *payload, size_t len,
+                              int retain)
+{
+    struct pdevice *p = ctx;
+    const char *t = topic == FW_TOPIC_STATUS ? p->net.t_status : p->net.t_reading;
+    if (p->verbose > 1)
+        fprintf(stderr, "fw %s: publish %s %.*s\n", p->id, t, (int)len, payload);
+    return link_publish(p->net.link, t, payload, len, retain);
+}
+
+static enum fw_rc net_poll(void *ctx, enum fw_topic *topic, char *buf, size_t cap, size_t *len)
+{
+    return link_poll(&((struct pdevice *)ctx)->net, topic, buf, cap, len);
+}
+
+static enum fw_rc nv_read(void *ctx, uint32_t off, void *buf, size_t len)
+{
+    struct pdevice *p = ctx;
+    if (off > p->nv.size || len > p->nv.size - off)
+        return FW_EIO;
+    memcpy(buf, p->nv.img + off, len);
+    return FW_OK;
+}
+
+static enum fw_rc nv_write(void *ctx, uint32_t off, const void *buf, size_t len)
+{
+    struct pdevice *p = ctx;
+    if (off > p->nv.size || len > p->nv.size - off)
+        return FW_EIO;
+    memcpy(p->nv.img + off, buf, len);
+    p->nv.dirty = 1;
+    return FW_OK;
+}
+
+static enum fw_rc nv_commit(void *ctx)
+{
+    struct pdevice *p = ctx;
+    if (nv_file_commit(&p->nv) != 0) {
+        perror(p->nv.path);
+        return FW_EIO;
+    }
+    return FW_OK;
+}
+
+static enum fw_rc sensor_read(void *ctx, enum fw_channel ch, void *out, size_t size)
+{
+    return scenario_read(&((struct pdevice *)ctx)->scen, ch, out, size);
+}
+
+static void wdt_kick(void *ctx)
+{
+    struct pdevice *p = ctx;
+    p->last_kick = mono_ms(ctx);
+}
+
+static uint32_t rand32(void *ctx)
+{
+    (void)ctx;
+    uint32_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+        v = (uint32_t)time(NULL) * 2654435761u;
+    return v;
+}
+
+static void logf_(void *ctx, int level, const char *msg)
+{
+    struct pdevice *p = ctx;
+    if (level <= 1 || p->verbose)
+        fprintf(stderr, "fw %s: %s\n", p->id, msg);
+}
+
+int pdevice_init(struct pdevice *p, const struct pdevice_opts *o, const char *id, enum fw_kind kind,
+                 uint64_t seed)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    p->kind = kind;
+    p->verbose = o->verbose;
+    pdev_net_init(&p->net, NULL, fw_kind_name(kind), id);
+    p->net.log_acks = o->verbose > 0;
+    struct fw_dev_opts d = o->dev;
+    d.id = p->id;
+    d.kind = kind;
+    uint32_t nv_size = d.nv_ring_off + fw_ring_nv_size(d.ring_slots, d.slot_size);
+    if (nv_file_open(&p->nv, o->state_dir, id, nv_size) != 0) {
+        fprintf(stderr, "fw %s: cannot open storage in %s\n", id, o->state_dir);
+        return -1;
+    }
+    scenario_init(&p->scen, o->scen, o->speed, seed);
+    p->scen.storm_at_s = o->storm_at_s;
+    p->scen.rise_mm_per_min = o->rise_mm_per_min;
+    if (o->wl.mount_height_mm)
+        p->scen.mount_height_mm = o->wl.mount_height_mm;
+    p->scen.offset_s = (double)(seed % 1000);
+    if (o->scen == SCEN_STORM)
+        p->scen.offset_s = 0; /* a storm starts when asked */
+
+    struct fw_port *pt = &p->port;
+    pt->ctx = p;
+    pt->mono_ms = mono_ms;
+    pt->utc_ms = utc_ms;
+    pt->net_connect = net_connect;
+    pt->net_close = net_close;
+    pt->net_state = net_state;
+    pt->net_publish = net_publish;
+    pt->net_poll = net_poll;
+    pt->nv_read = nv_read;
+    pt->nv_write = nv_write;
+    pt->nv_commit = nv_commit;
+    pt->nv_size = nv_size;
+    pt->sensor_read = sensor_read;
+    pt->wdt_kick = wdt_kick;
+    pt->rand32 = rand32;
+    pt->log = logf_;
+    p->last_kick = mono_ms(p);
+
+    enum fw_rc rc = fw_dev_init(&p->dev, pt, &d);
+    if (rc) {
+        fprintf(stderr, "fw %s: init failed (%d)\n", id, (int)rc);
+        return -1;
+    }
+    switch (kind) {
+    case FW_KIND_WATER_LEVEL:
+        fw_wl_init(&p->app.wl, &p->dev, &o->wl);
+        break;
+    default:
+        fprintf(stderr, "fw %s: kind %s not built yet\n", id, fw_kind_name(kind));
+        return -1;
+    }
+    return 0;
+}
+
+void pdevice_tick(struct pdevice *p, int record)
+{
+    if (!record) {
+        fw_dev_checkin(&p->dev, FW_TASK_APP);
+    } else {
+        switch (p->kind) {
+        case FW_KIND_WATER_LEVEL:
+            fw_wl_tick(&p->app.wl);
+            break;
+        default:
+            break;
+        }
+    }
+    fw_dev_tick(&p->dev);
+}
+
+void pdevice_close(struct pdevice *p)
+{
+    nv_file_close(&p->nv);
+}

@@ -28,6 +28,16 @@ import tkfix  # noqa: E402
 INGEST_ARGS = os.environ.get("TAKUMI_BENCH_INGEST_ARGS", "").split()
 
 
+def cpu_s(pid):
+    """User + system CPU seconds used so far by a live process."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CPU = {}  # figure -> {"broker": s, "consumer": s} CPU seconds per 1,000 readings
+
+
 def provision(stack, ndev):
     for i in range(ndev):
         stack.admin("device", "add", "--kind", "water_level", "--id", "ld-%05d" % i,
@@ -63,8 +73,13 @@ def bench_raw(ndev, count):
                                     str(total), "300"], stdout=subprocess.PIPE, text=True)
         try:
             wait_line(counter, "subscribed")
+            b0, c0 = cpu_s(st.broker.pid), cpu_s(counter.pid)
             pub = tk_pub(st, gw, ["--raw", "--devices", str(ndev), "--count", str(count)], 600)
-            out, _ = counter.communicate(timeout=300)
+            _, status, ru = os.wait4(counter.pid, 0)
+            counter.returncode = os.waitstatus_to_exitcode(status)
+            out = counter.stdout.read()
+            CPU["raw"] = {"broker": (cpu_s(st.broker.pid) - b0) * 1000 / total,
+                          "consumer": (ru.ru_utime + ru.ru_stime - c0) * 1000 / total}
         finally:
             if counter.poll() is None:
                 counter.kill()
@@ -86,7 +101,12 @@ def bench_ingest(ndev, count, python=False):
             st.spawn("ingest", [os.environ.get("TAKUMI_BENCH_INGEST_EXE", os.path.join(BIN, "ingest", "takumi-ingest")), "--data", st.dir,
                                 "--mqtt-port", str(st.mqtt_port), "--stats-interval-s", "5"] + INGEST_ARGS)
         time.sleep(1.0)  # let it connect and subscribe
+        proc = st._procs[-1][1]
+        b0, c0 = cpu_s(st.broker.pid), cpu_s(proc.pid)
         pub = tk_pub(st, gw, ["--devices", str(ndev), "--count", str(count), "--timeout-s", "600"], 700)
+        total = ndev * count
+        CPU["python" if python else "ingest"] = {"broker": (cpu_s(st.broker.pid) - b0) * 1000 / total,
+                                                 "consumer": (cpu_s(proc.pid) - c0) * 1000 / total}
         return pub["rate"], pub
 
 
@@ -119,7 +139,7 @@ def main():
     if a.only:
         f = {"raw": lambda: bench_raw(a.devices, a.count), "ingest": lambda: bench_ingest(a.devices, a.count)[0],
              "python": lambda: bench_ingest(a.devices, a.count, python=True)[0]}[a.only]
-        print("%s: %.0f msg/s" % (a.only, f()))
+        print("%s: %.0f msg/s; CPU ms per 1,000 readings: %s" % (a.only, f(), json.dumps(CPU)))
         return
     if a.quick:
         a.count = min(a.count, 200)
@@ -161,6 +181,10 @@ def main():
     for r in rows:
         print("%-*s  %-*s  %-*s  %s" % (w0, r[0], w1, r[1], w2, r[2], r[3]))
     print("(%d devices x %d readings, %d resent by the publisher in (b))" % (a.devices, a.count, ing_pub["resent"]))
+    print("CPU ms per 1,000 readings (less sensitive to a busy machine than rates):")
+    for k, label in (("raw", "(a) counting subscriber"), ("ingest", "(b) takumi-ingest"), ("python", "(c) Python ingest")):
+        if k in CPU:
+            print("  %-26s consumer %6.1f   broker %6.1f" % (label, CPU[k]["consumer"] * 1000, CPU[k]["broker"] * 1000))
 
 
 if __name__ == "__main__":

@@ -81,6 +81,11 @@ enum tk_rc tk_readings_parse(const char *buf, size_t len, enum tk_kind kind, con
 enum tk_rc tk_reading_to_json(const struct tk_reading *r, char *buf, size_t size,
                               size_t *len) TK_WUR;
 
+#define TK_JSON_NUMBER_MAX 32
+/** Write d as the shortest JSON number text that reads back as the same double ("0.5",
+ *  "3.61", "42"; "null" for NaN and infinities). Returns the length (no NUL counted). */
+size_t tk_json_number(double d, char buf[TK_JSON_NUMBER_MAX]);
+
 /* Topics: city/{kind}/{device_id}/{reading|status|ack|config}, city/alerts/{id} */
 enum tk_topic_type { TK_TOPIC_READING, TK_TOPIC_STATUS, TK_TOPIC_ACK, TK_TOPIC_CONFIG };
 

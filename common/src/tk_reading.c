@@ -512,15 +512,43 @@ static void put_bytes(struct outbuf *o, const char *s, size_t n)
     o->buf[o->len] = '\0';
 }
 
-/* Shortest "%.Ng" that reads back as the same double, so that parse(to_json(r)) == r. */
-static void put_double(struct outbuf *o, const char *key, double d)
+size_t tk_json_number(double d, char buf[TK_JSON_NUMBER_MAX])
 {
-    char tmp[40];
+    if (!isfinite(d)) {
+        memcpy(buf, "null", 5);
+        return 4;
+    }
+    /* integral values (counts, whole millimetres) without printf */
+    if (d == (double)(int64_t)d && d > -9007199254740992.0 && d < 9007199254740992.0) {
+        int64_t v = (int64_t)d;
+        char tmp[24];
+        size_t n = 0, k = 0;
+        uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        do {
+            tmp[n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0 || (v == 0 && signbit(d)))
+            buf[k++] = '-';
+        while (n)
+            buf[k++] = tmp[--n];
+        buf[k] = '\0';
+        return k;
+    }
+    int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d)
+        n = snprintf(buf, TK_JSON_NUMBER_MAX, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
             break;
     }
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* Shortest text that reads back as the same double, so that parse(to_json(r)) == r. */
+static void put_double(struct outbuf *o, const char *key, double d)
+{
+    char tmp[TK_JSON_NUMBER_MAX];
+    tk_json_number(d, tmp);
     put(o, ",\"%s\":%s", key, tmp);
 }
 

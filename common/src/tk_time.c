@@ -147,6 +147,16 @@ enum tk_rc tk_time_parse_rfc3339(const char *s, size_t len, int64_t *us)
     return TK_OK;
 }
 
+/* Write v (>= 0) as exactly width decimal digits, zero-padded. */
+static void put_digits(char *buf, int *n, int64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        buf[*n + i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    *n += width;
+}
+
 enum tk_rc tk_time_format(int64_t us, char *buf, size_t size)
 {
     int64_t secs, days, rem, y;
@@ -170,9 +180,22 @@ enum tk_rc tk_time_format(int64_t us, char *buf, size_t size)
     civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999)
         return TK_EINVAL;
-    n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)y, m, d, (int)(sod / 3600),
-                 (int)(sod / 60 % 60), (int)(sod % 60), (int)rem);
-    if (n != 27)
-        return TK_EINVAL;
+    /* by hand: this runs for every observation published, and snprintf is slow */
+    n = 0;
+    put_digits(buf, &n, y, 4);
+    buf[n++] = '-';
+    put_digits(buf, &n, m, 2);
+    buf[n++] = '-';
+    put_digits(buf, &n, d, 2);
+    buf[n++] = 'T';
+    put_digits(buf, &n, sod / 3600, 2);
+    buf[n++] = ':';
+    put_digits(buf, &n, sod / 60 % 60, 2);
+    buf[n++] = ':';
+    put_digits(buf, &n, sod % 60, 2);
+    buf[n++] = '.';
+    put_digits(buf, &n, rem, 6);
+    buf[n++] = 'Z';
+    buf[n] = '\0';
     return TK_OK;
 }

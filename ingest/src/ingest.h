@@ -19,6 +19,7 @@ struct ing_config {
     char client_id[64];
     char share_group[64];
     int64_t batch_max;      /* messages per transaction */
+    int64_t commit_interval_ms; /* gather this long after a commit before the next */
     int64_t queue_max;      /* messages held between the MQTT thread and the writer */
     int64_t payload_max;    /* bytes; larger messages are quarantined (truncated copy) */
     int64_t readings_max;   /* readings per message (batch payloads) */

@@ -78,12 +78,8 @@ static enum tk_rc param_add(struct ing_norm *nm, const char *key, const char *fm
 /* Append ,"key":<number> with the shortest text that reads back as the same double. */
 static enum tk_rc param_num(struct ing_norm *nm, const char *key, double v)
 {
-    char txt[32];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(txt, sizeof txt, "%.*g", prec, v);
-        if (strtod(txt, NULL) == v)
-            break;
-    }
+    char txt[TK_JSON_NUMBER_MAX];
+    tk_json_number(v, txt);
     return param_add(nm, key, "%s", txt);
 }
 

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
          "subscribe as $share/GROUP/... so several workers share the load"},
         {"batch-max", TK_OPT_INT, &c->batch_max, 0, "4000", 1, 1000000,
          "messages per transaction"},
-        {"commit-interval-ms", TK_OPT_INT, &c->commit_interval_ms, 0, "20", 0, 10000,
+        {"commit-interval-ms", TK_OPT_INT, &c->commit_interval_ms, 0, "50", 0, 10000,
          "gather readings this long after a commit (bounds ack latency; 0: commit at once)"},
         {"queue-max", TK_OPT_INT, &c->queue_max, 0, "20000", 16, 10000000,
          "messages held in memory before backpressure"},

@@ -161,9 +161,12 @@ int pdevice_init(struct pdevice *p, const struct pdevice_opts *o, const char *id
     case FW_KIND_WATER_LEVEL:
         fw_wl_init(&p->app.wl, &p->dev, &o->wl);
         break;
-    default:
-        fprintf(stderr, "fw %s: kind %s not built yet\n", id, fw_kind_name(kind));
-        return -1;
+    case FW_KIND_PEOPLE_FLOW:
+        fw_pf_init(&p->app.pf, &p->dev);
+        break;
+    case FW_KIND_WIFI_AP:
+        fw_wifi_init(&p->app.wifi, &p->dev);
+        break;
     }
     return 0;
 }
@@ -177,7 +180,11 @@ void pdevice_tick(struct pdevice *p, int record)
         case FW_KIND_WATER_LEVEL:
             fw_wl_tick(&p->app.wl);
             break;
-        default:
+        case FW_KIND_PEOPLE_FLOW:
+            fw_pf_tick(&p->app.pf);
+            break;
+        case FW_KIND_WIFI_AP:
+            fw_wifi_tick(&p->app.wifi);
             break;
         }
     }

@@ -4,7 +4,9 @@
 #define FW_POSIX_PDEVICE_H
 
 #include "fw_device.h"
+#include "fw_people_flow.h"
 #include "fw_water_level.h"
+#include "fw_wifi_ap.h"
 #include "link.h"
 #include "nv_file.h"
 #include "scenario.h"
@@ -19,6 +21,8 @@ struct pdevice {
     struct fw_dev dev;
     union {
         struct fw_wl wl;
+        struct fw_pf pf;
+        struct fw_wifi wifi;
     } app;
     uint32_t last_kick;
     int verbose;

@@ -117,6 +117,7 @@ static void rollback_quietly(struct sq_store *sq)
             (void)sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
     }
     sq->counter_dirty = 0;
+    store_sqlite__lt_drop(sq);
 }
 
 static enum tk_rc tx_begin(struct sq_store *sq)
@@ -126,6 +127,8 @@ static enum tk_rc tx_begin(struct sq_store *sq)
     enum tk_rc rc = store_sqlite__exec(sq, sq->tx[TX_BEGIN_IMMEDIATE], "BEGIN IMMEDIATE");
     if (!rc)
         rc = counter_load(sq);
+    if (!rc)
+        rc = store_sqlite__lt_validate(sq);
     if (rc)
         rollback_quietly(sq);
     return rc;
@@ -133,7 +136,9 @@ static enum tk_rc tx_begin(struct sq_store *sq)
 
 static enum tk_rc tx_commit(struct sq_store *sq)
 {
-    enum tk_rc rc = counter_save(sq);
+    enum tk_rc rc = store_sqlite__lt_flush(sq);
+    if (!rc)
+        rc = counter_save(sq);
     if (!rc)
         rc = store_sqlite__exec(sq, sq->tx[TX_COMMIT], "COMMIT");
     if (rc)
@@ -190,7 +195,10 @@ enum tk_rc store_sqlite__write_enter(struct sq_store *sq, int *nested)
         return tx_begin(sq);
     if (sq->tx_failed)
         return store__fail(&sq->base, TK_EDB, "transaction failed earlier; roll it back");
-    enum tk_rc rc = store_sqlite__exec(sq, sq->tx[TX_SAVEPOINT], "SAVEPOINT");
+    /* what a ROLLBACK TO may undo must be in the database, not only in the cache */
+    enum tk_rc rc = store_sqlite__lt_flush(sq);
+    if (!rc)
+        rc = store_sqlite__exec(sq, sq->tx[TX_SAVEPOINT], "SAVEPOINT");
     if (rc)
         sq->tx_failed = 1;
     return rc;
@@ -207,6 +215,7 @@ enum tk_rc store_sqlite__write_leave(struct sq_store *sq, int nested, enum tk_rc
     }
     if (rc) {
         /* undo this call's writes only; the caller's transaction stays usable */
+        store_sqlite__lt_drop(sq);
         if (store_sqlite__exec(sq, sq->tx[TX_ROLLBACK_TO], "ROLLBACK TO") ||
             sqlite3_get_autocommit(sq->db))
             sq->tx_failed = 1;
@@ -253,6 +262,8 @@ static void sq_close(struct store *st)
     store_sqlite__finalize(sq->state, ST_N);
     store_sqlite__finalize(sq->q, Q_N);
     store_sqlite__finalize(sq->ru, RU_N);
+    store_sqlite__finalize(sq->lt, LT_N);
+    store_sqlite__lt_free(sq);
     sqlite3_close_v2(sq->db);
     free(sq);
 }
@@ -320,6 +331,8 @@ static enum tk_rc sq_open(const char *path, const struct store_options *opt, str
         rc = store_sqlite__query_prepare(sq);
     if (!rc)
         rc = store_sqlite__rollup_prepare(sq);
+    if (!rc)
+        rc = store_sqlite__latest_prepare(sq);
 
 cleanup:
     if (rc) {

@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-#define SQ_SCHEMA_VERSION 3
+#define SQ_SCHEMA_VERSION 4
 #define SQ_STAGE_ROWS_DEFAULT 131072
 /* Staged rows are keyed (batch, ds, t) with batch = id >> SQ_BATCH_SHIFT: a commit writes
  * into the few newest batches only (sequential pages), and a per-datastream lookup seeks
@@ -46,7 +46,6 @@ enum sq_reg_stmt {
     REG_OP_ENSURE,
     REG_OP_FIND,
     REG_DS_INSERT,
-    REG_LATEST_INSERT,
     REG_DEVICE_GET,
     REG_DEVICE_DS,
     REG_DEVICE_IDS,
@@ -57,7 +56,6 @@ enum sq_reg_stmt {
     REG_DEL_RU_MINUTE,
     REG_DEL_RU_HOUR,
     REG_DEL_RU_DAY,
-    REG_DEL_LATEST,
     REG_DEL_THING,
     REG_DEL_SENSOR,
     REG_DEL_FOI,
@@ -65,30 +63,42 @@ enum sq_reg_stmt {
     REG_N
 };
 
-enum sq_wr_stmt {
-    WR_LATEST_ADVANCE,
-    WR_LATEST_GET,
-    WR_MAIN_FIND,
-    WR_STAGE_FIND,
-    WR_STAGE_INSERT,
-    WR_LATEST_STAGED_MIN,
-    WR_N
+enum sq_wr_stmt { WR_MAIN_FIND, WR_STAGE_FIND, WR_STAGE_INSERT, WR_N };
+
+enum sq_lt_stmt { LT_GET, LT_PUT, LT_DEL, LT_DATA_VERSION, LT_N };
+
+/* latest_blocks (see sqlite_latest.c): the latest row of 32 datastreams per block */
+#define LT_SHIFT 5
+#define LT_PER_BLOCK (1 << LT_SHIFT)
+#define LT_EXISTS 1u     /* a registered datastream */
+#define LT_HAS_T 2u      /* it has an observation: t .. id are set */
+#define LT_HAS_FOI 4u    /* foi is set */
+#define LT_HAS_STAGED 8u /* staged_min is set: rows of it may be staged, all >= staged_min */
+
+struct sq_lt_entry {
+    unsigned char flags;
+    int64_t t, t_end, rt, id, foi, staged_min; /* t_end, rt: 0 when none / same as t */
+    double result;
+};
+
+struct sq_lt_block {
+    int64_t blk;
+    int dirty;
+    struct sq_lt_entry e[LT_PER_BLOCK];
 };
 
 enum sq_state_stmt { ST_SEQ_LOAD, ST_SEQ_SAVE, ST_QUAR_INSERT, ST_QUAR_COUNT, ST_N };
 
-enum sq_q_stmt { Q_LATEST, Q_MAIN_ASC, Q_MAIN_DESC, Q_STAGE_ASC, Q_STAGE_DESC, Q_N };
+enum sq_q_stmt { Q_MAIN_ASC, Q_MAIN_DESC, Q_STAGE_ASC, Q_STAGE_DESC, Q_N };
 
 enum sq_ru_stmt {
     RU_STAGED,
-    RU_FOI,
     RU_INSERT,
     RU_SLOTS_GET,
     RU_SLOTS_PUT,
     RU_FOLD_HOUR,
     RU_FOLD_DAY,
     RU_CLEAR,
-    RU_LATEST_RESET,
     RU_GET_SLOTS,
     RU_GET_HOUR,
     RU_GET_DAY,
@@ -115,6 +125,14 @@ struct sq_store {
     sqlite3_stmt *state[ST_N];
     sqlite3_stmt *q[Q_N];
     sqlite3_stmt *ru[RU_N];
+    sqlite3_stmt *lt[LT_N];
+
+    /* the writer's cache of latest blocks (sqlite_latest.c) */
+    struct sq_lt_block **lt_map; /* open addressing on blk, lt_cap slots */
+    size_t lt_cap, lt_count;
+    struct sq_lt_block **lt_dirty; /* blocks to write at commit */
+    size_t lt_ndirty, lt_dirty_cap;
+    int64_t lt_data_version;
 };
 
 static inline struct sq_store *sq_of(struct store *st)
@@ -175,6 +193,31 @@ enum tk_rc store_sqlite__range(struct store *st, int64_t ds_id, int64_t from_us,
                                int desc, struct store_point *out, size_t limit, size_t *n);
 enum tk_rc store_sqlite__latest(struct store *st, const int64_t *ds_ids, size_t n,
                                 struct store_point *out, int *found);
+/** The stream's staged window [lo, hi]; *any = 0 when none of its rows is staged. */
+enum tk_rc store_sqlite__staged_window(struct sq_store *sq, int64_t ds, int *any, int64_t *lo,
+                                       int64_t *hi);
+
+/* sqlite_latest.c */
+enum tk_rc store_sqlite__latest_prepare(struct sq_store *sq);
+/** At BEGIN IMMEDIATE: drop the cache if another connection committed meanwhile. */
+enum tk_rc store_sqlite__lt_validate(struct sq_store *sq);
+/** The cached entry of ds (loading its block); TK_ENOTFOUND if ds is not registered,
+ *  unless create. Call store_sqlite__lt_touch(ds) before changing it. */
+enum tk_rc store_sqlite__lt_entry(struct sq_store *sq, int64_t ds, int create,
+                                  struct sq_lt_entry **out);
+/** Mark ds's block to be written at commit. */
+enum tk_rc store_sqlite__lt_touch(struct sq_store *sq, int64_t ds);
+/** Write the dirty blocks (at commit, before a savepoint, before a read). */
+enum tk_rc store_sqlite__lt_flush(struct sq_store *sq);
+/** Forget every cached block (rollback, another writer committed). */
+void store_sqlite__lt_drop(struct sq_store *sq);
+void store_sqlite__lt_free(struct sq_store *sq);
+/** Read ds's entry from the database (reads; memo caches one block across calls, start
+ *  it with blk = -1). out->flags == 0 when ds is not registered. */
+enum tk_rc store_sqlite__lt_read(struct sq_store *sq, int64_t ds, struct sq_lt_block *memo,
+                                 struct sq_lt_entry *out);
+/** Schema version 4: latest rows folded into latest_blocks. */
+enum tk_rc store_sqlite__migrate_v4(struct sq_store *sq);
 
 /* sqlite_rollup.c */
 enum tk_rc store_sqlite__aggregate(struct store *st, int64_t ds_id, enum store_interval iv,

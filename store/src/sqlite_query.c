@@ -10,7 +10,6 @@
 #define POINT_COLS "id, t_us, t_end_us, coalesce(result_time_us, t_us), result"
 
 static const char *const q_sql[Q_N] = {
-    [Q_LATEST] = "SELECT " POINT_COLS ", staged_min_t FROM latest WHERE ds_id = ?1",
     [Q_MAIN_ASC] = "SELECT " POINT_COLS " FROM observations"
                    " WHERE ds_id = ?1 AND t_us >= ?2 AND t_us < ?3 ORDER BY t_us LIMIT ?4",
     [Q_MAIN_DESC] = "SELECT " POINT_COLS " FROM observations"
@@ -40,20 +39,16 @@ static void read_point(sqlite3_stmt *s, struct store_point *p)
 }
 
 /* The stream's staged window; *any = 0 when nothing of it is staged. */
-static enum tk_rc staged_window(struct sq_store *sq, int64_t ds, int *any, int64_t *lo, int64_t *hi)
+enum tk_rc store_sqlite__staged_window(struct sq_store *sq, int64_t ds, int *any, int64_t *lo,
+                                       int64_t *hi)
 {
-    sqlite3_stmt *s = sq->q[Q_LATEST];
-    sqlite3_bind_int64(s, 1, ds);
-    int src = sqlite3_step(s);
-    *any = 0;
-    if (src == SQLITE_ROW && sqlite3_column_type(s, 5) != SQLITE_NULL) {
-        *any = 1;
-        *lo = sqlite3_column_int64(s, 5);
-        *hi = sqlite3_column_int64(s, 1);
-    }
-    sqlite3_reset(s);
-    return src == SQLITE_ROW || src == SQLITE_DONE ? TK_OK
-                                                   : store_sqlite__err(sq, src, "reading latest");
+    struct sq_lt_block memo = {.blk = -1};
+    struct sq_lt_entry e;
+    enum tk_rc rc = store_sqlite__lt_read(sq, ds, &memo, &e);
+    *any = !rc && (e.flags & LT_HAS_STAGED) && (e.flags & LT_HAS_T);
+    *lo = *any ? e.staged_min : 0;
+    *hi = *any ? e.t : 0;
+    return rc;
 }
 
 static void bind_range(sqlite3_stmt *s, int64_t ds, int64_t from, int64_t to, size_t limit)
@@ -77,7 +72,7 @@ enum tk_rc store_sqlite__range(struct store *st, int64_t ds_id, int64_t from_us,
 
     int any;
     int64_t lo = 0, hi = 0;
-    rc = staged_window(sq, ds_id, &any, &lo, &hi);
+    rc = store_sqlite__staged_window(sq, ds_id, &any, &lo, &hi);
     if (rc)
         goto cleanup;
     int src;
@@ -148,26 +143,27 @@ enum tk_rc store_sqlite__latest(struct store *st, const int64_t *ds_ids, size_t 
                                 struct store_point *out, int *found)
 {
     struct sq_store *sq = sq_of(st);
-    sqlite3_stmt *s = sq->q[Q_LATEST];
-    enum tk_rc rc = TK_OK;
+    struct sq_lt_block *memo = malloc(sizeof *memo);
+    if (!memo)
+        return store__fail(st, TK_ENOMEM, "out of memory");
+    memo->blk = -1;
     int own;
-    rc = store_sqlite__read_enter(sq, &own);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_bind_int64(s, 1, ds_ids[i]);
-        int src = sqlite3_step(s);
+    enum tk_rc rc = store_sqlite__read_enter(sq, &own);
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct sq_lt_entry e;
         found[i] = 0;
-        if (src == SQLITE_ROW && sqlite3_column_type(s, 1) != SQLITE_NULL) {
-            read_point(s, &out[i]);
+        rc = store_sqlite__lt_read(sq, ds_ids[i], memo, &e);
+        if (!rc && (e.flags & LT_HAS_T)) {
+            out[i] = (struct store_point){.id = e.id,
+                                          .t_us = e.t,
+                                          .t_end_us = e.t_end,
+                                          .result_time_us = e.rt ? e.rt : e.t,
+                                          .result = e.result};
             found[i] = 1;
-        } else if (src != SQLITE_ROW && src != SQLITE_DONE) {
-            rc = store_sqlite__err(sq, src, "reading latest");
         }
-        sqlite3_reset(s);
-        if (rc)
-            break;
     }
-    store_sqlite__read_leave(sq, own);
+    if (own)
+        store_sqlite__read_leave(sq, own);
+    free(memo);
     return rc;
 }

@@ -42,7 +42,6 @@ static const char *const reg_sql[REG_N] = {
         "INSERT INTO datastreams (name, description, unit_name, unit_symbol, unit_definition,"
         " observation_type, thing_id, sensor_id, observed_property_id, quantity)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [REG_LATEST_INSERT] = "INSERT INTO latest (ds_id, foi_id) VALUES (?1, ?2)",
     [REG_DEVICE_GET] =
         "SELECT t.id, t.name, t.kind, t.mount_height_m, t.density, t.transport, t.created_us,"
         " l.id, json_extract(l.location, '$.coordinates[1]'),"
@@ -60,7 +59,6 @@ static const char *const reg_sql[REG_N] = {
     [REG_DEL_RU_MINUTE] = "DELETE FROM rollup_minute_slots WHERE ds_id = ?1",
     [REG_DEL_RU_HOUR] = "DELETE FROM rollup_hour WHERE ds_id = ?1",
     [REG_DEL_RU_DAY] = "DELETE FROM rollup_day WHERE ds_id = ?1",
-    [REG_DEL_LATEST] = "DELETE FROM latest WHERE ds_id = ?1",
     [REG_DEL_THING] = "DELETE FROM things WHERE id = ?1",
     [REG_DEL_SENSOR] = "DELETE FROM sensors WHERE id = ?1"
                        " AND NOT EXISTS (SELECT 1 FROM datastreams WHERE sensor_id = ?1)",
@@ -262,12 +260,15 @@ static enum tk_rc add_in_tx(struct sq_store *sq, const struct store_device *dev,
         rc = insert(sq, s, &res->ds[qs[i]], "adding a Datastream");
         if (rc)
             return rc;
-        s = sq->reg[REG_LATEST_INSERT];
-        sqlite3_bind_int64(s, 1, res->ds[qs[i]]);
-        sqlite3_bind_int64(s, 2, foi);
-        rc = insert(sq, s, NULL, "adding a latest row");
+        struct sq_lt_entry *e;
+        rc = store_sqlite__lt_entry(sq, res->ds[qs[i]], 1, &e);
+        if (!rc)
+            rc = store_sqlite__lt_touch(sq, res->ds[qs[i]]);
         if (rc)
             return rc;
+        memset(e, 0, sizeof *e);
+        e->flags = LT_EXISTS | LT_HAS_FOI;
+        e->foi = foi;
     }
     return TK_OK;
 }
@@ -400,8 +401,13 @@ static enum tk_rc remove_in_tx(struct sq_store *sq, const char *id)
             rc = exec_id(sq, REG_DEL_RU_HOUR, ds[i]);
         if (!rc)
             rc = exec_id(sq, REG_DEL_RU_DAY, ds[i]);
+        struct sq_lt_entry *e = NULL;
         if (!rc)
-            rc = exec_id(sq, REG_DEL_LATEST, ds[i]);
+            rc = store_sqlite__lt_entry(sq, ds[i], 1, &e);
+        if (!rc)
+            rc = store_sqlite__lt_touch(sq, ds[i]);
+        if (!rc)
+            memset(e, 0, sizeof *e);
     }
     /* the Thing cascades to its Datastreams, thing_locations and HistoricalLocations */
     if (!rc)

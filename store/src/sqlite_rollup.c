@@ -23,7 +23,6 @@
 static const char *const ru_sql[RU_N] = {
     [RU_STAGED] = "SELECT ds_id, t_us, id, t_end_us, result_time_us, result, params"
                   " FROM obs_staging",
-    [RU_FOI] = "SELECT foi_id FROM latest WHERE ds_id = ?1",
     [RU_INSERT] = "INSERT INTO observations (ds_id, t_us, id, t_end_us, result_time_us, result,"
                   " params, foi_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [RU_SLOTS_GET] = "SELECT slots FROM rollup_minute_slots WHERE ds_id = ?1 AND hour_us = ?2",
@@ -32,7 +31,6 @@ static const char *const ru_sql[RU_N] = {
     [RU_FOLD_HOUR] = FOLD("rollup_hour"),
     [RU_FOLD_DAY] = FOLD("rollup_day"),
     [RU_CLEAR] = "DELETE FROM obs_staging",
-    [RU_LATEST_RESET] = "UPDATE latest SET staged_min_t = NULL WHERE staged_min_t IS NOT NULL",
     [RU_GET_SLOTS] = "SELECT hour_us, slots FROM rollup_minute_slots"
                      " WHERE ds_id = ?1 AND hour_us >= ?2 AND hour_us < ?3 ORDER BY hour_us",
     [RU_GET_HOUR] = GET("rollup_hour"),
@@ -392,16 +390,16 @@ static enum tk_rc move_staged(struct sq_store *sq)
     for (size_t i = 0; !rc && i < n; i++) {
         const struct staged_row *r = &rows[i];
         if (i == 0 || r->ds != cur_ds) {
-            sqlite3_stmt *f = sq->ru[RU_FOI];
-            sqlite3_bind_int64(f, 1, r->ds);
-            int src = sqlite3_step(f);
-            has_foi = src == SQLITE_ROW && sqlite3_column_type(f, 0) != SQLITE_NULL;
-            foi = has_foi ? sqlite3_column_int64(f, 0) : 0;
-            sqlite3_reset(f);
-            if (src != SQLITE_ROW && src != SQLITE_DONE) {
-                rc = store_sqlite__err(sq, src, "reading a FeatureOfInterest");
+            /* the FoI from the stream's latest entry; nothing of it is staged any more */
+            struct sq_lt_entry *e = NULL;
+            rc = store_sqlite__lt_entry(sq, r->ds, 1, &e);
+            if (!rc)
+                rc = store_sqlite__lt_touch(sq, r->ds);
+            if (rc)
                 break;
-            }
+            has_foi = (e->flags & LT_HAS_FOI) != 0;
+            foi = e->foi;
+            e->flags &= (unsigned char)~LT_HAS_STAGED;
             cur_ds = r->ds;
         }
         sqlite3_bind_int64(ins, 1, r->ds);
@@ -426,8 +424,6 @@ static enum tk_rc move_staged(struct sq_store *sq)
         rc = hour_flush(sq, minutes);
     if (!rc)
         rc = store_sqlite__exec(sq, sq->ru[RU_CLEAR], "clearing the staging table");
-    if (!rc)
-        rc = store_sqlite__exec(sq, sq->ru[RU_LATEST_RESET], "clearing staged windows");
 
 cleanup:
     for (size_t i = 0; i < n; i++)
@@ -548,16 +544,12 @@ enum tk_rc store_sqlite__aggregate(struct store *st, int64_t ds_id, enum store_i
     if (rc)
         return rc;
 
-    sqlite3_stmt *s = sq->q[Q_LATEST];
-    sqlite3_bind_int64(s, 1, ds_id);
-    int src = sqlite3_step(s);
-    int any = src == SQLITE_ROW && sqlite3_column_type(s, 5) != SQLITE_NULL;
-    int64_t lo = any ? sqlite3_column_int64(s, 5) : 0, hi = any ? sqlite3_column_int64(s, 1) : 0;
-    sqlite3_reset(s);
-    if (src != SQLITE_ROW && src != SQLITE_DONE) {
-        rc = store_sqlite__err(sq, src, "reading latest");
+    int any, src;
+    int64_t lo, hi;
+    sqlite3_stmt *s;
+    rc = store_sqlite__staged_window(sq, ds_id, &any, &lo, &hi);
+    if (rc)
         goto cleanup;
-    }
     if (any && lo < t_hi && hi >= t_lo) {
         s = sq->ru[RU_STAGE_AGG];
         sqlite3_bind_int64(s, 1, ds_id);

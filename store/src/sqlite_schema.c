@@ -17,17 +17,22 @@
  *                 stage_rows (default 131072) are waiting, so each stream's new rows land
  *                 together at the end of its range: ~1 page per stream per move instead of
  *                 one per row. UNIQUE index on id keeps @iot.id stable and findable.
- *   latest        one row per datastream: the newest observation (store_latest reads one
- *                 row per stream), its FeatureOfInterest, and staged_min_t, the oldest
- *                 staged time of the stream (NULL: nothing staged). Since every row of a
- *                 stream is <= latest.t_us, and staged rows lie in [staged_min_t, t_us],
- *                 a new row with t > latest.t_us cannot be a duplicate (the fast path: one
- *                 UPDATE ... RETURNING plus the staging INSERT); an older one is checked
- *                 against the main table's key and, only if in that window, the staging.
- *                 Reads skip the staging when the window does not overlap their range.
- *   rollup_minute/hour/day  (ds_id, bucket_us) -> n, total, lo, hi, folded in at each move
- *                 with one upsert per (ds, bucket); store_aggregate adds the staged rows
- *                 of the range on the fly, so results equal the raw rows at any moment.
+ *   latest_blocks the newest observation of each datastream, its FeatureOfInterest, and
+ *                 staged_min, the oldest staged time of the stream (none: nothing
+ *                 staged), 32 streams to a row (sqlite_latest.c). The writer keeps the
+ *                 blocks it touches in memory and writes each once per commit, so a row's
+ *                 cost is the staging INSERT alone. Since every row of a stream is
+ *                 <= its latest t, and staged rows lie in [staged_min, t], a new row with
+ *                 t > latest t cannot be a duplicate (the fast path); an older one is
+ *                 checked against the main table's key and, only if in that window, the
+ *                 staging. Reads skip the staging when the window misses their range.
+ *   rollup_hour/day  (ds_id, bucket_us) -> n, total, lo, hi, folded in at each move
+ *                 with one upsert per (ds, bucket).
+ *   rollup_minute_slots  (ds_id, hour_us) -> the 60 minutes of that hour in one blob
+ *                 (sqlite_rollup.c): one read-merge-write per (ds, hour) at a move, where
+ *                 one row per minute cost an upsert per row with 1-minute readings.
+ *                 store_aggregate adds the staged rows of the range on the fly, so
+ *                 results equal the raw rows at any moment.
  *   obs_counter   the next Observation id and the staged row count, read at BEGIN
  *                 IMMEDIATE and written at COMMIT (several writer processes stay correct).
  *
@@ -41,6 +46,8 @@
  *      delivery state, quarantine.
  *   2  obs_staging, rollup tables backfilled from the existing observations,
  *      latest.staged_min_t, obs_counter.staged.
+ *   3  rollup_minute rows folded into rollup_minute_slots (in C).
+ *   4  latest rows folded into latest_blocks (in C).
  * A fresh database runs every step, so the migration path is the one always exercised. */
 #include <stdio.h>
 
@@ -198,6 +205,10 @@ static const char schema_v3[] = "CREATE TABLE rollup_minute_slots("
                                 " PRIMARY KEY (ds_id, hour_us)) WITHOUT ROWID;";
 static const char schema_v3_end[] = "DROP TABLE rollup_minute;";
 
+/* latest rows become blocks of 32 streams (sqlite_latest.c), converted in C. */
+static const char schema_v4[] = "CREATE TABLE latest_blocks(blk INTEGER PRIMARY KEY, data BLOB NOT NULL);";
+static const char schema_v4_end[] = "DROP TABLE latest;";
+
 struct migration {
     const char *sql;
     enum tk_rc (*convert)(struct sq_store *sq); /* NULL: none */
@@ -208,6 +219,7 @@ static const struct migration migrations[SQ_SCHEMA_VERSION] = {
     {schema_v1, NULL, NULL},
     {schema_v2, NULL, NULL},
     {schema_v3, store_sqlite__migrate_v3, schema_v3_end},
+    {schema_v4, store_sqlite__migrate_v4, schema_v4_end},
 };
 
 static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)

@@ -1,27 +1,21 @@
 /* SQLite backend: writing observations (see the layout note in sqlite_schema.c).
  *
- * Fast path, the steady state of in-order readings: one UPDATE of the stream's latest row
- * (guarded by t > latest.t, so it also proves the row is new) and one INSERT into the
- * staging table. An older row takes the slow path: a key lookup in observations and,
- * when it falls within the stream's staged window, one seek per staged batch. */
+ * Fast path, the steady state of in-order readings: the stream's cached latest entry
+ * (sqlite_latest.c) shows the row is newer than anything the stream has, so it is new;
+ * one INSERT into the staging table, and the entry changes in memory only. An older row
+ * takes the slow path: a key lookup in observations and, when it falls within the
+ * stream's staged window, one seek per staged batch. */
 #include <math.h>
 
 #include "sqlite_int.h"
 
 static const char *const wr_sql[WR_N] = {
-    [WR_LATEST_ADVANCE] =
-        "UPDATE latest SET t_us = ?2, t_end_us = ?3, result_time_us = ?4, result = ?5, id = ?6,"
-        " staged_min_t = coalesce(staged_min_t, ?2)"
-        " WHERE ds_id = ?1 AND (t_us IS NULL OR t_us < ?2)",
-    [WR_LATEST_GET] = "SELECT t_us, staged_min_t FROM latest WHERE ds_id = ?1",
     [WR_MAIN_FIND] = "SELECT id FROM observations WHERE ds_id = ?1 AND t_us = ?2",
     [WR_STAGE_FIND] = SQ_BATCHES_CTE "SELECT s.id FROM b CROSS JOIN obs_staging s"
                                      " ON s.batch = b.x AND s.ds_id = ?1 AND s.t_us = ?2 LIMIT 1",
     [WR_STAGE_INSERT] =
         "INSERT INTO obs_staging (batch, ds_id, t_us, id, t_end_us, result_time_us, result,"
         " params) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [WR_LATEST_STAGED_MIN] = "UPDATE latest SET staged_min_t = min(coalesce(staged_min_t, ?2), ?2)"
-                             " WHERE ds_id = ?1",
 };
 
 enum tk_rc store_sqlite__writer_prepare(struct sq_store *sq)
@@ -74,62 +68,42 @@ static int find_existing(struct sq_store *sq, sqlite3_stmt *s, int64_t ds, int64
 static enum tk_rc obs_add_in_tx(struct sq_store *sq, struct store_obs *o)
 {
     int64_t id = sq->next_id;
-    enum tk_rc rc = TK_OK;
-
-    /* fast path: newer than anything the stream has */
-    sqlite3_stmt *s = sq->wr[WR_LATEST_ADVANCE];
-    sqlite3_bind_int64(s, 1, o->ds_id);
-    sqlite3_bind_int64(s, 2, o->t_us);
-    bind_opt(s, 3, o->t_end_us);
-    bind_opt(s, 4, o->result_time_us == o->t_us ? 0 : o->result_time_us);
-    sqlite3_bind_double(s, 5, o->result);
-    sqlite3_bind_int64(s, 6, id);
-    int src = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (src != SQLITE_DONE)
-        return store_sqlite__err(sq, src, "updating latest");
-    if (sqlite3_changes(sq->db) == 1) {
-        rc = stage_insert(sq, o, id);
-        goto done;
-    }
-
-    /* slow path: unknown stream, or not newer than its latest */
-    s = sq->wr[WR_LATEST_GET];
-    sqlite3_bind_int64(s, 1, o->ds_id);
-    src = sqlite3_step(s);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(s);
-        if (src == SQLITE_DONE)
-            return store__fail(&sq->base, TK_ENOTFOUND, "no datastream %lld", (long long)o->ds_id);
-        return store_sqlite__err(sq, src, "reading latest");
-    }
-    int staged = sqlite3_column_type(s, 1) != SQLITE_NULL;
-    int64_t staged_min = sqlite3_column_int64(s, 1);
-    sqlite3_reset(s);
-
-    int64_t existing = 0;
-    int f = find_existing(sq, sq->wr[WR_MAIN_FIND], o->ds_id, o->t_us, &existing, &rc);
-    if (f == 0 && staged && o->t_us >= staged_min)
-        f = find_existing(sq, sq->wr[WR_STAGE_FIND], o->ds_id, o->t_us, &existing, &rc);
-    if (f < 0)
-        return rc;
-    if (f > 0) {
-        o->id = existing;
-        return TK_EDUP;
-    }
-
-    /* new, but older than the latest: stage it and widen the staged window */
-    rc = stage_insert(sq, o, id);
-    if (!rc) {
-        s = sq->wr[WR_LATEST_STAGED_MIN];
-        sqlite3_bind_int64(s, 1, o->ds_id);
-        sqlite3_bind_int64(s, 2, o->t_us);
-        rc = store_sqlite__exec(sq, s, "updating latest");
-    }
-
-done:
+    struct sq_lt_entry *e;
+    enum tk_rc rc = store_sqlite__lt_entry(sq, o->ds_id, 0, &e);
     if (rc)
         return rc;
+    int newest = !(e->flags & LT_HAS_T) || o->t_us > e->t;
+    if (!newest) {
+        /* slow path: not newer than the stream's latest, so maybe a duplicate */
+        int64_t existing = 0;
+        int f = find_existing(sq, sq->wr[WR_MAIN_FIND], o->ds_id, o->t_us, &existing, &rc);
+        if (f == 0 && (e->flags & LT_HAS_STAGED) && o->t_us >= e->staged_min)
+            f = find_existing(sq, sq->wr[WR_STAGE_FIND], o->ds_id, o->t_us, &existing, &rc);
+        if (f < 0)
+            return rc;
+        if (f > 0) {
+            o->id = existing;
+            return TK_EDUP;
+        }
+    }
+    rc = store_sqlite__lt_touch(sq, o->ds_id);
+    if (!rc)
+        rc = stage_insert(sq, o, id);
+    if (rc)
+        return rc;
+    /* the cached block is only written at commit (and dropped on rollback) */
+    if (newest) {
+        e->flags |= LT_HAS_T;
+        e->t = o->t_us;
+        e->t_end = o->t_end_us;
+        e->rt = o->result_time_us == o->t_us ? 0 : o->result_time_us;
+        e->result = o->result;
+        e->id = id;
+    }
+    if (!(e->flags & LT_HAS_STAGED) || o->t_us < e->staged_min) {
+        e->flags |= LT_HAS_STAGED;
+        e->staged_min = o->t_us;
+    }
     o->id = id;
     sq->next_id = id + 1;
     sq->staged++;

@@ -246,6 +246,64 @@ static void explicit_cases(struct store *st, int64_t ds)
     CHECK_EQ_INT(store_aggregate(st, ds, (enum store_interval)5, 0, 1, NULL, 0, &n), TK_EINVAL);
 }
 
+/* Two connections writing the same streams (two writer processes): each sees the other's
+ * commits, its cached latest state notwithstanding. */
+static void two_writers(const char *path, int64_t ds)
+{
+    struct store *a = NULL, *b = NULL;
+    CHECK_EQ_INT(store_open(path, NULL, &a), TK_OK);
+    CHECK_EQ_INT(store_open(path, NULL, &b), TK_OK);
+    if (!a || !b) {
+        store_close(a);
+        store_close(b);
+        return;
+    }
+    int64_t t = T0 + 400 * DAY_US;
+    struct store_obs o1 = {.ds_id = ds, .t_us = t, .result = 1};
+    CHECK_EQ_INT(store_obs_add(a, &o1), TK_OK); /* a caches ds's latest entry */
+    struct store_obs o2 = {.ds_id = ds, .t_us = t + MIN_US, .result = 2};
+    CHECK_EQ_INT(store_obs_add(b, &o2), TK_OK);
+    CHECK(o2.id > o1.id);
+    /* a must see b's row: a duplicate, and not newer than the latest */
+    struct store_obs o3 = {.ds_id = ds, .t_us = t + MIN_US, .result = 3};
+    CHECK_EQ_INT(store_obs_add(a, &o3), TK_EDUP);
+    CHECK_EQ_INT(o3.id, o2.id);
+    struct store_obs o4 = {.ds_id = ds, .t_us = t + 2 * MIN_US, .result = 4};
+    CHECK_EQ_INT(store_begin(a), TK_OK);
+    CHECK_EQ_INT(store_obs_add(a, &o4), TK_OK);
+    CHECK(o4.id > o2.id);
+    /* inside a's transaction, its own reads see its rows */
+    struct store_point p;
+    int found = 0;
+    CHECK_EQ_INT(store_latest(a, &ds, 1, &p, &found), TK_OK);
+    CHECK(found && p.id == o4.id);
+    CHECK_EQ_INT(store_commit(a), TK_OK);
+    CHECK_EQ_INT(store_latest(b, &ds, 1, &p, &found), TK_OK);
+    CHECK(found && p.id == o4.id && p.result == 4);
+    /* b moves everything; a's cached staged window is stale but a re-reads it */
+    CHECK_EQ_INT(store_flush(b), TK_OK);
+    struct store_obs o5 = {.ds_id = ds, .t_us = t, .result = 5};
+    CHECK_EQ_INT(store_obs_add(a, &o5), TK_EDUP);
+    CHECK_EQ_INT(o5.id, o1.id);
+    /* a rolled-back transaction leaves nothing in a's cache */
+    struct store_obs o6 = {.ds_id = ds, .t_us = t + 3 * MIN_US, .result = 6};
+    CHECK_EQ_INT(store_begin(a), TK_OK);
+    CHECK_EQ_INT(store_obs_add(a, &o6), TK_OK);
+    store_rollback(a);
+    CHECK_EQ_INT(store_latest(a, &ds, 1, &p, &found), TK_OK);
+    CHECK(found && p.id == o4.id);
+    o6.result = 7;
+    CHECK_EQ_INT(store_obs_add(a, &o6), TK_OK);
+    CHECK_EQ_INT(store_latest(b, &ds, 1, &p, &found), TK_OK);
+    CHECK(found && p.t_us == o6.t_us && p.result == 7);
+    struct store_point r[8];
+    size_t n = 0;
+    CHECK_EQ_INT(store_range(b, ds, t, t + DAY_US, 0, r, 8, &n), TK_OK);
+    CHECK_EQ_INT(n, 4);
+    store_close(a);
+    store_close(b);
+}
+
 int main(void)
 {
     struct tmpdb t;
@@ -261,6 +319,7 @@ int main(void)
     struct store_device e = test_device("wl-test-0002", TK_KIND_WATER_LEVEL, 35, 136);
     CHECK_EQ_INT(store_device_add(st, &e, &e), TK_OK);
     explicit_cases(st, e.ds[TK_Q_WATER_LEVEL]);
+    two_writers(t.path, e.ds[TK_Q_WATER_LEVEL]);
 
     enum tk_quantity qs[TK_Q_MAX];
     int nq = tk_kind_quantities(TK_KIND_WATER_LEVEL, qs);

@@ -98,6 +98,7 @@ void fw_wifi_init(struct fw_wifi *w, struct fw_dev *dev)
     w->salt_day = utc_day(dev->port);
     w->started = dev->port->mono_ms(dev->port->ctx);
     w->la_probes_ignored = w->set_overflow = w->salt_rotations = w->lost_intervals = 0;
+    w->reports = w->last_unique = w->last_probe_only = w->last_digest = 0;
     clear_set(w);
 }
 
@@ -154,6 +155,13 @@ static void report(struct fw_wifi *w, uint32_t now)
     r.probe_only = w->probe_only;
     if (r.ts_ms <= 0 || fw_dev_record(w->dev, &r) != FW_OK)
         w->lost_intervals++;
+    uint32_t digest = 0;
+    for (unsigned i = 0; i < FW_WIFI_SET; i++)
+        digest += w->set[i] & ~1u;
+    w->last_digest = digest;
+    w->last_unique = w->unique;
+    w->last_probe_only = w->probe_only;
+    w->reports++;
     clear_set(w);
     w->started = now;
     int64_t day = utc_day(port);

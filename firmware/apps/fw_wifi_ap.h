@@ -16,7 +16,12 @@
  * dropped. unique_devices = distinct hashes in the interval; probe_only = those never
  * seen associated; associated = stations associated at the end of the interval (from the
  * radio). A full set counts further new devices without remembering them (an
- * over-count, reported in set_overflow). */
+ * over-count, reported in set_overflow).
+ *
+ * For diagnostics the app keeps, per finished interval, its counts and a digest: the sum
+ * of the interval's salted hashes. It is order-independent, so the same stations give the
+ * same digest all day and a different one after the salt changes: a test can see the
+ * rotation from outside without any hash of a single MAC leaving the app. */
 #ifndef FW_WIFI_AP_H
 #define FW_WIFI_AP_H
 
@@ -34,6 +39,9 @@ struct fw_wifi {
     uint32_t set[FW_WIFI_SET]; /* 0 empty; bit 0: seen associated; bits 1..31: hash */
     uint32_t unique, probe_only;
     uint32_t la_probes_ignored, set_overflow, salt_rotations, lost_intervals;
+    uint32_t reports;                       /* intervals finished */
+    uint32_t last_unique, last_probe_only;  /* of the last finished interval */
+    uint32_t last_digest;                   /* sum of its salted hashes */
 };
 
 void fw_wifi_init(struct fw_wifi *w, struct fw_dev *dev);

@@ -1,5 +1,6 @@
-/* The water_level app on mps2-an385: the image whose size is checked against the
- * 16 KiB flash / 4 KiB RAM budget, and which QEMU runs as a smoke test.
+/* A device app on mps2-an385: one image per app (FW_APP_WATER_LEVEL, FW_APP_PEOPLE_FLOW
+ * or FW_APP_WIFI_AP defined at build time), each checked against the 16 KiB flash /
+ * 4 KiB RAM budget, and each run by QEMU as a smoke test.
  *
  * Port: SysTick (1 ms) for the monotonic clock, the UTC clock set from a build-time epoch
  * (a real gauge sets it from the cellular network), the CMSDK UART0 as the transport (a
@@ -9,7 +10,13 @@
  * semihosting with status 0 only if readings were recorded, sent and acknowledged. */
 #include "fw_device.h"
 #include "fw_json.h"
+#include "fw_people_flow.h"
 #include "fw_water_level.h"
+#include "fw_wifi_ap.h"
+
+#if defined(FW_APP_WATER_LEVEL) + defined(FW_APP_PEOPLE_FLOW) + defined(FW_APP_WIFI_AP) != 1
+#error "define exactly one of FW_APP_WATER_LEVEL, FW_APP_PEOPLE_FLOW, FW_APP_WIFI_AP"
+#endif
 
 #define UART0_DATA (*(volatile uint32_t *)0x40004000u)
 #define UART0_STATE (*(volatile uint32_t *)0x40004004u)
@@ -35,6 +42,7 @@ struct board {
     uint32_t published, acked_upto;
     int pending_ack;
     uint32_t last_seq;
+    uint32_t last_event_ms;
 };
 
 /* The one global: an interrupt handler has no context argument. */
@@ -177,9 +185,36 @@ static enum fw_rc sensor_read(void *ctx, enum fw_channel ch, void *out, size_t s
 {
     struct board *b = ctx;
     int32_t v;
+    if (ch == FW_CH_WIFI_EVENT) {
+        /* a synthetic radio: one station per millisecond tick, 40 distinct, every 4th a
+         * phone probing with a randomised MAC */
+        struct fw_wifi_event ev;
+        if (size != sizeof ev || b->ms == b->last_event_ms)
+            return FW_ENOENT;
+        b->last_event_ms = b->ms;
+        uint32_t who = b->ms % 40u;
+        ev.mac[0] = who % 4u == 3u ? 0x06 : 0x00;
+        ev.mac[1] = 0x1b;
+        ev.mac[2] = 0x63;
+        ev.mac[3] = (uint8_t)(who % 4u == 3u ? b->ms >> 8 : 0);
+        ev.mac[4] = (uint8_t)(who % 4u == 3u ? b->ms : who);
+        ev.mac[5] = 0x42;
+        ev.associated = who % 3u == 0u && who % 4u != 3u;
+        memcpy(out, &ev, sizeof ev);
+        return FW_OK;
+    }
     if (size != sizeof v)
         return FW_EINVAL;
     switch (ch) {
+    case FW_CH_COUNT_IN:
+        v = (int32_t)(b->ms / 7u); /* people passing the counter */
+        break;
+    case FW_CH_COUNT_OUT:
+        v = (int32_t)(b->ms / 9u);
+        break;
+    case FW_CH_WIFI_ASSOC:
+        v = 12;
+        break;
     case FW_CH_DISTANCE_MM:
         v = 2900 - (int32_t)(b->ms / 100u); /* slowly rising water */
         break;
@@ -214,7 +249,19 @@ static const struct fw_port port = {
 };
 
 static struct fw_dev dev;
-static struct fw_wl wl;
+#if defined(FW_APP_WATER_LEVEL)
+#define APP_KIND FW_KIND_WATER_LEVEL
+#define APP_ID "wl-m3-0001"
+static struct fw_wl app;
+#elif defined(FW_APP_PEOPLE_FLOW)
+#define APP_KIND FW_KIND_PEOPLE_FLOW
+#define APP_ID "pf-m3-0001"
+static struct fw_pf app;
+#else
+#define APP_KIND FW_KIND_WIFI_AP
+#define APP_ID "ap-m3-0001"
+static struct fw_wifi app;
+#endif
 
 int main(void)
 {
@@ -225,21 +272,37 @@ int main(void)
     SYST_CSR = 7u; /* processor clock, interrupt, enable */
 
     struct fw_dev_opts o;
-    fw_dev_default_opts(&o, "wl-m3-0001", FW_KIND_WATER_LEVEL);
+    fw_dev_default_opts(&o, APP_ID, APP_KIND);
     o.ring_slots = 16;
     o.slot_size = 192;
     o.max_batch = 3;
     o.defaults.sample_ms = 100;
     o.defaults.interval_ms = 500;
     o.defaults.fast_interval_ms = 500;
+#if !defined(FW_APP_WATER_LEVEL)
+    o.defaults.interval_ms = 100; /* counts every 100 ms, sent as they come */
+    o.defaults.fast_interval_ms = 100;
+#endif
     if (fw_dev_init(&dev, &port, &o) != FW_OK)
         return 2;
+#if defined(FW_APP_WATER_LEVEL)
     struct fw_wl_opts wo;
     fw_wl_default_opts(&wo);
     wo.mount_height_mm = 3200;
-    fw_wl_init(&wl, &dev, &wo);
+    fw_wl_init(&app, &dev, &wo);
+#elif defined(FW_APP_PEOPLE_FLOW)
+    fw_pf_init(&app, &dev);
+#else
+    fw_wifi_init(&app, &dev);
+#endif
     while (board.ms < FW_DEMO_MS) {
-        fw_wl_tick(&wl);
+#if defined(FW_APP_WATER_LEVEL)
+        fw_wl_tick(&app);
+#elif defined(FW_APP_PEOPLE_FLOW)
+        fw_pf_tick(&app);
+#else
+        fw_wifi_tick(&app);
+#endif
         fw_dev_tick(&dev);
         __asm__ volatile("wfi"); /* sleep until the next SysTick */
     }
@@ -247,5 +310,11 @@ int main(void)
     /* success: readings were recorded, sent, acknowledged, and the watchdog was kicked */
     int ok = dev.st.recorded >= 10 && board.published > 0 && dev.st.acks > 0 && board.kicks > 0 &&
              fw_ring_count(&dev.ring) <= 5;
+#if defined(FW_APP_PEOPLE_FLOW)
+    ok = ok && app.cum_in > 0 && app.cum_out > 0 && app.cum_in > app.cum_out;
+#elif defined(FW_APP_WIFI_AP)
+    /* 30 fixed stations a 100 ms interval sees (the randomised probes are not counted) */
+    ok = ok && app.last_unique > 0 && app.last_unique <= 30 && app.la_probes_ignored > 0;
+#endif
     return ok ? 0 : 1;
 }

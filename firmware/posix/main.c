@@ -1,11 +1,14 @@
-/* takumi-fw: the device firmware as a Linux process (like RIOT's native board).
+/* takumi-device: the device firmware as a Linux process (like RIOT's native board).
  *
- *   takumi-fw --id ID --kind KIND --user U --password P --state-dir DIR [options]
- *   takumi-fw --fleet N --prefix P --kind KIND --user GW --password GWPASS --state-dir DIR
+ *   takumi-device --id ID --kind KIND --user U --password P --state-dir DIR [options]
+ *   takumi-device --fleet N --prefix P --kind KIND --user GW --password GWPASS --state-dir DIR
+ *   takumi-device --devices FILE --user GW --password GWPASS --state-dir DIR
  *
- * One device speaks MQTT with its own identity; a fleet runs N devices (ids P-00000 ..)
- * over one connection under a gateway identity. Prints "fw <id>: stats ..." lines and,
- * at exit, one JSON line of totals on stdout. */
+ * One device speaks MQTT with its own identity (and its will); a fleet runs thousands of
+ * devices over one or a few connections under a gateway identity, their storage in one
+ * file with a group commit per loop turn. Flags: opts.c. Prints "fw <id>: stats ..." lines
+ * (one device), JSON stats lines on stdout every --stats-ms, and one JSON line of totals
+ * at exit. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -13,220 +16,196 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "pdevice.h"
+#include "opts.h"
 
+/* 1: stop now (SIGTERM, SIGINT); 2: stop recording, exit when drained (SIGUSR1) */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop = 1;
+    if (sig != SIGUSR1)
+        stop = 1;
+    else if (!stop)
+        stop = 2;
 }
 
-static int usage(void)
+static void print_totals(const struct pdevice *devs, size_t n, const struct simclock *clk,
+                         int final)
 {
+    unsigned long long recorded = 0, buffered = 0, dropped = 0, sent = 0, resends = 0, acked = 0;
+    size_t online = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct fw_dev *d = &devs[i].dev;
+        recorded += d->st.recorded;
+        buffered += fw_ring_count(&d->ring);
+        dropped += d->ring.dropped - devs[i].dropped_at_start;
+        sent += d->st.sent_readings;
+        resends += d->st.resends;
+        acked += pdevice_acked(&devs[i]);
+        online += d->phase == FW_PHASE_ONLINE;
+    }
+    printf("{\"t_s\":%.3f,\"sim_s\":%.1f,\"devices\":%zu,\"online\":%zu,\"recorded\":%llu,"
+           "\"acked\":%llu,\"buffered\":%llu,\"dropped\":%llu,\"sent\":%llu,\"resends\":%llu%s}\n",
+           (double)clk->real_ms / 1000.0, simclock_sim_s(clk), n, online, recorded, acked,
+           buffered, dropped, sent, resends, final ? ",\"final\":true" : "");
+    fflush(stdout);
+}
+
+static void print_stats(const struct pdevice *p)
+{
+    const struct fw_dev *d = &p->dev;
     fprintf(stderr,
-            "usage: takumi-fw --kind water_level|people_flow|wifi_ap --user U --password P\n"
-            "  --state-dir DIR (--id ID | --fleet N --prefix P) [--host H] [--port N]\n"
-            "  [--scenario calm|storm|spiky] [--speed X] [--storm-at-s S] [--rise-mm-per-min R]\n"
-            "  [--sample-ms N] [--interval-ms N] [--fast-interval-ms N] [--ack-timeout-ms N]\n"
-            "  [--ring-slots N] [--mount-height-mm N] [--sensor ultrasonic|pressure]\n"
-            "  [--count N] [--exit-when-drained] [--duration-s N] [--wdt-ms N] [-v]\n");
-    return 2;
-}
-
-static int num(const char *s, long long lo, long long hi, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_kind(const char *s, enum fw_kind *k)
-{
-    for (int i = 0; i <= FW_KIND_WIFI_AP; i++)
-        if (strcmp(s, fw_kind_name((enum fw_kind)i)) == 0) {
-            *k = (enum fw_kind)i;
-            return 0;
-        }
-    return -1;
+            "fw %s: stats recorded=%" PRIu32 " head=%" PRIu32 " tail=%" PRIu32
+            " buffered=%" PRIu32 " dropped=%" PRIu32 " acked=%" PRIu32 " connects=%" PRIu32
+            " resends=%" PRIu32 " fast=%d phase=%d\n",
+            p->id, d->st.recorded, d->ring.head, d->ring.tail, fw_ring_count(&d->ring),
+            d->ring.dropped, d->acked, d->st.connects, d->st.resends, d->fast, (int)d->phase);
 }
 
 int main(int argc, char **argv)
 {
-    struct pdevice_opts o;
-    memset(&o, 0, sizeof o);
-    fw_dev_default_opts(&o.dev, "unset", FW_KIND_WATER_LEVEL);
-    o.dev.ring_slots = 256;
-    o.dev.slot_size = 256;
-    o.dev.backoff_base_ms = 500;
-    o.dev.backoff_cap_ms = 10000;
-    o.dev.connect_timeout_ms = 15000;
-    o.dev.max_batch = 32;
-    fw_wl_default_opts(&o.wl);
-    o.wl.mount_height_mm = 3200;
-    o.speed = 1;
-    o.storm_at_s = 60;
-    o.rise_mm_per_min = 200;
-    o.scen = SCEN_CALM;
-    const char *host = "127.0.0.1", *user = NULL, *password = NULL, *id = NULL;
-    const char *prefix = "sim";
-    enum fw_kind kind = FW_KIND_WATER_LEVEL;
-    long long port = 1883, fleet = 0, count = 0, duration_s = 0, wdt_ms = 60000, v;
-    int drained_exit = 0;
+    struct fw_opts o;
+    if (fw_opts_parse(argc, argv, &o) != 0)
+        return 2;
+    int rc = 1, fleet = o.id == NULL;
+    size_t n = 0, nlinks = 0;
+    struct devspec *specs = NULL;
+    struct pdevice *devs = NULL;
+    struct pdev_net **nets = NULL;
+    struct link **links = NULL;
+    struct scen_mac *macs = NULL;
+    struct nv_group group = {.fd = -1};
+    struct simclock clk;
+    char will[128] = "";
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-v")) {
-            o.verbose++;
-            continue;
-        }
-        if (!strcmp(a, "--exit-when-drained")) {
-            drained_exit = 1;
-            continue;
-        }
-        if (!val)
-            return usage();
-        i++;
-        if (!strcmp(a, "--host")) host = val;
-        else if (!strcmp(a, "--port") && !num(val, 1, 65535, &port)) {}
-        else if (!strcmp(a, "--user")) user = val;
-        else if (!strcmp(a, "--password")) password = val;
-        else if (!strcmp(a, "--id")) id = val;
-        else if (!strcmp(a, "--prefix")) prefix = val;
-        else if (!strcmp(a, "--state-dir")) o.state_dir = val;
-        else if (!strcmp(a, "--kind") && !parse_kind(val, &kind)) {}
-        else if (!strcmp(a, "--scenario") && !scenario_parse(val, &o.scen)) {}
-        else if (!strcmp(a, "--speed") && !num(val, 1, 100000, &v)) o.speed = (double)v;
-        else if (!strcmp(a, "--storm-at-s") && !num(val, 0, 1000000, &v)) o.storm_at_s = (double)v;
-        else if (!strcmp(a, "--rise-mm-per-min") && !num(val, 1, 100000, &v)) o.rise_mm_per_min = (double)v;
-        else if (!strcmp(a, "--sample-ms") && !num(val, 10, 3600000, &v)) o.dev.defaults.sample_ms = (uint32_t)v;
-        else if (!strcmp(a, "--interval-ms") && !num(val, 10, 86400000, &v)) o.dev.defaults.interval_ms = (uint32_t)v;
-        else if (!strcmp(a, "--fast-interval-ms") && !num(val, 10, 3600000, &v)) o.dev.defaults.fast_interval_ms = (uint32_t)v;
-        else if (!strcmp(a, "--ack-timeout-ms") && !num(val, 10, 3600000, &v)) o.dev.ack_timeout_ms = (uint32_t)v;
-        else if (!strcmp(a, "--ring-slots") && !num(val, 2, 65536, &v)) o.dev.ring_slots = (uint32_t)v;
-        else if (!strcmp(a, "--mount-height-mm") && !num(val, 0, 100000, &v)) o.wl.mount_height_mm = (int32_t)v;
-        else if (!strcmp(a, "--sensor") && !strcmp(val, "pressure")) o.wl.sensor = FW_WL_PRESSURE;
-        else if (!strcmp(a, "--sensor") && !strcmp(val, "ultrasonic")) o.wl.sensor = FW_WL_ULTRASONIC;
-        else if (!strcmp(a, "--fleet") && !num(val, 1, 100000, &fleet)) {}
-        else if (!strcmp(a, "--count") && !num(val, 1, 100000000, &count)) {}
-        else if (!strcmp(a, "--duration-s") && !num(val, 1, 100000000, &duration_s)) {}
-        else if (!strcmp(a, "--wdt-ms") && !num(val, 100, 3600000, &wdt_ms)) {}
-        else return usage();
+    if (mkdir(o.pd.state_dir, 0700) != 0 && errno != EEXIST) {
+        perror(o.pd.state_dir);
+        goto cleanup;
     }
-    if (!user || !password || !o.state_dir || (!id && !fleet) || (id && fleet))
-        return usage();
-    if (o.dev.defaults.fast_interval_ms > o.dev.defaults.interval_ms)
-        o.dev.defaults.fast_interval_ms = o.dev.defaults.interval_ms;
-    if (mkdir(o.state_dir, 0700) != 0 && errno != EEXIST) {
-        perror(o.state_dir);
-        return 1;
+    if (fw_devlist(&o, &specs, &n) != 0)
+        goto cleanup;
+    if (o.macs_file) {
+        char *text = fw_read_text(o.macs_file, 1 << 20);
+        int line = 0, nm = -1;
+        macs = calloc(4096, sizeof *macs);
+        if (text && macs)
+            nm = scenario_parse_macs(text, macs, 4096, &line);
+        free(text);
+        if (nm < 0) {
+            fprintf(stderr, "takumi-device: %s:%d: want \"aa:bb:cc:dd:ee:ff assoc|probe\"\n",
+                    o.macs_file, line);
+            goto cleanup;
+        }
+        o.pd.macs = macs;
+        o.pd.nmacs = (size_t)nm;
     }
-    size_t n = fleet ? (size_t)fleet : 1;
-    struct pdevice *devs = calloc(n, sizeof *devs);
-    struct pdev_net **nets = calloc(n, sizeof *nets);
-    if (!devs || !nets)
-        return 1;
-    uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    simclock_init(&clk, o.time_scale, o.utc_start_s * 1000);
+    uint32_t nv_size = o.pd.dev.nv_ring_off + fw_ring_nv_size(o.pd.dev.ring_slots,
+                                                              o.pd.dev.slot_size);
+    if (fleet) {
+        if (nv_group_open(&group, o.pd.state_dir, n, nv_size) != 0) {
+            fprintf(stderr, "takumi-device: cannot open %s/fleet.nv\n", o.pd.state_dir);
+            goto cleanup;
+        }
+        o.pd.group = &group;
+    }
+    devs = calloc(n, sizeof *devs);
+    nets = calloc(n, sizeof *nets);
+    nlinks = (size_t)o.connections < n ? (size_t)o.connections : n;
+    links = calloc(nlinks, sizeof *links);
+    if (!devs || !nets || !links)
+        goto cleanup;
+    uint64_t seed = (uint64_t)clk.utc0_ms ^ ((uint64_t)getpid() << 32);
     for (size_t i = 0; i < n; i++) {
-        char did[64];
-        if (fleet)
-            snprintf(did, sizeof did, "%s-%05zu", prefix, i);
-        else
-            snprintf(did, sizeof did, "%s", id);
-        if (!fw_id_valid(did)) {
-            fprintf(stderr, "takumi-fw: invalid device id '%s'\n", did);
-            return 2;
+        if (pdevice_init(&devs[i], &o.pd, &clk, specs[i].id, specs[i].kind,
+                         specs[i].mount_height_mm, i, seed + i * 7919) != 0) {
+            n = i; /* close only those opened */
+            goto cleanup;
         }
-        if (pdevice_init(&devs[i], &o, did, kind, seed + i * 7919) != 0)
-            return 1;
         nets[i] = &devs[i].net;
     }
 
-    /* the will: a single device's status goes offline when it vanishes */
-    char will[128] = "", cid[128];
-    struct fw_status off = {0, o.dev.fw_version, -1, 1, 0, 0, 0};
+    /* the will (one device only: MQTT has one will per connection) */
+    struct fw_status off = {0, o.pd.dev.fw_version, -1, 1, 0, 0, 0};
     size_t wl;
     if (fw_status_encode(&off, will, sizeof will, &wl) != FW_OK)
-        return 1;
-    snprintf(cid, sizeof cid, fleet ? "fleet-%s-%d" : "%s", fleet ? user : id, (int)getpid());
-    if (!fleet)
-        snprintf(cid, sizeof cid, "%s", id);
-    struct link_opts lo = {host, (int)port, user, password, cid, 30,
-                           fleet ? NULL : devs[0].net.t_status, fleet ? NULL : will};
-    struct link *link = link_create(&lo, nets, n);
-    if (!link)
-        return 1;
+        goto cleanup;
+    for (size_t k = 0; k < nlinks; k++) {
+        char cid[160];
+        size_t lo_i = k * n / nlinks, hi_i = (k + 1) * n / nlinks;
+        if (fleet)
+            snprintf(cid, sizeof cid, "fleet-%.60s-%d-%zu", o.user, (int)getpid(), k);
+        else
+            snprintf(cid, sizeof cid, "%s", o.id);
+        struct link_opts lo = {o.host, (int)o.port, o.user, o.password, cid, 30,
+                               fleet ? NULL : devs[0].net.t_status, fleet ? NULL : will};
+        links[k] = link_create(&lo, nets + lo_i, hi_i - lo_i);
+        if (!links[k])
+            goto cleanup;
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
 
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    time_t last_stats = 0;
-    int rc = 0;
-    while (!stop) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t last_stats = 0, last_json = 0;
+    rc = 0;
+    while (stop != 1) {
+        simclock_tick(&clk);
         int all_drained = 1;
         for (size_t i = 0; i < n; i++) {
             struct pdevice *p = &devs[i];
-            int record = !count || p->dev.st.recorded < (uint32_t)count;
+            int record = stop != 2 && (!o.count || p->dev.st.recorded < (uint64_t)o.count);
             pdevice_tick(p, record);
             if (record || fw_ring_count(&p->dev.ring) != 0)
                 all_drained = 0;
             /* the software watchdog: a real one would reset the board */
-            if (fw_diff32(p->dev.now, p->last_kick) > (int32_t)wdt_ms) {
+            if (clk.real_ms - p->last_kick_real > (uint64_t)o.wdt_ms) {
                 fprintf(stderr, "fw %s: watchdog reset\n", p->id);
                 stop = 1;
                 rc = 3;
             }
         }
-        if (!fleet && (now.tv_sec != last_stats || (drained_exit && all_drained))) {
-            last_stats = now.tv_sec;
-            struct fw_dev *d = &devs[0].dev;
-            fprintf(stderr,
-                    "fw %s: stats recorded=%" PRIu32 " head=%" PRIu32 " tail=%" PRIu32
-                    " buffered=%" PRIu32 " dropped=%" PRIu32 " acked=%" PRIu32 " connects=%" PRIu32
-                    " resends=%" PRIu32 " fast=%d phase=%d\n",
-                    devs[0].id, d->st.recorded, d->ring.head, d->ring.tail, fw_ring_count(&d->ring),
-                    d->ring.dropped, d->acked, d->st.connects, d->st.resends, d->fast, (int)d->phase);
+        if (fleet && nv_group_sync(&group) != 0) {
+            perror(group.path);
+            stop = 1;
+            rc = 1;
         }
-        if (drained_exit && all_drained)
+        int drained = (o.drained_exit || stop == 2) && all_drained;
+        if (!fleet && (clk.real_ms / 1000 != last_stats / 1000 || drained)) {
+            last_stats = clk.real_ms;
+            print_stats(&devs[0]);
+        }
+        if (o.stats_ms && clk.real_ms - last_json >= (uint64_t)o.stats_ms) {
+            last_json = clk.real_ms;
+            print_totals(devs, n, &clk, 0);
+        }
+        if (drained)
             break;
-        if (duration_s && now.tv_sec - t0.tv_sec >= duration_s)
+        if (o.duration_s && clk.real_ms >= (uint64_t)o.duration_s * 1000)
             break;
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
-
-    unsigned long long recorded = 0, buffered = 0, dropped = 0, sent = 0, resends = 0;
-    for (size_t i = 0; i < n; i++) {
-        recorded += devs[i].dev.st.recorded;
-        buffered += fw_ring_count(&devs[i].dev.ring);
-        dropped += devs[i].dev.ring.dropped;
-        sent += devs[i].dev.st.sent_readings;
-        resends += devs[i].dev.st.resends;
-    }
-    link_shutdown(link, fleet ? NULL : devs[0].net.t_status, will, 2000);
-    printf("{\"devices\":%zu,\"recorded\":%llu,\"buffered\":%llu,\"dropped\":%llu,\"sent\":%llu,"
-           "\"resends\":%llu}\n",
-           n, recorded, buffered, dropped, sent, resends);
-    fflush(stdout);
-    link_destroy(link);
-    for (size_t i = 0; i < n; i++)
+    simclock_tick(&clk);
+    for (size_t k = 0; k < nlinks; k++)
+        link_shutdown(links[k], fleet ? NULL : devs[0].net.t_status, will, 2000);
+    print_totals(devs, n, &clk, 1);
+cleanup:
+    for (size_t k = 0; links && k < nlinks; k++)
+        link_destroy(links[k]);
+    for (size_t i = 0; devs && i < n; i++)
         pdevice_close(&devs[i]);
+    nv_group_close(&group);
+    free(links);
     free(devs);
     free(nets);
+    free(specs);
+    free(macs);
     return rc;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The POSIX port end to end: takumi-fw as a real device against the real Mosquitto
+"""The POSIX port end to end: takumi-device as a real device against the real Mosquitto
 (broker-config/) and the real takumi-ingest, provisioned with takumi-admin (tkfix).
 
 - a simulated gauge reports; its readings land in the store; it receives its acks and
@@ -20,7 +20,7 @@ TOP = os.environ.get("TAKUMI_TOP") or os.path.dirname(os.path.dirname(os.path.di
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 import tkfix  # noqa: E402
 
-FW = os.path.join(tkfix.BIN, "firmware", "takumi-fw")
+FW = os.path.join(tkfix.BIN, "firmware", "takumi-device")
 
 OBS_SQL = """
 SELECT o.t_us, o.params FROM

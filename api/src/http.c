@@ -1,0 +1,229 @@
+/* The HTTP side, on libmicrohttpd: a daemon with its own epoll thread pool (one thread per
+ * --threads, each request served whole on one of them), connection and memory limits,
+ * keep-alive (MHD's default for HTTP/1.1), request bodies counted against --body-max.
+ *
+ * A request is answered on the access handler's last call (after any body): method and
+ * path are routed, a store connection is taken from the pool for the request's whole
+ * life, and the reply is handed to MHD without copying (MHD frees it). */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "api.h"
+#include "tk_log.h"
+
+#define POOL_WAIT_MS 5000
+#define CONN_MEMORY 65536 /* per connection: request line and headers must fit */
+
+struct api_server {
+    struct MHD_Daemon *d;
+    const struct api_config *cfg;
+    struct api_pool *pool;
+    unsigned port;
+};
+
+struct conn_state {
+    size_t body_len;
+    int too_large;
+};
+
+struct args {
+    struct api_qarg v[API_ARGS_MAX];
+    size_t n;
+    int overflow;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct args *a = cls;
+    (void)kind;
+    if (a->n == API_ARGS_MAX) {
+        a->overflow = 1;
+        return MHD_NO;
+    }
+    a->v[a->n].key = key;
+    a->v[a->n].value = value;
+    a->n++;
+    return MHD_YES;
+}
+
+static void handle(struct api_server *s, struct MHD_Connection *c, const char *url,
+                   const char *method, const struct conn_state *cs, struct api_reply *rep)
+{
+    if (cs->too_large) {
+        api_reply_error(rep, API_E_TOOLARGE, NULL, "the request body exceeds %lld bytes",
+                        (long long)s->cfg->body_max);
+        return;
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        api_reply_error(rep, API_E_METHOD, NULL, "method %.16s is not allowed here", method);
+        return;
+    }
+    if (strncmp(url, "/v1.1", 5) != 0 || (url[5] != '\0' && url[5] != '/')) {
+        api_reply_error(rep, API_E_NOTFOUND, NULL,
+                        "no resource here; the SensorThings API is under /v1.1");
+        return;
+    }
+    struct args a = {.n = 0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+    if (a.overflow) {
+        api_reply_error(rep, API_E_BADREQ, NULL, "more than %d query arguments", API_ARGS_MAX);
+        return;
+    }
+    struct store *st = api_pool_take(s->pool, POOL_WAIT_MS);
+    if (!st) {
+        api_reply_error(rep, API_E_BUSY, NULL, "no store connection free; try again");
+        return;
+    }
+    struct api_request req = {s->cfg, st, url + 5, a.v, a.n};
+    api_sta_handle(&req, rep);
+    api_pool_give(s->pool, st);
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *rep)
+{
+    api_reply_finish(rep);
+    const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (rep->status == 200 && api_accepts_gzip(ae) && api_reply_gzip(rep))
+        api_reply_error(rep, API_E_INTERNAL, NULL, "compressing the response failed");
+    struct MHD_Response *resp;
+    if (rep->body.len && rep->body.data) {
+        resp = MHD_create_response_from_buffer_with_free_callback(rep->body.len, rep->body.data,
+                                                                  free);
+        if (resp)
+            rep->body.data = NULL; /* MHD owns it now */
+    } else {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (rep->gzipped)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (rep->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    enum MHD_Result r = MHD_queue_response(c, rep->status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct api_server *s = cls;
+    struct conn_state *cs = *con_cls;
+    (void)version;
+    (void)upload_data;
+    if (!cs) { /* headers only so far */
+        cs = calloc(1, sizeof *cs);
+        if (!cs)
+            return MHD_NO;
+        *con_cls = cs;
+        return MHD_YES;
+    }
+    if (*upload_data_size) { /* a body: counted, not kept (no writes yet) */
+        cs->body_len += *upload_data_size;
+        if (cs->body_len > (size_t)s->cfg->body_max)
+            cs->too_large = 1;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    struct api_reply rep;
+    api_reply_init(&rep, (size_t)s->cfg->reply_max);
+    handle(s, c, url, method, cs, &rep);
+    enum MHD_Result r = send_reply(c, &rep);
+    tk_log(TK_LOG_DEBUG, "%s %s -> %u (%zu bytes%s)", method, url, rep.status, rep.body.len,
+           rep.gzipped ? ", gzip" : "");
+    api_reply_free(&rep);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    free(*con_cls);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    tk_log(TK_LOG_WARN, "libmicrohttpd: %s", msg);
+}
+
+enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
+                            struct api_server **out)
+{
+    *out = NULL;
+    struct api_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return TK_ENOMEM;
+    s->cfg = cfg;
+    s->pool = pool;
+
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+    const struct sockaddr *sa;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    memset(&in4, 0, sizeof in4);
+    memset(&in6, 0, sizeof in6);
+    if (strchr(cfg->bind, ':')) {
+        in6.sin6_family = AF_INET6;
+        in6.sin6_port = htons((uint16_t)cfg->http_port);
+        if (inet_pton(AF_INET6, cfg->bind, &in6.sin6_addr) != 1)
+            goto invalid;
+        sa = (const struct sockaddr *)&in6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        in4.sin_family = AF_INET;
+        in4.sin_port = htons((uint16_t)cfg->http_port);
+        if (inet_pton(AF_INET, cfg->bind, &in4.sin_addr) != 1)
+            goto invalid;
+        sa = (const struct sockaddr *)&in4;
+    }
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->conn_max, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+    if (!s->d) {
+        free(s);
+        return TK_EIO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : (unsigned)cfg->http_port;
+    *out = s;
+    return TK_OK;
+invalid:
+    free(s);
+    return TK_EINVAL;
+}
+
+unsigned api_server_port(const struct api_server *s)
+{
+    return s ? s->port : 0;
+}
+
+void api_server_stop(struct api_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}

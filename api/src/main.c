@@ -1,0 +1,111 @@
+/* takumi-api: the data-linkage API (OGC SensorThings API v1.1 under /v1.1) over the store.
+ * Parse the options, open the read-only store connections, serve until SIGINT/SIGTERM. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "tk_config.h"
+#include "tk_log.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void base_url(struct api_config *c, unsigned port)
+{
+    if (strchr(c->bind, ':'))
+        snprintf(c->base_url, sizeof c->base_url, "http://[%s]:%u", c->bind, port);
+    else
+        snprintf(c->base_url, sizeof c->base_url, "http://%s:%u", c->bind, port);
+}
+
+int main(int argc, char **argv)
+{
+    static struct api_config c;
+    const struct tk_opt opts[] = {
+        {"data", TK_OPT_STR, c.data_dir, sizeof c.data_dir, "var", 0, 0, "data directory"},
+        {"db", TK_OPT_STR, c.db, sizeof c.db, "", 0, 0, "store (default DATA/takumi.db)"},
+        {"http-port", TK_OPT_INT, &c.http_port, 0, "8080", 0, 65535,
+         "HTTP port (0: any free port, printed at start)"},
+        {"bind", TK_OPT_STR, c.bind, sizeof c.bind, "127.0.0.1", 0, 0,
+         "address to listen on (IPv4 or IPv6)"},
+        {"base-url", TK_OPT_STR, c.base_url, sizeof c.base_url, "", 0, 0,
+         "URL clients reach the API at, for links (default http://BIND:PORT)"},
+        {"page-max", TK_OPT_INT, &c.page_max, 0, "100", 1, 10000,
+         "most entities in one response page ($top is capped to it)"},
+        {"threads", TK_OPT_INT, &c.threads, 0, "4", 1, 64,
+         "HTTP worker threads (each with its own store connection)"},
+        {"reply-max", TK_OPT_INT, &c.reply_max, 0, "16777216", 4096, 1073741824,
+         "largest response body in bytes"},
+        {"body-max", TK_OPT_INT, &c.body_max, 0, "1048576", 0, 1073741824,
+         "largest request body in bytes"},
+        {"conn-max", TK_OPT_INT, &c.conn_max, 0, "512", 1, 100000, "concurrent connections"},
+        {"timeout-s", TK_OPT_INT, &c.timeout_s, 0, "30", 1, 3600,
+         "idle connection timeout in seconds"},
+        {"log-level", TK_OPT_INT, &c.log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
+    };
+    const size_t nopts = sizeof opts / sizeof opts[0];
+    struct tk_error err = {0};
+    struct api_pool *pool = NULL;
+    struct api_server *srv = NULL;
+    char why[512] = "";
+    int rc = 1;
+
+    tk_log_set_name("api");
+    if (tk_config_load(opts, nopts, argc, argv, &err)) {
+        if (strcmp(err.path, "help") == 0) {
+            tk_config_usage(opts, nopts, stdout);
+            return 0;
+        }
+        fprintf(stderr, "takumi-api: %s: %s\n", err.path, err.text);
+        tk_config_usage(opts, nopts, stderr);
+        return 2;
+    }
+    tk_log_set_level((enum tk_log_level)c.log_level);
+    size_t bl = strlen(c.base_url);
+    while (bl && c.base_url[bl - 1] == '/')
+        c.base_url[--bl] = '\0';
+    if (!c.db[0])
+        snprintf(c.db, sizeof c.db, "%s/takumi.db", c.data_dir);
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    enum tk_rc r = api_pool_create(c.db, (size_t)c.threads, &pool, why, sizeof why);
+    if (r) {
+        tk_log(TK_LOG_ERR, "cannot open the store %s: %s", c.db, why);
+        goto cleanup;
+    }
+    /* links need the port: known now unless it is 0 (then set before anyone can know it) */
+    if (!c.base_url[0] && c.http_port)
+        base_url(&c, (unsigned)c.http_port);
+    r = api_server_start(&c, pool, &srv);
+    if (r) {
+        tk_log(TK_LOG_ERR, "cannot listen on %s port %lld: %s", c.bind, (long long)c.http_port,
+               tk_strerror(r));
+        goto cleanup;
+    }
+    if (!c.base_url[0])
+        base_url(&c, api_server_port(srv));
+    tk_log(TK_LOG_INFO, "api listening on %s port %u: %s/v1.1 (store %s)", c.bind,
+           api_server_port(srv), c.base_url, c.db);
+    while (!stop_flag) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    rc = 0;
+cleanup:
+    api_server_stop(srv);
+    api_pool_destroy(pool);
+    tk_log(TK_LOG_INFO, "api stopped");
+    return rc;
+}

@@ -1,0 +1,284 @@
+/* SensorThings entities as JSON: @iot.id, @iot.selfLink, the properties of the entity
+ * (store_sta_props order), navigation links, and $select / $expand applied.
+ *
+ * An $expand runs one store_sta_list per expanded navigation per entity, while the outer
+ * statement is still stepping (SQLite allows that on one connection): with the page limit
+ * that is at most page-max inner queries per level, each an index lookup. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+
+static void put_key(struct api_buf *b, int *first, const char *key)
+{
+    if (!*first)
+        api_buf_put(b, ",", 1);
+    *first = 0;
+    api_buf_json_str(b, key, strlen(key));
+    api_buf_put(b, ":", 1);
+}
+
+/* BASE/v1.1/Set(id) */
+static void self_link(struct api_render *ro, enum store_sta_entity e, int64_t id)
+{
+    struct api_buf *b = ro->out;
+    api_buf_put(b, "\"", 1);
+    api_buf_url(b, ro->cfg->base_url, 0);
+    api_buf_puts(b, "/v1.1/");
+    api_buf_puts(b, api_set_name(e));
+    api_buf_put(b, "(", 1);
+    api_buf_i64(b, id);
+    api_buf_put(b, ")", 1);
+}
+
+void api_sta_render_value(struct api_buf *b, const struct store_sta_value *v)
+{
+    switch (v->type) {
+    case STORE_STA_INT:
+        api_buf_i64(b, v->i);
+        break;
+    case STORE_STA_REAL:
+        api_buf_num(b, v->d);
+        break;
+    case STORE_STA_TEXT:
+        api_buf_json_str(b, v->s, v->len);
+        break;
+    case STORE_STA_JSON:
+        if (v->len)
+            api_buf_put(b, v->s, v->len);
+        else
+            api_buf_puts(b, "null");
+        break;
+    case STORE_STA_TIME:
+        api_buf_put(b, "\"", 1);
+        api_buf_time(b, v->i);
+        api_buf_put(b, "\"", 1);
+        break;
+    case STORE_STA_INTERVAL:
+        api_buf_put(b, "\"", 1);
+        api_buf_time(b, v->i);
+        api_buf_put(b, "/", 1);
+        api_buf_time(b, v->i2);
+        api_buf_put(b, "\"", 1);
+        break;
+    default:
+        api_buf_puts(b, "null");
+        break;
+    }
+}
+
+static int selected(const struct api_query *q, const char *name)
+{
+    if (!q || q->nselect == 0)
+        return 1;
+    for (size_t i = 0; i < q->nselect; i++)
+        if (strcmp(q->select[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static enum tk_rc bad(struct api_render *ro, const char **field, const char *opt)
+{
+    if (field)
+        *field = opt;
+    ro->errcls = API_E_BADREQ;
+    return TK_EINVAL;
+}
+
+enum tk_rc api_sta_validate(struct api_render *ro, enum store_sta_entity e,
+                            const struct api_query *q, const char **field)
+{
+    if (!q)
+        return TK_OK;
+    const char *set = api_set_name(e);
+    if (q->has_filter) {
+        ro->errcls = API_E_NOTIMPL;
+        *field = "$filter";
+        snprintf(ro->errmsg, sizeof ro->errmsg, "$filter is not implemented yet");
+        return TK_EINVAL;
+    }
+    for (size_t i = 0; i < q->nselect; i++) {
+        const char *nm = q->select[i];
+        if (api_prop_find(e, nm, strlen(nm)) < 0 && api_nav_find(e, nm, strlen(nm), NULL) < 0) {
+            snprintf(ro->errmsg, sizeof ro->errmsg, "%s have no property '%s'", set, nm);
+            return bad(ro, field, "$select");
+        }
+    }
+    size_t np;
+    const struct store_sta_prop *props = store_sta_props(e, &np);
+    for (size_t i = 0; i < q->norder; i++) {
+        const char *nm = q->order[i].name;
+        int p = api_prop_find(e, nm, strlen(nm));
+        if (p < 0) {
+            snprintf(ro->errmsg, sizeof ro->errmsg, "%s have no property '%s'", set, nm);
+            return bad(ro, field, "$orderby");
+        }
+        if (!props[p].sortable) {
+            snprintf(ro->errmsg, sizeof ro->errmsg, "%s cannot be ordered by '%s'", set, nm);
+            return bad(ro, field, "$orderby");
+        }
+    }
+    for (size_t i = 0; i < q->nexpand; i++) {
+        const char *nm = q->expand[i].name;
+        int to = api_nav_find(e, nm, strlen(nm), NULL);
+        if (to < 0) {
+            snprintf(ro->errmsg, sizeof ro->errmsg, "%s have no navigation property '%s'", set,
+                     nm);
+            return bad(ro, field, "$expand");
+        }
+        enum tk_rc rc = api_sta_validate(ro, (enum store_sta_entity)to, q->expand[i].q, field);
+        if (rc)
+            return rc;
+    }
+    return TK_OK;
+}
+
+void api_sta_order(enum store_sta_entity e, const struct api_query *q, struct store_sta_query *sq)
+{
+    sq->norder = 0;
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->norder && sq->norder < STORE_STA_ORDER_MAX; i++) {
+        int p = api_prop_find(e, q->order[i].name, strlen(q->order[i].name));
+        if (p >= 0) {
+            sq->order[sq->norder].prop = p;
+            sq->order[sq->norder].desc = q->order[i].desc;
+            sq->norder++;
+        }
+    }
+}
+
+/* ---- expansion ---------------------------------------------------------------------- */
+
+struct exp_ctx {
+    struct api_render *ro;
+    enum store_sta_entity e;
+    const struct api_query *q;
+    int depth;
+    int64_t nrows;
+};
+
+static enum tk_rc exp_row(void *ud, const struct store_sta_value *row, size_t n)
+{
+    struct exp_ctx *x = ud;
+    if (x->nrows++)
+        api_buf_put(x->ro->out, ",", 1);
+    return api_sta_render_entity(x->ro, x->e, row, n, x->q, x->depth);
+}
+
+static enum tk_rc store_fail(struct api_render *ro, enum tk_rc rc)
+{
+    ro->errcls = api_err_of_rc(rc);
+    snprintf(ro->errmsg, sizeof ro->errmsg, "store: %s", store_errmsg(ro->st));
+    return rc;
+}
+
+static enum tk_rc expand(struct api_render *ro, enum store_sta_entity e, int64_t id,
+                         const struct api_expand *xp, int depth, int *first)
+{
+    struct api_buf *b = ro->out;
+    int card = 0;
+    int to = api_nav_find(e, xp->name, strlen(xp->name), &card);
+    if (to < 0)
+        return TK_OK; /* validated before */
+    const struct api_query *sub = xp->q;
+    struct store_sta_query sq = {.entity = (enum store_sta_entity)to,
+                                 .has_parent = 1,
+                                 .parent = e,
+                                 .parent_id = id,
+                                 .top = 1};
+    struct exp_ctx x = {ro, (enum store_sta_entity)to, sub, depth + 1, 0};
+    enum tk_rc rc;
+    if (card == 2) {
+        sq.top = ro->cfg->page_max;
+        if (sub && sub->has_top && sub->top < sq.top)
+            sq.top = sub->top;
+        sq.skip = sub && sub->has_skip ? sub->skip : 0;
+        api_sta_order(sq.entity, sub, &sq);
+        if (sub && sub->has_count && sub->count) {
+            int64_t n = 0;
+            rc = store_sta_count(ro->st, &sq, &n);
+            if (rc)
+                return store_fail(ro, rc);
+            char key[API_NAME_MAX + 16];
+            snprintf(key, sizeof key, "%s@iot.count", xp->name);
+            put_key(b, first, key);
+            api_buf_i64(b, n);
+        }
+        put_key(b, first, xp->name);
+        api_buf_put(b, "[", 1);
+        rc = store_sta_list(ro->st, &sq, exp_row, &x);
+        api_buf_put(b, "]", 1);
+    } else {
+        put_key(b, first, xp->name);
+        rc = store_sta_list(ro->st, &sq, exp_row, &x);
+        if (!rc && x.nrows == 0)
+            api_buf_puts(b, "null");
+    }
+    if (rc && !ro->errmsg[0])
+        return store_fail(ro, rc);
+    return rc;
+}
+
+static const struct api_expand *expanded(const struct api_query *q, const char *nav)
+{
+    for (size_t i = 0; q && i < q->nexpand; i++)
+        if (strcmp(q->expand[i].name, nav) == 0)
+            return &q->expand[i];
+    return NULL;
+}
+
+enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
+                                 const struct store_sta_value *row, size_t n,
+                                 const struct api_query *q, int depth)
+{
+    struct api_buf *b = ro->out;
+    size_t np;
+    const struct store_sta_prop *props = store_sta_props(e, &np);
+    if (n < np)
+        np = n;
+    int64_t id = row[0].i;
+    int first = 1;
+    int sel = q && q->nselect;
+    api_buf_put(b, "{", 1);
+    if (selected(q, "id") || (sel && selected(q, "@iot.id"))) {
+        put_key(b, &first, "@iot.id");
+        api_buf_i64(b, id);
+    }
+    if (!sel) {
+        put_key(b, &first, "@iot.selfLink");
+        self_link(ro, e, id);
+        api_buf_put(b, "\"", 1);
+    }
+    for (size_t i = 1; i < np; i++) {
+        if (!selected(q, props[i].name))
+            continue;
+        if (row[i].type == STORE_STA_NULL && props[i].omit_null)
+            continue;
+        put_key(b, &first, props[i].name);
+        api_sta_render_value(b, &row[i]);
+    }
+    for (int t = 0; t < STORE_STA_N; t++) {
+        const char *nav = api_nav_name(e, (enum store_sta_entity)t);
+        if (!nav)
+            continue;
+        const struct api_expand *xp = expanded(q, nav);
+        if (xp) {
+            enum tk_rc rc = expand(ro, e, id, xp, depth, &first);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (!selected(q, nav))
+            continue;
+        char key[API_NAME_MAX + 24];
+        snprintf(key, sizeof key, "%s@iot.navigationLink", nav);
+        put_key(b, &first, key);
+        self_link(ro, e, id);
+        api_buf_put(b, "/", 1);
+        api_buf_puts(b, nav);
+        api_buf_put(b, "\"", 1);
+    }
+    api_buf_put(b, "}", 1);
+    return b->err;
+}

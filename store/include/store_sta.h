@@ -1,0 +1,106 @@
+/* SensorThings API v1.1 reads over the store: entity lists, gets by id, navigation between
+ * entities, counting, and pages of Observations (which the SQLite backend keeps in two
+ * tables; see store/src/sqlite_sta.c). The API renders what these return; it never sees
+ * SQL.
+ *
+ * Entities carry their properties as an ordered table (store_sta_props): index 0 is always
+ * the @iot.id; a query returns every property of each row in that order, and names
+ * properties by index in $orderby. Values are borrowed for the duration of the row
+ * callback only.
+ *
+ * Threading: as store.h, one struct store per thread. Every function here reads; a read
+ * made of several calls sees one snapshot between store_sta_snapshot_begin/_end. */
+#ifndef STORE_STA_H
+#define STORE_STA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+enum store_sta_entity {
+    STORE_STA_THING = 0,
+    STORE_STA_LOCATION,
+    STORE_STA_HLOCATION, /* HistoricalLocation */
+    STORE_STA_DATASTREAM,
+    STORE_STA_SENSOR,
+    STORE_STA_OPROPERTY, /* ObservedProperty */
+    STORE_STA_OBSERVATION,
+    STORE_STA_FOI, /* FeatureOfInterest */
+    STORE_STA_N
+};
+
+enum store_sta_vtype {
+    STORE_STA_NULL = 0,
+    STORE_STA_INT,      /* i */
+    STORE_STA_REAL,     /* d */
+    STORE_STA_TEXT,     /* s, len: UTF-8 text to be quoted */
+    STORE_STA_JSON,     /* s, len: JSON text to be embedded as is */
+    STORE_STA_TIME,     /* i: UTC microseconds */
+    STORE_STA_INTERVAL, /* i .. i2 (UTC microseconds); as a property type: an instant when
+                           the value's type is STORE_STA_TIME */
+};
+
+struct store_sta_prop {
+    const char *name;          /* SensorThings property name ("@iot.id" for index 0) */
+    enum store_sta_vtype type; /* declared type; a value may also be STORE_STA_NULL */
+    int sortable;              /* usable in $orderby */
+    int omit_null;             /* optional property: leave it out of the JSON when null */
+};
+
+/** Properties of entity e (static storage), *n set to their number; NULL for a bad e. */
+const struct store_sta_prop *store_sta_props(enum store_sta_entity e, size_t *n);
+
+/** Cardinality of the navigation from an entity of type from to related ones of type to:
+ *  0 none (no such navigation property), 1 to one, 2 to many. */
+int store_sta_nav(enum store_sta_entity from, enum store_sta_entity to);
+
+struct store_sta_value {
+    enum store_sta_vtype type;
+    int64_t i, i2;
+    double d;
+    const char *s; /* borrowed, valid during the row callback; not NUL-terminated */
+    size_t len;
+};
+
+#define STORE_STA_ORDER_MAX 8
+#define STORE_STA_PROPS_MAX 8
+
+struct store_sta_order {
+    int prop; /* index into store_sta_props(entity) */
+    int desc;
+};
+
+struct store_sta_query {
+    enum store_sta_entity entity;
+    int has_parent; /* only the entities related to (parent, parent_id) */
+    enum store_sta_entity parent;
+    int64_t parent_id;
+    int has_id; /* only the entity with this @iot.id */
+    int64_t id;
+    struct store_sta_order order[STORE_STA_ORDER_MAX];
+    size_t norder; /* 0: by @iot.id; Observations under a Datastream or FeatureOfInterest:
+                      by phenomenonTime descending. @iot.id always breaks ties. */
+    int64_t top;   /* at most this many rows; < 0: no limit */
+    int64_t skip;  /* rows skipped first */
+};
+
+/** Called once per row with every property of the entity (n values, in the order of
+ *  store_sta_props). A non-zero return stops the walk and is returned by store_sta_list. */
+typedef enum tk_rc (*store_sta_row_cb)(void *ud, const struct store_sta_value *row, size_t n);
+
+/** Walk the rows selected by q. Rows whose parent does not exist are simply none: check
+ *  the parent with a query by id first when that matters. TK_EINVAL for a query the data
+ *  model does not allow (a navigation that does not exist, a non-sortable $orderby);
+ *  TK_EDB / TK_EBUSY / TK_ENOMEM from the backend (store_errmsg says more). */
+enum tk_rc store_sta_list(struct store *st, const struct store_sta_query *q, store_sta_row_cb cb,
+                          void *ud) TK_WUR;
+
+/** Number of rows q selects, ignoring top, skip and order. */
+enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, int64_t *n) TK_WUR;
+
+/** Start / end one read snapshot for several calls (nesting is not supported). */
+enum tk_rc store_sta_snapshot_begin(struct store *st) TK_WUR;
+void store_sta_snapshot_end(struct store *st);
+
+#endif

@@ -1,0 +1,478 @@
+/* SQLite backend: SensorThings API reads (store_sta.h).
+ *
+ * Design note. Each query is one SQL statement assembled from fixed fragments (the
+ * entity's columns, one WHERE fragment per navigation, ORDER BY from the property table),
+ * so nothing the client sends ever becomes SQL text: ids, $top and $skip are bound as
+ * parameters (?1 the parent's id, ?2 the entity's id, ?3 LIMIT, ?4 OFFSET).
+ *
+ * Observations live in two tables (see sqlite_schema.c): obs_staging, keyed by
+ * (batch, ds_id, t_us) with batch = id >> SQ_BATCH_SHIFT, and observations, keyed by
+ * (ds_id, t_us). Every read is the UNION ALL of both; the staging arm reaches one
+ * datastream with one seek per batch (SQ_BATCHES_CTE) and one id with one seek
+ * (batch = id >> SQ_BATCH_SHIFT). A compound ORDER BY ... LIMIT lets SQLite merge the two
+ * ordered arms, so a page of a datastream's newest observations reads about a page of
+ * rows from the clustered table. Staged rows get their FeatureOfInterest at the move;
+ * until then it is the one at their Thing's Location, as the move will set it (DS_FOI).
+ *
+ * Registry entities are read straight from their tables. Statements are prepared per
+ * call: an API request runs a handful, and the texts vary with the options. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sqlite_int.h"
+#include "store_sta.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define BATCH_OF(p) "(" p " >> " STR(SQ_BATCH_SHIFT) ")"
+
+/* ---- the property tables ------------------------------------------------------------ */
+
+#define P_ID {"@iot.id", STORE_STA_INT, 1, 0}
+#define P_TEXT(n) {n, STORE_STA_TEXT, 1, 0}
+#define P_JSON(n) {n, STORE_STA_JSON, 0, 0}
+
+static const struct store_sta_prop thing_props[] = {
+    P_ID, P_TEXT("name"), P_TEXT("description"), {"properties", STORE_STA_JSON, 0, 1}};
+static const struct store_sta_prop location_props[] = {
+    P_ID, P_TEXT("name"), P_TEXT("description"), P_TEXT("encodingType"), P_JSON("location")};
+static const struct store_sta_prop hlocation_props[] = {P_ID, {"time", STORE_STA_TIME, 1, 0}};
+static const struct store_sta_prop datastream_props[] = {
+    P_ID, P_TEXT("name"), P_TEXT("description"), P_JSON("unitOfMeasurement"),
+    P_TEXT("observationType")};
+static const struct store_sta_prop sensor_props[] = {
+    P_ID, P_TEXT("name"), P_TEXT("description"), P_TEXT("encodingType"), P_JSON("metadata")};
+static const struct store_sta_prop oproperty_props[] = {P_ID, P_TEXT("name"), P_TEXT("definition"),
+                                                        P_TEXT("description")};
+static const struct store_sta_prop observation_props[] = {
+    P_ID,
+    {"phenomenonTime", STORE_STA_INTERVAL, 1, 0},
+    {"resultTime", STORE_STA_TIME, 1, 0},
+    {"result", STORE_STA_REAL, 1, 0},
+    {"parameters", STORE_STA_JSON, 0, 1}};
+static const struct store_sta_prop foi_props[] = {
+    P_ID, P_TEXT("name"), P_TEXT("description"), P_TEXT("encodingType"), P_JSON("feature")};
+
+/* JSON columns are made valid JSON whatever was stored (text becomes a JSON string) */
+#define AS_JSON(c) "CASE WHEN json_valid(" c ") THEN " c " ELSE json_quote(" c ") END"
+
+struct ent {
+    const struct store_sta_prop *props;
+    size_t nprops;
+    const char *from;
+    const char *cols[STORE_STA_PROPS_MAX]; /* one SQL expression per property */
+};
+
+#define ENT(p) p, sizeof p / sizeof p[0]
+
+static const struct ent ents[STORE_STA_N] = {
+    [STORE_STA_THING] = {ENT(thing_props),
+                         "things e",
+                         {"e.id", "e.name", "e.description", "e.properties"}},
+    [STORE_STA_LOCATION] = {ENT(location_props),
+                            "locations e",
+                            {"e.id", "e.name", "e.description", "e.encoding_type",
+                             AS_JSON("e.location")}},
+    [STORE_STA_HLOCATION] = {ENT(hlocation_props), "historical_locations e", {"e.id", "e.time_us"}},
+    [STORE_STA_DATASTREAM] = {ENT(datastream_props),
+                              "datastreams e",
+                              {"e.id", "e.name", "e.description",
+                               "json_object('name', e.unit_name, 'symbol', e.unit_symbol,"
+                               " 'definition', e.unit_definition)",
+                               "e.observation_type"}},
+    [STORE_STA_SENSOR] = {ENT(sensor_props),
+                          "sensors e",
+                          {"e.id", "e.name", "e.description", "e.encoding_type",
+                           AS_JSON("e.metadata")}},
+    [STORE_STA_OPROPERTY] = {ENT(oproperty_props),
+                             "observed_properties e",
+                             {"e.id", "e.name", "e.definition", "e.description"}},
+    /* observations are assembled by obs_sql(); cols name the compound's result columns */
+    [STORE_STA_OBSERVATION] = {ENT(observation_props), NULL, {"id", "t", "rt", "r", "p"}},
+    [STORE_STA_FOI] = {ENT(foi_props),
+                       "features_of_interest e",
+                       {"e.id", "e.name", "e.description", "e.encoding_type",
+                        AS_JSON("e.feature")}},
+};
+
+const struct store_sta_prop *store_sta_props(enum store_sta_entity e, size_t *n)
+{
+    if ((unsigned)e >= STORE_STA_N) {
+        if (n)
+            *n = 0;
+        return NULL;
+    }
+    if (n)
+        *n = ents[e].nprops;
+    return ents[e].props;
+}
+
+/* The FeatureOfInterest of a datastream's new observations: the one at its Thing's
+ * Location (what the registry creates and the move assigns). */
+#define DS_FOI(ds)                                                                                 \
+    "(SELECT ff.id FROM datastreams fd JOIN thing_locations ftl ON ftl.thing_id = fd.thing_id"     \
+    " JOIN features_of_interest ff ON ff.location_id = ftl.location_id WHERE fd.id = " ds          \
+    " ORDER BY ff.id DESC LIMIT 1)"
+/* The datastreams whose observations may have FeatureOfInterest ?1. */
+#define FOI_DS                                                                                     \
+    "SELECT gd.id FROM features_of_interest gf JOIN thing_locations gtl"                           \
+    " ON gtl.location_id = gf.location_id JOIN datastreams gd ON gd.thing_id = gtl.thing_id"       \
+    " WHERE gf.id = ?1"
+/* One observation by id (?1) in either table. */
+#define OBS_BY_ID(col_main, col_staged)                                                            \
+    "(SELECT " col_main " FROM observations WHERE id = ?1 UNION ALL SELECT " col_staged            \
+    " FROM obs_staging WHERE batch = " BATCH_OF("?1") " AND id = ?1 LIMIT 1)"
+
+struct nav {
+    enum store_sta_entity from, to;
+    int card;         /* 1 to one, 2 to many */
+    const char *cond; /* on the target's alias e, parent id ?1; NULL: see obs_sql() */
+};
+
+static const struct nav navs[] = {
+    {STORE_STA_THING, STORE_STA_LOCATION, 2,
+     "e.id IN (SELECT location_id FROM thing_locations WHERE thing_id = ?1)"},
+    {STORE_STA_THING, STORE_STA_HLOCATION, 2, "e.thing_id = ?1"},
+    {STORE_STA_THING, STORE_STA_DATASTREAM, 2, "e.thing_id = ?1"},
+    {STORE_STA_LOCATION, STORE_STA_THING, 2,
+     "e.id IN (SELECT thing_id FROM thing_locations WHERE location_id = ?1)"},
+    {STORE_STA_LOCATION, STORE_STA_HLOCATION, 2,
+     "e.id IN (SELECT historical_location_id FROM historical_location_locations"
+     " WHERE location_id = ?1)"},
+    {STORE_STA_HLOCATION, STORE_STA_THING, 1,
+     "e.id = (SELECT thing_id FROM historical_locations WHERE id = ?1)"},
+    {STORE_STA_HLOCATION, STORE_STA_LOCATION, 2,
+     "e.id IN (SELECT location_id FROM historical_location_locations"
+     " WHERE historical_location_id = ?1)"},
+    {STORE_STA_DATASTREAM, STORE_STA_THING, 1,
+     "e.id = (SELECT thing_id FROM datastreams WHERE id = ?1)"},
+    {STORE_STA_DATASTREAM, STORE_STA_SENSOR, 1,
+     "e.id = (SELECT sensor_id FROM datastreams WHERE id = ?1)"},
+    {STORE_STA_DATASTREAM, STORE_STA_OPROPERTY, 1,
+     "e.id = (SELECT observed_property_id FROM datastreams WHERE id = ?1)"},
+    {STORE_STA_DATASTREAM, STORE_STA_OBSERVATION, 2, NULL},
+    {STORE_STA_SENSOR, STORE_STA_DATASTREAM, 2, "e.sensor_id = ?1"},
+    {STORE_STA_OPROPERTY, STORE_STA_DATASTREAM, 2, "e.observed_property_id = ?1"},
+    {STORE_STA_OBSERVATION, STORE_STA_DATASTREAM, 1, "e.id = " OBS_BY_ID("ds_id", "ds_id")},
+    {STORE_STA_OBSERVATION, STORE_STA_FOI, 1,
+     "e.id = " OBS_BY_ID("coalesce(foi_id, " DS_FOI("ds_id") ")", DS_FOI("ds_id"))},
+    {STORE_STA_FOI, STORE_STA_OBSERVATION, 2, NULL},
+};
+
+static const struct nav *find_nav(enum store_sta_entity from, enum store_sta_entity to)
+{
+    for (size_t i = 0; i < sizeof navs / sizeof navs[0]; i++)
+        if (navs[i].from == from && navs[i].to == to)
+            return &navs[i];
+    return NULL;
+}
+
+int store_sta_nav(enum store_sta_entity from, enum store_sta_entity to)
+{
+    const struct nav *n = find_nav(from, to);
+    return n ? n->card : 0;
+}
+
+/* ---- SQL assembly --------------------------------------------------------------------- */
+
+#define SQL_MAX 4096
+
+struct sqlbuf {
+    char s[SQL_MAX];
+    size_t len;
+    int overflow;
+};
+
+static void put(struct sqlbuf *b, const char *fmt, ...) TK_PRINTF(2, 3);
+static void put(struct sqlbuf *b, const char *fmt, ...)
+{
+    if (b->overflow)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b->s + b->len, sizeof b->s - b->len, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= sizeof b->s - b->len)
+        b->overflow = 1;
+    else
+        b->len += (size_t)k;
+}
+
+static enum tk_rc check_query(struct sq_store *sq, const struct store_sta_query *q)
+{
+    if ((unsigned)q->entity >= STORE_STA_N || q->norder > STORE_STA_ORDER_MAX)
+        return store__fail(&sq->base, TK_EINVAL, "bad SensorThings query");
+    if (q->has_parent && !find_nav(q->parent, q->entity))
+        return store__fail(&sq->base, TK_EINVAL, "no navigation between these entities");
+    for (size_t i = 0; i < q->norder; i++) {
+        int p = q->order[i].prop;
+        if (p < 0 || (size_t)p >= ents[q->entity].nprops || !ents[q->entity].props[p].sortable)
+            return store__fail(&sq->base, TK_EINVAL, "property cannot be ordered by");
+    }
+    return TK_OK;
+}
+
+static void order_by(struct sqlbuf *b, const struct store_sta_query *q, int default_desc_time)
+{
+    const struct ent *en = &ents[q->entity];
+    put(b, " ORDER BY ");
+    if (q->norder == 0 && default_desc_time) {
+        put(b, "t DESC, id DESC");
+        return;
+    }
+    for (size_t i = 0; i < q->norder; i++)
+        put(b, "%s%s, ", en->cols[q->order[i].prop], q->order[i].desc ? " DESC" : "");
+    put(b, "%s", en->cols[0]);
+}
+
+#define OBS_COLS(a)                                                                                \
+    a ".id AS id, " a ".t_us AS t, " a ".t_end_us AS te, coalesce(" a ".result_time_us, " a        \
+      ".t_us) AS rt, " a ".result AS r, " a ".params AS p"
+
+/* The FROM .. WHERE of both arms; *cte when the staging arm walks the batches. */
+static void obs_arms(const struct store_sta_query *q, struct sqlbuf *main_arm,
+                     struct sqlbuf *stage_arm, int *cte)
+{
+    *cte = 0;
+    const char *id_main = q->has_id ? " AND o.id = ?2" : "";
+    if (!q->has_parent) {
+        put(main_arm, " FROM observations o WHERE 1%s", id_main);
+        if (q->has_id)
+            put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF("?2") " AND s.id = ?2");
+        else
+            put(stage_arm, " FROM obs_staging s");
+        return;
+    }
+    if (q->parent == STORE_STA_DATASTREAM) {
+        put(main_arm, " FROM observations o WHERE o.ds_id = ?1%s", id_main);
+        if (q->has_id) {
+            put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF("?2")
+                           " AND s.id = ?2 AND s.ds_id = ?1");
+        } else {
+            put(stage_arm, " FROM b CROSS JOIN obs_staging s ON s.batch = b.x AND s.ds_id = ?1");
+            *cte = 1;
+        }
+        return;
+    }
+    /* FeatureOfInterest */
+    put(main_arm,
+        " FROM observations o WHERE o.ds_id IN (" FOI_DS ")"
+        " AND coalesce(o.foi_id, " DS_FOI("o.ds_id") ") = ?1%s",
+        id_main);
+    if (q->has_id) {
+        put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF("?2")
+                       " AND s.id = ?2 AND " DS_FOI("s.ds_id") " = ?1");
+    } else {
+        put(stage_arm, " FROM b CROSS JOIN obs_staging s ON s.batch = b.x"
+                       " AND s.ds_id IN (" FOI_DS ") WHERE " DS_FOI("s.ds_id") " = ?1");
+        *cte = 1;
+    }
+}
+
+static void build_list(const struct store_sta_query *q, struct sqlbuf *b)
+{
+    const struct ent *en = &ents[q->entity];
+    if (q->entity == STORE_STA_OBSERVATION) {
+        struct sqlbuf m = {.len = 0}, s = {.len = 0};
+        int cte;
+        obs_arms(q, &m, &s, &cte);
+        b->overflow |= m.overflow | s.overflow;
+        put(b, "%sSELECT " OBS_COLS("o") "%s UNION ALL SELECT " OBS_COLS("s") "%s",
+            cte ? SQ_BATCHES_CTE : "", m.s, s.s);
+        order_by(b, q, q->has_parent);
+    } else {
+        put(b, "SELECT ");
+        for (size_t i = 0; i < en->nprops; i++)
+            put(b, "%s%s", i ? ", " : "", en->cols[i]);
+        put(b, " FROM %s WHERE 1", en->from);
+        if (q->has_parent)
+            put(b, " AND %s", find_nav(q->parent, q->entity)->cond);
+        if (q->has_id)
+            put(b, " AND e.id = ?2");
+        order_by(b, q, 0);
+    }
+    put(b, " LIMIT ?3 OFFSET ?4");
+}
+
+static void build_count(const struct store_sta_query *q, struct sqlbuf *b)
+{
+    const struct ent *en = &ents[q->entity];
+    if (q->entity == STORE_STA_OBSERVATION) {
+        struct sqlbuf m = {.len = 0}, s = {.len = 0};
+        int cte;
+        obs_arms(q, &m, &s, &cte);
+        b->overflow |= m.overflow | s.overflow;
+        put(b, "%sSELECT (SELECT count(*)%s) + (SELECT count(*)%s)", cte ? SQ_BATCHES_CTE : "",
+            m.s, s.s);
+        return;
+    }
+    put(b, "SELECT count(*) FROM %s WHERE 1", en->from);
+    if (q->has_parent)
+        put(b, " AND %s", find_nav(q->parent, q->entity)->cond);
+    if (q->has_id)
+        put(b, " AND e.id = ?2");
+}
+
+static enum tk_rc prepare(struct sq_store *sq, const struct store_sta_query *q,
+                          const struct sqlbuf *b, sqlite3_stmt **out)
+{
+    *out = NULL;
+    if (b->overflow)
+        return store__fail(&sq->base, TK_EFULL, "SensorThings query too long");
+    int src = sqlite3_prepare_v2(sq->db, b->s, (int)b->len, out, NULL);
+    if (src != SQLITE_OK)
+        return store_sqlite__err(sq, src, "preparing a SensorThings query");
+    /* parameters a statement does not use are ignored by name position; bind what exists */
+    int np = sqlite3_bind_parameter_count(*out);
+    if (np >= 1)
+        sqlite3_bind_int64(*out, 1, q->has_parent ? q->parent_id : 0);
+    if (np >= 2)
+        sqlite3_bind_int64(*out, 2, q->has_id ? q->id : 0);
+    if (np >= 3)
+        sqlite3_bind_int64(*out, 3, q->top < 0 ? -1 : q->top);
+    if (np >= 4)
+        sqlite3_bind_int64(*out, 4, q->skip > 0 ? q->skip : 0);
+    return TK_OK;
+}
+
+static void read_text(sqlite3_stmt *s, int c, enum store_sta_vtype t, struct store_sta_value *v)
+{
+    v->type = t;
+    v->s = (const char *)sqlite3_column_text(s, c);
+    v->len = (size_t)sqlite3_column_bytes(s, c);
+    if (!v->s) {
+        v->s = "";
+        v->len = 0;
+    }
+}
+
+static void read_row(enum store_sta_entity e, sqlite3_stmt *s, struct store_sta_value *row)
+{
+    const struct ent *en = &ents[e];
+    memset(row, 0, sizeof *row * en->nprops);
+    if (e == STORE_STA_OBSERVATION) {
+        /* id, t, te, rt, r, p */
+        row[0].type = STORE_STA_INT;
+        row[0].i = sqlite3_column_int64(s, 0);
+        row[1].i = sqlite3_column_int64(s, 1);
+        row[1].i2 = sqlite3_column_int64(s, 2);
+        row[1].type = row[1].i2 > row[1].i ? STORE_STA_INTERVAL : STORE_STA_TIME;
+        row[2].type = sqlite3_column_type(s, 3) == SQLITE_NULL ? STORE_STA_NULL : STORE_STA_TIME;
+        row[2].i = sqlite3_column_int64(s, 3);
+        row[3].type = sqlite3_column_type(s, 4) == SQLITE_NULL ? STORE_STA_NULL : STORE_STA_REAL;
+        row[3].d = sqlite3_column_double(s, 4);
+        if (sqlite3_column_type(s, 5) != SQLITE_NULL)
+            read_text(s, 5, STORE_STA_JSON, &row[4]);
+        return;
+    }
+    for (size_t i = 0; i < en->nprops; i++) {
+        int c = (int)i;
+        if (sqlite3_column_type(s, c) == SQLITE_NULL)
+            continue; /* STORE_STA_NULL */
+        switch (en->props[i].type) {
+        case STORE_STA_INT:
+        case STORE_STA_TIME:
+            row[i].type = en->props[i].type;
+            row[i].i = sqlite3_column_int64(s, c);
+            break;
+        case STORE_STA_REAL:
+            row[i].type = STORE_STA_REAL;
+            row[i].d = sqlite3_column_double(s, c);
+            break;
+        case STORE_STA_TEXT:
+        case STORE_STA_JSON:
+            read_text(s, c, en->props[i].type, &row[i]);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static enum tk_rc check_store(struct store *st)
+{
+    if (!st)
+        return TK_EINVAL;
+    if (st->ops != &store_sqlite__ops)
+        return store__fail(st, TK_EINVAL, "SensorThings reads need the SQLite backend");
+    return TK_OK;
+}
+
+enum tk_rc store_sta_list(struct store *st, const struct store_sta_query *q, store_sta_row_cb cb,
+                          void *ud)
+{
+    enum tk_rc rc = check_store(st);
+    if (rc || !q || !cb)
+        return rc ? rc : TK_EINVAL;
+    struct sq_store *sq = sq_of(st);
+    rc = check_query(sq, q);
+    if (rc)
+        return rc;
+    struct sqlbuf b = {.len = 0};
+    build_list(q, &b);
+    sqlite3_stmt *s = NULL;
+    rc = prepare(sq, q, &b, &s);
+    if (rc)
+        goto cleanup;
+    struct store_sta_value row[STORE_STA_PROPS_MAX];
+    int src;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        read_row(q->entity, s, row);
+        rc = cb(ud, row, ents[q->entity].nprops);
+        if (rc)
+            goto cleanup;
+    }
+    if (src != SQLITE_DONE)
+        rc = store_sqlite__err(sq, src, "reading SensorThings entities");
+cleanup:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, int64_t *n)
+{
+    enum tk_rc rc = check_store(st);
+    if (rc || !q || !n)
+        return rc ? rc : TK_EINVAL;
+    struct sq_store *sq = sq_of(st);
+    rc = check_query(sq, q);
+    if (rc)
+        return rc;
+    struct sqlbuf b = {.len = 0};
+    build_count(q, &b);
+    sqlite3_stmt *s = NULL;
+    rc = prepare(sq, q, &b, &s);
+    if (rc)
+        goto cleanup;
+    int src = sqlite3_step(s);
+    if (src == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    else
+        rc = store_sqlite__err(sq, src == SQLITE_DONE ? SQLITE_CORRUPT : src,
+                               "counting SensorThings entities");
+cleanup:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+enum tk_rc store_sta_snapshot_begin(struct store *st)
+{
+    enum tk_rc rc = check_store(st);
+    if (rc)
+        return rc;
+    struct sq_store *sq = sq_of(st);
+    if (!sqlite3_get_autocommit(sq->db))
+        return store__fail(st, TK_EINVAL, "a transaction is already open");
+    int src = sqlite3_exec(sq->db, "BEGIN", NULL, NULL, NULL);
+    return src == SQLITE_OK ? TK_OK : store_sqlite__err(sq, src, "BEGIN (read)");
+}
+
+void store_sta_snapshot_end(struct store *st)
+{
+    if (check_store(st))
+        return;
+    struct sq_store *sq = sq_of(st);
+    if (!sqlite3_get_autocommit(sq->db) && sqlite3_exec(sq->db, "COMMIT", NULL, NULL, NULL))
+        (void)sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
+}

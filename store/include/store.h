@@ -147,6 +147,11 @@ enum tk_rc store_range(struct store *st, int64_t ds_id, int64_t from_us, int64_t
 
 /** Latest observation (greatest phenomenonTime) of each datastream, constant time per
  *  datastream. found[i] = 0 when ds_ids[i] has none. */
+/** The observation whose @iot.id is id (moved or staged): its point in *out and its
+ *  datastream in *ds_id. TK_ENOTFOUND if there is none. */
+enum tk_rc store_obs_get(struct store *st, int64_t id, struct store_point *out,
+                         int64_t *ds_id) TK_WUR;
+
 enum tk_rc store_latest(struct store *st, const int64_t *ds_ids, size_t n, struct store_point *out,
                         int *found) TK_WUR;
 

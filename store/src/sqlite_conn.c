@@ -117,7 +117,7 @@ static void rollback_quietly(struct sq_store *sq)
             (void)sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
     }
     sq->counter_dirty = 0;
-    store_sqlite__lt_drop(sq);
+    store_sqlite__drop_pending(sq);
 }
 
 static enum tk_rc tx_begin(struct sq_store *sq)
@@ -136,7 +136,7 @@ static enum tk_rc tx_begin(struct sq_store *sq)
 
 static enum tk_rc tx_commit(struct sq_store *sq)
 {
-    enum tk_rc rc = store_sqlite__lt_flush(sq);
+    enum tk_rc rc = store_sqlite__flush_pending(sq);
     if (!rc)
         rc = counter_save(sq);
     if (!rc)
@@ -188,15 +188,16 @@ void store_sqlite__rollback(struct store *st)
     sq->tx_failed = 0;
 }
 
-enum tk_rc store_sqlite__write_enter(struct sq_store *sq, int *nested)
+enum tk_rc store_sqlite__write_enter(struct sq_store *sq, int *nested, int cache)
 {
     *nested = sq->in_tx;
     if (!sq->in_tx)
         return tx_begin(sq);
     if (sq->tx_failed)
         return store__fail(&sq->base, TK_EDB, "transaction failed earlier; roll it back");
-    /* what a ROLLBACK TO may undo must be in the database, not only in the cache */
-    enum tk_rc rc = store_sqlite__lt_flush(sq);
+    /* what a ROLLBACK TO may undo must be in the database, not only in memory */
+    enum tk_rc rc = cache ? store_sqlite__flush_pending(sq) : TK_OK;
+    sq->sp_cache = cache;
     if (!rc)
         rc = store_sqlite__exec(sq, sq->tx[TX_SAVEPOINT], "SAVEPOINT");
     if (rc)
@@ -215,7 +216,8 @@ enum tk_rc store_sqlite__write_leave(struct sq_store *sq, int nested, enum tk_rc
     }
     if (rc) {
         /* undo this call's writes only; the caller's transaction stays usable */
-        store_sqlite__lt_drop(sq);
+        if (sq->sp_cache)
+            store_sqlite__lt_drop(sq);
         if (store_sqlite__exec(sq, sq->tx[TX_ROLLBACK_TO], "ROLLBACK TO") ||
             sqlite3_get_autocommit(sq->db))
             sq->tx_failed = 1;
@@ -264,6 +266,7 @@ static void sq_close(struct store *st)
     store_sqlite__finalize(sq->ru, RU_N);
     store_sqlite__finalize(sq->lt, LT_N);
     store_sqlite__lt_free(sq);
+    free(sq->pend);
     sqlite3_close_v2(sq->db);
     free(sq);
 }
@@ -320,6 +323,8 @@ static enum tk_rc sq_open(const char *path, const struct store_options *opt, str
     if (!rc)
         rc = store_sqlite__migrate(sq);
     if (!rc)
+        rc = store_sqlite__rows_register(sq);
+    if (!rc)
         rc = store_sqlite__prepare(sq, sq->tx, tx_sql, TX_N);
     if (!rc)
         rc = store_sqlite__registry_prepare(sq);
@@ -356,6 +361,7 @@ const struct store_ops store_sqlite__ops = {
     .commit = store_sqlite__commit,
     .rollback = store_sqlite__rollback,
     .obs_add = store_sqlite__obs_add,
+    .obs_get = store_sqlite__obs_get,
     .seq_load = store_sqlite__seq_load,
     .seq_save = store_sqlite__seq_save,
     .quarantine_add = store_sqlite__quarantine_add,

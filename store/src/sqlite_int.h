@@ -65,6 +65,7 @@ enum sq_reg_stmt {
 
 enum sq_wr_stmt { WR_MAIN_FIND, WR_STAGE_FIND, WR_STAGE_INSERT, WR_N };
 
+
 enum sq_lt_stmt { LT_GET, LT_PUT, LT_DEL, LT_DATA_VERSION, LT_N };
 
 /* latest_blocks (see sqlite_latest.c): the latest row of 32 datastreams per block */
@@ -89,7 +90,7 @@ struct sq_lt_block {
 
 enum sq_state_stmt { ST_SEQ_LOAD, ST_SEQ_SAVE, ST_QUAR_INSERT, ST_QUAR_COUNT, ST_N };
 
-enum sq_q_stmt { Q_MAIN_ASC, Q_MAIN_DESC, Q_STAGE_ASC, Q_STAGE_DESC, Q_N };
+enum sq_q_stmt { Q_ID_MAIN, Q_ID_STAGED, Q_MAIN_ASC, Q_MAIN_DESC, Q_STAGE_ASC, Q_STAGE_DESC, Q_N };
 
 enum sq_ru_stmt {
     RU_STAGED,
@@ -104,6 +105,14 @@ enum sq_ru_stmt {
     RU_GET_DAY,
     RU_STAGE_AGG,
     RU_N
+};
+
+/* An observation row in memory (the move's working set, rows waiting for the staging). */
+struct sq_row {
+    int64_t ds, t, id, t_end, rt; /* t_end, rt: 0 for NULL */
+    double result;
+    char *params; /* NULL or owned */
+    int64_t foi;  /* 0: none */
 };
 
 struct sq_store {
@@ -133,6 +142,15 @@ struct sq_store {
     struct sq_lt_block **lt_dirty; /* blocks to write at commit */
     size_t lt_ndirty, lt_dirty_cap;
     int64_t lt_data_version;
+    int sp_cache; /* the open savepoint was entered with cache = 1 */
+
+    /* rows added in this transaction, written to obs_staging at commit (sqlite_writer.c) */
+    struct sq_row *pend;
+    size_t npend, pend_cap;
+
+    /* what tk_rows yields while one statement runs (sqlite_rows.c) */
+    struct sq_row *const *vt_rows;
+    size_t vt_n;
 };
 
 static inline struct sq_store *sq_of(struct store *st)
@@ -159,8 +177,11 @@ enum tk_rc store_sqlite__err(struct sq_store *sq, int src, const char *what);
 enum tk_rc store_sqlite__exec(struct sq_store *sq, sqlite3_stmt *s, const char *what);
 
 /* Transactions. A write that is not already inside store_begin runs in its own
- * transaction; one that is runs in a savepoint, so it is all-or-nothing either way. */
-enum tk_rc store_sqlite__write_enter(struct sq_store *sq, int *nested);
+ * transaction; one that is runs in a savepoint, so it is all-or-nothing either way.
+ * cache: the write may change the latest cache or the staging (registry, move): pending
+ * rows and blocks are written before its savepoint and the cache is dropped if it is
+ * rolled back to; other writes (delivery state, quarantine) leave both alone. */
+enum tk_rc store_sqlite__write_enter(struct sq_store *sq, int *nested, int cache);
 enum tk_rc store_sqlite__write_leave(struct sq_store *sq, int nested, enum tk_rc rc);
 /* Reads made of several statements run in one read transaction (one snapshot) unless
  * already inside one. */
@@ -175,6 +196,12 @@ enum tk_rc store_sqlite__device_remove(struct store *st, const char *id);
 enum tk_rc store_sqlite__device_list(struct store *st, store_device_cb cb, void *ud);
 
 /* sqlite_writer.c */
+/** Write the rows and latest blocks this transaction holds in memory (at commit, before
+ *  a savepoint that may change them, before a read inside the transaction). On failure
+ *  the transaction may only be rolled back. */
+enum tk_rc store_sqlite__flush_pending(struct sq_store *sq);
+/** Forget them (rollback). */
+void store_sqlite__drop_pending(struct sq_store *sq);
 enum tk_rc store_sqlite__begin(struct store *st);
 enum tk_rc store_sqlite__commit(struct store *st);
 void store_sqlite__rollback(struct store *st);
@@ -193,9 +220,17 @@ enum tk_rc store_sqlite__range(struct store *st, int64_t ds_id, int64_t from_us,
                                int desc, struct store_point *out, size_t limit, size_t *n);
 enum tk_rc store_sqlite__latest(struct store *st, const int64_t *ds_ids, size_t n,
                                 struct store_point *out, int *found);
+enum tk_rc store_sqlite__obs_get(struct store *st, int64_t id, struct store_point *out,
+                                 int64_t *ds_id);
 /** The stream's staged window [lo, hi]; *any = 0 when none of its rows is staged. */
 enum tk_rc store_sqlite__staged_window(struct sq_store *sq, int64_t ds, int *any, int64_t *lo,
                                        int64_t *hi);
+
+/* sqlite_rows.c */
+enum tk_rc store_sqlite__rows_register(struct sq_store *sq);
+/** Run s (an INSERT ... SELECT ... FROM tk_rows) over rows[0..n). */
+enum tk_rc store_sqlite__rows_exec(struct sq_store *sq, sqlite3_stmt *s,
+                                   struct sq_row *const *rows, size_t n, const char *what);
 
 /* sqlite_latest.c */
 enum tk_rc store_sqlite__latest_prepare(struct sq_store *sq);

@@ -306,8 +306,8 @@ enum tk_rc store_sqlite__lt_read(struct sq_store *sq, int64_t ds, struct sq_lt_b
                                  struct sq_lt_entry *out)
 {
     enum tk_rc rc = TK_OK;
-    if (sq->lt_ndirty) {
-        rc = store_sqlite__lt_flush(sq);
+    if (sq->lt_ndirty || sq->npend) {
+        rc = store_sqlite__flush_pending(sq);
         if (rc)
             return rc;
         memo->blk = -1;

@@ -10,6 +10,8 @@
 #define POINT_COLS "id, t_us, t_end_us, coalesce(result_time_us, t_us), result"
 
 static const char *const q_sql[Q_N] = {
+    [Q_ID_MAIN] = "SELECT " POINT_COLS ", ds_id FROM observations WHERE id = ?1",
+    [Q_ID_STAGED] = "SELECT " POINT_COLS ", ds_id FROM obs_staging WHERE batch = ?1 AND id = ?2",
     [Q_MAIN_ASC] = "SELECT " POINT_COLS " FROM observations"
                    " WHERE ds_id = ?1 AND t_us >= ?2 AND t_us < ?3 ORDER BY t_us LIMIT ?4",
     [Q_MAIN_DESC] = "SELECT " POINT_COLS " FROM observations"
@@ -165,5 +167,42 @@ enum tk_rc store_sqlite__latest(struct store *st, const int64_t *ds_ids, size_t 
     if (own)
         store_sqlite__read_leave(sq, own);
     free(memo);
+    return rc;
+}
+
+/* A moved row through the index on observations(id); a staged one in its batch (at
+ * most 2^SQ_BATCH_SHIFT rows). */
+enum tk_rc store_sqlite__obs_get(struct store *st, int64_t id, struct store_point *out,
+                                 int64_t *ds_id)
+{
+    struct sq_store *sq = sq_of(st);
+    int own;
+    enum tk_rc rc = store_sqlite__flush_pending(sq);
+    if (!rc)
+        rc = store_sqlite__read_enter(sq, &own);
+    if (rc)
+        return rc;
+    int found = 0, src = SQLITE_DONE;
+    for (int k = 0; k < 2 && !found && src == SQLITE_DONE; k++) {
+        sqlite3_stmt *s = sq->q[k == 0 ? Q_ID_MAIN : Q_ID_STAGED];
+        if (k == 0) {
+            sqlite3_bind_int64(s, 1, id);
+        } else {
+            sqlite3_bind_int64(s, 1, id >> SQ_BATCH_SHIFT);
+            sqlite3_bind_int64(s, 2, id);
+        }
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW) {
+            read_point(s, out);
+            *ds_id = sqlite3_column_int64(s, 5);
+            found = 1;
+        }
+        sqlite3_reset(s);
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = store_sqlite__err(sq, src, "looking up an observation");
+    else if (!found)
+        rc = store__fail(st, TK_ENOTFOUND, "no observation %lld", (long long)id);
+    store_sqlite__read_leave(sq, own);
     return rc;
 }

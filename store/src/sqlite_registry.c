@@ -281,7 +281,7 @@ enum tk_rc store_sqlite__device_add(struct store *st, const struct store_device 
         return store__fail(st, TK_EINVAL, "invalid device (id, kind, coordinates or transport)");
     struct store_device res;
     int nested;
-    enum tk_rc rc = store_sqlite__write_enter(sq, &nested);
+    enum tk_rc rc = store_sqlite__write_enter(sq, &nested, 1);
     if (rc)
         return rc;
     rc = add_in_tx(sq, dev, &res);
@@ -430,7 +430,7 @@ enum tk_rc store_sqlite__device_remove(struct store *st, const char *id)
 {
     struct sq_store *sq = sq_of(st);
     int nested;
-    enum tk_rc rc = store_sqlite__write_enter(sq, &nested);
+    enum tk_rc rc = store_sqlite__write_enter(sq, &nested, 1);
     if (rc)
         return rc;
     rc = remove_in_tx(sq, id);

@@ -24,7 +24,8 @@ static const char *const ru_sql[RU_N] = {
     [RU_STAGED] = "SELECT ds_id, t_us, id, t_end_us, result_time_us, result, params"
                   " FROM obs_staging",
     [RU_INSERT] = "INSERT INTO observations (ds_id, t_us, id, t_end_us, result_time_us, result,"
-                  " params, foi_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                  " params, foi_id) SELECT ds_id, t_us, id, t_end_us, result_time_us, result,"
+                  " params, foi_id FROM tk_rows",
     [RU_SLOTS_GET] = "SELECT slots FROM rollup_minute_slots WHERE ds_id = ?1 AND hour_us = ?2",
     [RU_SLOTS_PUT] = "INSERT OR REPLACE INTO rollup_minute_slots (ds_id, hour_us, slots)"
                      " VALUES (?1, ?2, ?3)",
@@ -47,15 +48,10 @@ enum tk_rc store_sqlite__rollup_prepare(struct sq_store *sq)
     return store_sqlite__prepare(sq, sq->ru, ru_sql, RU_N);
 }
 
-struct staged_row {
-    int64_t ds, t, id, t_end, rt; /* t_end, rt: 0 for NULL */
-    double result;
-    char *params; /* NULL or a copy */
-};
 
 static int cmp_row(const void *a, const void *b)
 {
-    const struct staged_row *x = a, *y = b;
+    const struct sq_row *x = a, *y = b;
     if (x->ds != y->ds)
         return x->ds < y->ds ? -1 : 1;
     return x->t < y->t ? -1 : x->t > y->t;
@@ -87,7 +83,7 @@ static enum tk_rc acc_flush(struct sq_store *sq, sqlite3_stmt *s, struct acc *a)
 }
 
 static enum tk_rc acc_add(struct sq_store *sq, sqlite3_stmt *s, struct acc *a, int64_t iv,
-                          const struct staged_row *r)
+                          const struct sq_row *r)
 {
     int64_t b = floor_to(r->t, iv);
     if (a->n && (a->ds != r->ds || a->bucket != b)) {
@@ -253,7 +249,7 @@ static enum tk_rc hour_flush(struct sq_store *sq, struct hour_acc *h)
     return store_sqlite__exec(sq, s, "writing a minute rollup");
 }
 
-static enum tk_rc hour_add(struct sq_store *sq, struct hour_acc *h, const struct staged_row *r)
+static enum tk_rc hour_add(struct sq_store *sq, struct hour_acc *h, const struct sq_row *r)
 {
     int64_t hour = floor_to(r->t, SQ_HOUR_US);
     if (h->any && (h->ds != r->ds || h->hour != hour)) {
@@ -312,7 +308,7 @@ enum tk_rc store_sqlite__migrate_v3(struct sq_store *sq)
     return rc;
 }
 
-static enum tk_rc load_staged(struct sq_store *sq, struct staged_row **rows, size_t *n)
+static enum tk_rc load_staged(struct sq_store *sq, struct sq_row **rows, size_t *n)
 {
     size_t cap = 0;
     enum tk_rc rc = TK_OK;
@@ -323,7 +319,7 @@ static enum tk_rc load_staged(struct sq_store *sq, struct staged_row **rows, siz
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
         if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 4096;
-            struct staged_row *p = realloc(*rows, ncap * sizeof *p);
+            struct sq_row *p = realloc(*rows, ncap * sizeof *p);
             if (!p) {
                 rc = store__fail(&sq->base, TK_ENOMEM, "out of memory");
                 break;
@@ -331,7 +327,7 @@ static enum tk_rc load_staged(struct sq_store *sq, struct staged_row **rows, siz
             *rows = p;
             cap = ncap;
         }
-        struct staged_row *r = &(*rows)[*n];
+        struct sq_row *r = &(*rows)[*n];
         r->ds = sqlite3_column_int64(s, 0);
         r->t = sqlite3_column_int64(s, 1);
         r->id = sqlite3_column_int64(s, 2);
@@ -339,6 +335,7 @@ static enum tk_rc load_staged(struct sq_store *sq, struct staged_row **rows, siz
         r->rt = sqlite3_column_int64(s, 4);
         r->result = sqlite3_column_double(s, 5);
         r->params = NULL;
+        r->foi = 0;
         if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
             const char *p = (const char *)sqlite3_column_text(s, 6);
             r->params = p ? strdup(p) : NULL;
@@ -355,20 +352,13 @@ static enum tk_rc load_staged(struct sq_store *sq, struct staged_row **rows, siz
     return rc;
 }
 
-static void bind_opt(sqlite3_stmt *s, int i, int64_t v)
-{
-    if (v)
-        sqlite3_bind_int64(s, i, v);
-    else
-        sqlite3_bind_null(s, i);
-}
 
 /* The move: staged rows are read in key order, sorted by (ds, t) in memory (no SQL
  * sorter), appended to observations, and folded into the three rollups in the same pass,
  * each bucket upserted once. */
 static enum tk_rc move_staged(struct sq_store *sq)
 {
-    struct staged_row *rows = NULL;
+    struct sq_row *rows = NULL, **ptrs = NULL;
     struct hour_acc *minutes = NULL;
     size_t n = 0;
     enum tk_rc rc = load_staged(sq, &rows, &n);
@@ -384,11 +374,14 @@ static enum tk_rc move_staged(struct sq_store *sq)
         rc = store__fail(&sq->base, TK_ENOMEM, "out of memory");
         goto cleanup;
     }
-    sqlite3_stmt *ins = sq->ru[RU_INSERT];
+    ptrs = malloc((n ? n : 1) * sizeof *ptrs);
+    if (!ptrs) {
+        rc = store__fail(&sq->base, TK_ENOMEM, "out of memory");
+        goto cleanup;
+    }
     int64_t cur_ds = 0, foi = 0;
-    int has_foi = 0;
     for (size_t i = 0; !rc && i < n; i++) {
-        const struct staged_row *r = &rows[i];
+        struct sq_row *r = &rows[i];
         if (i == 0 || r->ds != cur_ds) {
             /* the FoI from the stream's latest entry; nothing of it is staged any more */
             struct sq_lt_entry *e = NULL;
@@ -397,22 +390,12 @@ static enum tk_rc move_staged(struct sq_store *sq)
                 rc = store_sqlite__lt_touch(sq, r->ds);
             if (rc)
                 break;
-            has_foi = (e->flags & LT_HAS_FOI) != 0;
-            foi = e->foi;
+            foi = (e->flags & LT_HAS_FOI) ? e->foi : 0;
             e->flags &= (unsigned char)~LT_HAS_STAGED;
             cur_ds = r->ds;
         }
-        sqlite3_bind_int64(ins, 1, r->ds);
-        sqlite3_bind_int64(ins, 2, r->t);
-        sqlite3_bind_int64(ins, 3, r->id);
-        bind_opt(ins, 4, r->t_end);
-        bind_opt(ins, 5, r->rt);
-        sqlite3_bind_double(ins, 6, r->result);
-        if (r->params)
-            sqlite3_bind_text(ins, 7, r->params, -1, SQLITE_STATIC);
-        if (has_foi)
-            sqlite3_bind_int64(ins, 8, foi);
-        rc = store_sqlite__exec(sq, ins, "moving staged observations");
+        r->foi = foi;
+        ptrs[i] = r;
         for (int k = 0; !rc && k < 2; k++)
             rc = acc_add(sq, fold[k], &acc[k], ivs[k], r);
         if (!rc)
@@ -423,12 +406,16 @@ static enum tk_rc move_staged(struct sq_store *sq)
     if (!rc)
         rc = hour_flush(sq, minutes);
     if (!rc)
+        rc = store_sqlite__rows_exec(sq, sq->ru[RU_INSERT], ptrs, n,
+                                     "moving staged observations");
+    if (!rc)
         rc = store_sqlite__exec(sq, sq->ru[RU_CLEAR], "clearing the staging table");
 
 cleanup:
     for (size_t i = 0; i < n; i++)
         free(rows[i].params);
     free(rows);
+    free(ptrs);
     free(minutes);
     return rc;
 }
@@ -439,7 +426,7 @@ enum tk_rc store_sqlite__maintain(struct store *st, int all)
     if (sq->readonly)
         return TK_OK;
     int nested;
-    enum tk_rc rc = store_sqlite__write_enter(sq, &nested);
+    enum tk_rc rc = store_sqlite__write_enter(sq, &nested, 1);
     if (rc)
         return rc;
     if (sq->staged == 0 || (!all && sq->staged < sq->stage_rows))

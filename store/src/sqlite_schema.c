@@ -12,11 +12,16 @@
  *                 Ids grow, so a commit only touches the newest batches: a few sequential
  *                 pages per 1,000 rows. Per datastream it is reached with one seek per
  *                 batch (the SQ_BATCHES_CTE join); at most stage_rows / 2048 batches.
+ *                 A transaction's rows wait in memory and are written at commit (or
+ *                 before a read or a lookup that must see them) in key order, by one
+ *                 INSERT ... SELECT FROM tk_rows (sqlite_rows.c): a one-row INSERT
+ *                 costs about 1 us of statement overhead besides its B-tree work.
  *   observations  WITHOUT ROWID, PRIMARY KEY (ds_id, t_us): the clustered main table.
  *                 store_maintain appends the staged rows to it sorted by (ds, t), once
  *                 stage_rows (default 131072) are waiting, so each stream's new rows land
  *                 together at the end of its range: ~1 page per stream per move instead of
- *                 one per row. UNIQUE index on id keeps @iot.id stable and findable.
+ *                 one per row, again by one INSERT ... SELECT FROM tk_rows. The index on
+ *                 id (unique by construction) keeps @iot.id stable and findable.
  *   latest_blocks the newest observation of each datastream, its FeatureOfInterest, and
  *                 staged_min, the oldest staged time of the stream (none: nothing
  *                 staged), 32 streams to a row (sqlite_latest.c). The writer keeps the

@@ -75,7 +75,7 @@ enum tk_rc store_sqlite__seq_save(struct store *st, const char *device_id,
         blob[4 * i + 3] = (unsigned char)(s->pending[i] >> 24);
     }
     int nested;
-    enum tk_rc rc = store_sqlite__write_enter(sq, &nested);
+    enum tk_rc rc = store_sqlite__write_enter(sq, &nested, 0);
     if (rc)
         return rc;
     sqlite3_stmt *q = sq->state[ST_SEQ_SAVE];
@@ -105,7 +105,7 @@ enum tk_rc store_sqlite__quarantine_add(struct store *st, struct store_quarantin
     if (q->payload_len > INT32_MAX)
         return store__fail(st, TK_EINVAL, "quarantined payload too large");
     int nested;
-    enum tk_rc rc = store_sqlite__write_enter(sq, &nested);
+    enum tk_rc rc = store_sqlite__write_enter(sq, &nested, 0);
     if (rc)
         return rc;
     sqlite3_stmt *s = sq->state[ST_QUAR_INSERT];

@@ -6,6 +6,8 @@
  * takes the slow path: a key lookup in observations and, when it falls within the
  * stream's staged window, one seek per staged batch. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "sqlite_int.h"
 
@@ -15,7 +17,8 @@ static const char *const wr_sql[WR_N] = {
                                      " ON s.batch = b.x AND s.ds_id = ?1 AND s.t_us = ?2 LIMIT 1",
     [WR_STAGE_INSERT] =
         "INSERT INTO obs_staging (batch, ds_id, t_us, id, t_end_us, result_time_us, result,"
-        " params) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        " params) SELECT batch, ds_id, t_us, id, t_end_us, result_time_us, result, params"
+        " FROM tk_rows",
 };
 
 enum tk_rc store_sqlite__writer_prepare(struct sq_store *sq)
@@ -23,27 +26,76 @@ enum tk_rc store_sqlite__writer_prepare(struct sq_store *sq)
     return store_sqlite__prepare(sq, sq->wr, wr_sql, WR_N);
 }
 
-static void bind_opt(sqlite3_stmt *s, int i, int64_t v)
+static int cmp_key(const void *a, const void *b)
 {
-    if (v)
-        sqlite3_bind_int64(s, i, v);
-    else
-        sqlite3_bind_null(s, i);
+    const struct sq_row *x = *(struct sq_row *const *)a, *y = *(struct sq_row *const *)b;
+    int64_t bx = x->id >> SQ_BATCH_SHIFT, by = y->id >> SQ_BATCH_SHIFT;
+    if (bx != by)
+        return bx < by ? -1 : 1;
+    if (x->ds != y->ds)
+        return x->ds < y->ds ? -1 : 1;
+    return x->t < y->t ? -1 : x->t > y->t;
 }
 
-static enum tk_rc stage_insert(struct sq_store *sq, const struct store_obs *o, int64_t id)
+void store_sqlite__drop_pending(struct sq_store *sq)
 {
-    sqlite3_stmt *s = sq->wr[WR_STAGE_INSERT];
-    sqlite3_bind_int64(s, 1, id >> SQ_BATCH_SHIFT);
-    sqlite3_bind_int64(s, 2, o->ds_id);
-    sqlite3_bind_int64(s, 3, o->t_us);
-    sqlite3_bind_int64(s, 4, id);
-    bind_opt(s, 5, o->t_end_us);
-    bind_opt(s, 6, o->result_time_us == o->t_us ? 0 : o->result_time_us);
-    sqlite3_bind_double(s, 7, o->result);
-    if (o->params)
-        sqlite3_bind_text(s, 8, o->params, -1, SQLITE_STATIC);
-    return store_sqlite__exec(sq, s, "staging an observation");
+    for (size_t i = 0; i < sq->npend; i++)
+        free(sq->pend[i].params);
+    sq->npend = 0;
+    store_sqlite__lt_drop(sq);
+}
+
+/* The transaction's new rows go to obs_staging in one statement, in key order. */
+static enum tk_rc flush_rows(struct sq_store *sq)
+{
+    if (sq->npend == 0)
+        return TK_OK;
+    struct sq_row **p = malloc(sq->npend * sizeof *p);
+    if (!p)
+        return store__fail(&sq->base, TK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < sq->npend; i++)
+        p[i] = &sq->pend[i];
+    qsort(p, sq->npend, sizeof *p, cmp_key);
+    enum tk_rc rc = store_sqlite__rows_exec(sq, sq->wr[WR_STAGE_INSERT], p, sq->npend,
+                                            "staging observations");
+    free(p);
+    for (size_t i = 0; i < sq->npend; i++)
+        free(sq->pend[i].params);
+    sq->npend = 0;
+    return rc;
+}
+
+enum tk_rc store_sqlite__flush_pending(struct sq_store *sq)
+{
+    enum tk_rc rc = flush_rows(sq);
+    if (!rc)
+        rc = store_sqlite__lt_flush(sq);
+    if (rc && sq->in_tx)
+        sq->tx_failed = 1; /* rows or blocks are lost: only a rollback is right */
+    return rc;
+}
+
+static enum tk_rc pend_add(struct sq_store *sq, const struct store_obs *o, int64_t id)
+{
+    if (sq->npend == sq->pend_cap) {
+        size_t ncap = sq->pend_cap ? sq->pend_cap * 2 : 1024;
+        struct sq_row *p = realloc(sq->pend, ncap * sizeof *p);
+        if (!p)
+            return store__fail(&sq->base, TK_ENOMEM, "out of memory");
+        sq->pend = p;
+        sq->pend_cap = ncap;
+    }
+    struct sq_row *r = &sq->pend[sq->npend];
+    *r = (struct sq_row){.ds = o->ds_id,
+                         .t = o->t_us,
+                         .id = id,
+                         .t_end = o->t_end_us,
+                         .rt = o->result_time_us == o->t_us ? 0 : o->result_time_us,
+                         .result = o->result};
+    if (o->params && !(r->params = strdup(o->params)))
+        return store__fail(&sq->base, TK_ENOMEM, "out of memory");
+    sq->npend++;
+    return TK_OK;
 }
 
 /* Returns 1 and the id when (ds, t) exists, 0 when not, -1 on error (rc set). */
@@ -74,8 +126,11 @@ static enum tk_rc obs_add_in_tx(struct sq_store *sq, struct store_obs *o)
         return rc;
     int newest = !(e->flags & LT_HAS_T) || o->t_us > e->t;
     if (!newest) {
-        /* slow path: not newer than the stream's latest, so maybe a duplicate */
+        /* slow path: not newer than the stream's latest, so maybe a duplicate; the SQL
+         * lookups must see this transaction's rows */
         int64_t existing = 0;
+        if (sq->npend && (rc = flush_rows(sq)))
+            return rc;
         int f = find_existing(sq, sq->wr[WR_MAIN_FIND], o->ds_id, o->t_us, &existing, &rc);
         if (f == 0 && (e->flags & LT_HAS_STAGED) && o->t_us >= e->staged_min)
             f = find_existing(sq, sq->wr[WR_STAGE_FIND], o->ds_id, o->t_us, &existing, &rc);
@@ -88,7 +143,7 @@ static enum tk_rc obs_add_in_tx(struct sq_store *sq, struct store_obs *o)
     }
     rc = store_sqlite__lt_touch(sq, o->ds_id);
     if (!rc)
-        rc = stage_insert(sq, o, id);
+        rc = pend_add(sq, o, id);
     if (rc)
         return rc;
     /* the cached block is only written at commit (and dropped on rollback) */
@@ -119,7 +174,7 @@ enum tk_rc store_sqlite__obs_add(struct store *st, struct store_obs *o)
         return store__fail(st, TK_EINVAL, "invalid observation");
     if (!sq->in_tx) {
         int nested;
-        enum tk_rc rc = store_sqlite__write_enter(sq, &nested);
+        enum tk_rc rc = store_sqlite__write_enter(sq, &nested, 0);
         if (rc)
             return rc;
         rc = obs_add_in_tx(sq, o);
@@ -133,6 +188,6 @@ enum tk_rc store_sqlite__obs_add(struct store *st, struct store_obs *o)
         return store__fail(st, TK_EDB, "transaction failed earlier; roll it back");
     enum tk_rc rc = obs_add_in_tx(sq, o);
     if (rc && rc != TK_EDUP && rc != TK_ENOTFOUND)
-        sq->tx_failed = 1; /* latest may be updated without its staged row */
+        sq->tx_failed = 1; /* the staging may hold part of the transaction's rows */
     return rc;
 }

@@ -135,6 +135,15 @@ enum tk_rc store_obs_add(struct store *st, struct store_obs *o)
     return st->ops->obs_add(st, o);
 }
 
+enum tk_rc store_obs_get(struct store *st, int64_t id, struct store_point *out, int64_t *ds_id)
+{
+    if (!st || !out || !ds_id)
+        return TK_EINVAL;
+    if (id <= 0)
+        return store__fail(st, TK_ENOTFOUND, "no observation %lld", (long long)id);
+    return st->ops->obs_get(st, id, out, ds_id);
+}
+
 enum tk_rc store_seq_load(struct store *st, const char *device_id, struct store_seq_state *out)
 {
     if (!st || !device_id || !out)

@@ -25,6 +25,7 @@ struct store_ops {
     enum tk_rc (*commit)(struct store *st);
     void (*rollback)(struct store *st);
     enum tk_rc (*obs_add)(struct store *st, struct store_obs *o);
+    enum tk_rc (*obs_get)(struct store *st, int64_t id, struct store_point *out, int64_t *ds_id);
 
     enum tk_rc (*seq_load)(struct store *st, const char *device_id, struct store_seq_state *out);
     enum tk_rc (*seq_save)(struct store *st, const char *device_id,

@@ -183,6 +183,11 @@ int main(void)
     CHECK_EQ_INT(am[0].bucket_us, T0 + 30 * MIN_US);
     CHECK_EQ_INT(am[4].bucket_us, T0 + 36 * MIN_US);
 
+    /* old rows are found by id */
+    int64_t ds_of = 0;
+    CHECK_EQ_INT(store_obs_get(st, 2, p, &ds_of), TK_OK);
+    CHECK(ds_of == 1 && p[0].t_us == T0 + 90000000 && p[0].result == v1_value(1));
+
     /* old rows are duplicates; new ids continue after the old ones */
     struct store_obs o = {.ds_id = 1, .t_us = T0 + 90000000, .result = 0};
     CHECK_EQ_INT(store_obs_add(st, &o), TK_EDUP);

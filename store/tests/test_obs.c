@@ -135,10 +135,33 @@ static int check_latest(struct store *st)
     return 1;
 }
 
+/* Observations found by id, moved or staged; unknown ids are not. */
+static int check_ids(struct store *st)
+{
+    for (int r = 0; r < 200; r++) {
+        int d = (int)rnd_in(0, NDS), k = (int)rnd_in(0, K);
+        if (!present[d][k])
+            continue;
+        struct store_point p;
+        int64_t ds = 0;
+        if (store_obs_get(st, ids[d][k], &p, &ds) != TK_OK || ds != ds_ids[d] ||
+            p.id != ids[d][k] || p.t_us != T0 + k * STEP_US || p.result != val[d][k]) {
+            fprintf(stderr, "id %lld of ds %d slot %d not found as stored\n",
+                    (long long)ids[d][k], d, k);
+            return 0;
+        }
+    }
+    struct store_point p;
+    int64_t ds;
+    return store_obs_get(st, INT64_C(1) << 50, &p, &ds) == TK_ENOTFOUND &&
+           store_obs_get(st, 0, &p, &ds) == TK_ENOTFOUND;
+}
+
 static void check_all(struct store *st, const char *when)
 {
     int before = tk_check_failures;
     CHECK(check_latest(st));
+    CHECK(check_ids(st));
     for (int d = 0; d < NDS; d++) {
         for (int iv = 0; iv < 3; iv++) {
             CHECK(check_aggregate(st, d, (enum store_interval)iv, 0, INT64_MAX));

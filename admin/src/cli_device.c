@@ -202,6 +202,105 @@ cleanup:
     return ex;
 }
 
+/* `device add-many`: N devices of one kind, ids PREFIX-00000 .. (the ids takumi-device
+ * --fleet N --prefix PREFIX runs), for load tests and demos. They get no MQTT login of
+ * their own (a password nobody saw would be useless): a gateway added with
+ * `gateway add --devices all` speaks for them. One registry insert per device, then the
+ * broker files are written and the broker signalled once, not N times. */
+static int device_add_many(struct admin_ctx *ctx, int argc, char **argv)
+{
+    const char *kind_s = NULL, *prefix = NULL;
+    int count = 0, start = 0;
+    double lat = 0, lon = 0, spread = 0, mount = 0;
+    struct admin_flag flags[] = {
+        {"kind", ADMIN_FLAG_STR, &kind_s, 1, 0, "water_level, people_flow or wifi_ap"},
+        {"prefix", ADMIN_FLAG_STR, &prefix, 1, 0, "ids are PREFIX-00000, PREFIX-00001, ..."},
+        {"count", ADMIN_FLAG_INT, &count, 1, 0, "how many, 1..100000"},
+        {"start", ADMIN_FLAG_INT, &start, 0, 0, "first number (default 0)"},
+        {"lat", ADMIN_FLAG_DOUBLE, &lat, 1, 0, "latitude of the first, WGS84 degrees"},
+        {"lon", ADMIN_FLAG_DOUBLE, &lon, 1, 0, "longitude of the first, WGS84 degrees"},
+        {"spread-deg", ADMIN_FLAG_DOUBLE, &spread, 0, 0,
+         "place them on a grid this many degrees apart (default 0: all at lat/lon)"},
+        {"mount-height-m", ADMIN_FLAG_DOUBLE, &mount, 0, 0, "water_level: as for device add"},
+    };
+    size_t nf = sizeof flags / sizeof flags[0];
+    const char *synopsis = "device add-many --kind K --prefix P --count N --lat X --lon Y "
+                           "[--start S] [--spread-deg D] [--mount-height-m H]";
+    struct tk_error err = {0};
+    enum tk_kind kind;
+    if (admin_args__parse(argc, argv, flags, nf, &err)) {
+        fprintf(stderr, "takumi-admin device add-many: %s\n", err.text);
+        admin_args__usage(synopsis, flags, nf);
+        return ADMIN_EXIT_USAGE;
+    }
+    char first[TK_ID_MAX + 16];
+    snprintf(first, sizeof first, "%s-%05d", prefix, start);
+    if (count < 1 || count > 100000 || start < 0 || start > 99999 - count + 1 ||
+        !(spread >= 0 && spread <= 1) || tk_kind_parse(kind_s, &kind) != TK_OK ||
+        lat < -90 || lat > 90 || lon < -180 || lon > 180 ||
+        (flags[7].seen && (kind != TK_KIND_WATER_LEVEL || !(mount > 0 && mount <= 100)))) {
+        fprintf(stderr, "takumi-admin device add-many: bad value (--count 1..100000 with "
+                        "--start + --count <= 100000, a known --kind, --spread-deg 0..1, "
+                        "--mount-height-m for water_level only)\n");
+        return ADMIN_EXIT_USAGE;
+    }
+    if (!check_id("device add-many", first))
+        return ADMIN_EXIT_USAGE;
+    int ex = ADMIN_EXIT_FAIL, added = 0;
+    struct store *st = NULL;
+    struct admin_creds creds = {0};
+    enum tk_rc rc = admin_ctx__ensure(ctx, &st);
+    if (!rc)
+        rc = admin_creds__load(ctx->creds, &creds);
+    if (rc) {
+        fprintf(stderr, "takumi-admin device add-many: cannot open %s: %s\n", ctx->data,
+                tk_strerror(rc));
+        goto cleanup;
+    }
+    int side = 1;
+    while (side * side < count)
+        side++;
+    for (int i = 0; i < count; i++) {
+        struct store_device dev, got;
+        memset(&dev, 0, sizeof dev);
+        snprintf(dev.id, sizeof dev.id, "%s-%05d", prefix, start + i);
+        if (admin_creds__find(&creds, dev.id) || store_device_get(st, dev.id, &got) == TK_OK) {
+            fprintf(stderr, "takumi-admin device add-many: '%s' already exists; %d added\n",
+                    dev.id, added);
+            goto regenerate;
+        }
+        dev.kind = kind;
+        snprintf(dev.name, sizeof dev.name, "%s", dev.id);
+        dev.lat = lat + spread * (i / side);
+        dev.lon = lon + spread * (i % side);
+        if (dev.lat > 90)
+            dev.lat = 90;
+        if (dev.lon > 180)
+            dev.lon -= 360;
+        dev.mount_height_m = mount;
+        snprintf(dev.transport, sizeof dev.transport, "mqtt");
+        rc = store_device_add(st, &dev, &got);
+        if (rc) {
+            fprintf(stderr, "takumi-admin device add-many: the store refused %s: %s (%s); "
+                            "%d added\n", dev.id, tk_strerror(rc), store_errmsg(st), added);
+            goto regenerate;
+        }
+        added++;
+    }
+    ex = ADMIN_EXIT_OK;
+regenerate:
+    if (added && finish_change(ctx, "device add-many", &creds, st) != ADMIN_EXIT_OK)
+        ex = ADMIN_EXIT_FAIL;
+    if (ex == ADMIN_EXIT_OK)
+        printf("%d %s devices registered: %s .. %s-%05d (no MQTT login of their own: add a "
+               "gateway with --devices all to speak for them)\n",
+               added, tk_kind_name(kind), first, prefix, start + count - 1);
+cleanup:
+    admin_creds__free(&creds);
+    store_close(st);
+    return ex;
+}
+
 static int print_row(const struct store_device *d, void *ud)
 {
     (void)ud;
@@ -295,10 +394,12 @@ int admin_cmd_device(struct admin_ctx *ctx, int argc, char **argv)
     const char *sub = argc > 0 ? argv[0] : "";
     if (strcmp(sub, "add") == 0)
         return device_add(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "add-many") == 0)
+        return device_add_many(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "list") == 0)
         return device_list(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "remove") == 0)
         return device_remove(ctx, argc - 1, argv + 1);
-    fprintf(stderr, "usage: takumi-admin --data DIR device add|list|remove ...\n");
+    fprintf(stderr, "usage: takumi-admin --data DIR device add|add-many|list|remove ...\n");
     return ADMIN_EXIT_USAGE;
 }

@@ -8,7 +8,8 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: takumi-device --kind water_level|people_flow|wifi_ap --user U --password P\n"
+            "usage: takumi-device --kind water_level|people_flow|wifi_ap --user U\n"
+            "  (--password P | --password-file FILE)\n"
             "  --state-dir DIR (--id ID | --fleet N --prefix P | --devices FILE)\n"
             "  [--host H] [--port N] [--connections K]\n"
             "  [--scenario dry|rain-storm|festival|quiet-night|spiky] [--time-scale X]\n"
@@ -100,6 +101,7 @@ int fw_opts_parse(int argc, char **argv, struct fw_opts *o)
         else if (!strcmp(a, "--port") && !num(val, 1, 65535, &o->port)) {}
         else if (!strcmp(a, "--user")) o->user = val;
         else if (!strcmp(a, "--password")) o->password = val;
+        else if (!strcmp(a, "--password-file")) o->password_file = val;
         else if (!strcmp(a, "--id")) o->id = val;
         else if (!strcmp(a, "--prefix")) o->prefix = val;
         else if (!strcmp(a, "--devices")) o->devices_file = val;
@@ -129,6 +131,15 @@ int fw_opts_parse(int argc, char **argv, struct fw_opts *o)
         else return usage();
     }
     int sources = (o->id != NULL) + (o->fleet != 0) + (o->devices_file != NULL);
+    if (o->password_file && !o->password) { /* kept out of argv, where ps shows it */
+        char *pw = fw_read_text(o->password_file, 256);
+        if (!pw)
+            return usage();
+        pw[strcspn(pw, "\r\n")] = '\0';
+        snprintf(o->password_buf, sizeof o->password_buf, "%s", pw);
+        free(pw);
+        o->password = o->password_buf;
+    }
     if (!o->user || !o->password || !pd->state_dir || sources != 1)
         return usage();
     if (!pd->dev.ring_slots)

@@ -17,7 +17,8 @@ struct devspec {
 
 struct fw_opts {
     struct pdevice_opts pd;
-    const char *host, *user, *password, *id, *prefix, *devices_file, *macs_file;
+    const char *host, *user, *password, *password_file, *id, *prefix, *devices_file, *macs_file;
+    char password_buf[257];
     enum fw_kind kind;
     long long port, fleet, count, duration_s, wdt_ms, stats_ms, connections, utc_start_s;
     double time_scale;

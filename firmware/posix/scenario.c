@@ -197,13 +197,21 @@ enum fw_rc scenario_read(struct scenario *s, double t_s, enum fw_channel ch, voi
         break;
     case FW_CH_COUNT_IN:
     case FW_CH_COUNT_OUT: {
-        double dt = t_s - s->last_count_t;
-        if (dt > 1) {
-            double r = crowd_rate(s, t_s);
-            s->count_in += (uint32_t)lround(dt * r * uniform(s) * 2);
-            s->count_out += (uint32_t)lround(dt * r * 0.93 * uniform(s) * 2);
-            s->last_count_t = t_s;
+        /* arrivals second by second (a day at most per read): counts vary as crowds do,
+         * not by one coin toss per interval */
+        if (t_s - s->last_count_t > 86400)
+            s->last_count_t = t_s - 86400;
+        double in = s->frac_in, out_n = s->frac_out;
+        while (t_s - s->last_count_t >= 1.0) {
+            double r = crowd_rate(s, s->last_count_t);
+            in += r * uniform(s) * 2;
+            out_n += r * 0.93 * uniform(s) * 2;
+            s->last_count_t += 1.0;
         }
+        s->count_in += (uint32_t)floor(in);
+        s->count_out += (uint32_t)floor(out_n);
+        s->frac_in = in - floor(in);
+        s->frac_out = out_n - floor(out_n);
         v = (int32_t)(ch == FW_CH_COUNT_IN ? s->count_in : s->count_out);
         break;
     }

@@ -46,6 +46,7 @@ struct scenario {
     /* counters and radio, in simulated seconds */
     uint32_t count_in, count_out;
     double last_count_t, last_wifi_t;
+    double frac_in, frac_out; /* arrivals not yet whole */
     const struct scen_mac *macs; /* borrowed; NULL: the scenario's population */
     size_t nmacs, mac_pos;
 };

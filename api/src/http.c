@@ -196,12 +196,14 @@ enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
             goto invalid;
         sa = (const struct sockaddr *)&in4;
     }
+    /* the logger first, so that MHD's messages about the other options reach it */
     s->d = MHD_start_daemon(
-        flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->conn_max, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
+        flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_max,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+        on_completed, NULL, MHD_OPTION_END);
     if (!s->d) {
         free(s);
         return TK_EIO;

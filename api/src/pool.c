@@ -44,9 +44,12 @@ enum tk_rc api_pool_create(const char *uri, size_t n, struct api_pool **out, cha
         struct store *st = NULL;
         rc = store_open(uri, &opt, &st);
         if (rc) {
-            if (errbuf)
-                snprintf(errbuf, errsize, "%s: %s", tk_strerror(rc),
-                         st ? store_errmsg(st) : "cannot open the store");
+            if (errbuf && rc == TK_ESCHEMA)
+                snprintf(errbuf, errsize, "its schema version is not this program's (a read-only"
+                                          " connection cannot migrate it: run takumi-admin init"
+                                          " or the ingest of this build first)");
+            else if (errbuf)
+                snprintf(errbuf, errsize, "%s (%s)", tk_strerror(rc), tk_rc_name(rc));
             store_close(st);
             goto cleanup;
         }

@@ -440,6 +440,7 @@ def test_sigterm_exits_cleanly():
     assert rc == 0, "takumi-api exit status %s:\n%s" % (rc, log[-3000:])
     assert "Sanitizer" not in log and "runtime error" not in log, log[-3000:]
     assert "api stopped" in log, log[-2000:]
+    assert " warn " not in log and " error " not in log, log[-3000:]
 
 
 if __name__ == "__main__":

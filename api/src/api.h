@@ -228,8 +228,8 @@ void api_sta_render_value(struct api_buf *b, const struct store_sta_value *v);
 
 struct api_pool;
 /** Open n read-only store connections to uri. */
-enum tk_rc api_pool_create(const char *uri, size_t n, struct api_pool **out,
-                           char *errbuf, size_t errsize) TK_WUR;
+enum tk_rc api_pool_create(const char *uri, size_t n, struct api_pool **out, char *errbuf,
+                           size_t errsize) TK_WUR;
 void api_pool_destroy(struct api_pool *p);
 /** Take a connection, waiting at most wait_ms; NULL if none became free. */
 struct store *api_pool_take(struct api_pool *p, int64_t wait_ms);

@@ -89,13 +89,14 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *rep)
 {
     api_reply_finish(rep);
-    const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    const char *ae =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     if (rep->status == 200 && api_accepts_gzip(ae) && api_reply_gzip(rep))
         api_reply_error(rep, API_E_INTERNAL, NULL, "compressing the response failed");
     struct MHD_Response *resp;
     if (rep->body.len && rep->body.data) {
-        resp = MHD_create_response_from_buffer_with_free_callback(rep->body.len, rep->body.data,
-                                                                  free);
+        resp =
+            MHD_create_response_from_buffer_with_free_callback(rep->body.len, rep->body.data, free);
         if (resp)
             rep->body.data = NULL; /* MHD owns it now */
     } else {
@@ -115,9 +116,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *re
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct api_server *s = cls;
     struct conn_state *cs = *con_cls;
@@ -201,9 +201,8 @@ enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
         flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_max,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!s->d) {
         free(s);
         return TK_EIO;

@@ -45,9 +45,10 @@ enum tk_rc api_pool_create(const char *uri, size_t n, struct api_pool **out, cha
         rc = store_open(uri, &opt, &st);
         if (rc) {
             if (errbuf && rc == TK_ESCHEMA)
-                snprintf(errbuf, errsize, "its schema version is not this program's (a read-only"
-                                          " connection cannot migrate it: run takumi-admin init"
-                                          " or the ingest of this build first)");
+                snprintf(errbuf, errsize,
+                         "its schema version is not this program's (a read-only"
+                         " connection cannot migrate it: run takumi-admin init"
+                         " or the ingest of this build first)");
             else if (errbuf)
                 snprintf(errbuf, errsize, "%s (%s)", tk_strerror(rc), tk_rc_name(rc));
             store_close(st);

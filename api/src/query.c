@@ -12,8 +12,7 @@
 
 #include "api.h"
 
-static enum tk_rc fail(struct tk_error *err, const char *opt, const char *fmt, ...)
-    TK_PRINTF(3, 4);
+static enum tk_rc fail(struct tk_error *err, const char *opt, const char *fmt, ...) TK_PRINTF(3, 4);
 static enum tk_rc fail(struct tk_error *err, const char *opt, const char *fmt, ...)
 {
     if (err) {
@@ -122,8 +121,7 @@ static enum tk_rc parse_select(struct api_query *q, const char *v, size_t n, str
     return bad ? fail(err, "$select", "unbalanced parentheses") : TK_OK;
 }
 
-static enum tk_rc parse_orderby(struct api_query *q, const char *v, size_t n,
-                                struct tk_error *err)
+static enum tk_rc parse_orderby(struct api_query *q, const char *v, size_t n, struct tk_error *err)
 {
     const char *p = v, *it, *end = v + n;
     size_t len;
@@ -146,7 +144,8 @@ static enum tk_rc parse_orderby(struct api_query *q, const char *v, size_t n,
         else if (dlen == 4 && strncmp(dir, "desc", 4) == 0)
             o->desc = 1;
         else
-            return fail(err, "$orderby", "'%.*s': the direction must be asc or desc", QUOTE(len), it);
+            return fail(err, "$orderby", "'%.*s': the direction must be asc or desc", QUOTE(len),
+                        it);
         q->norder++;
     }
     return bad ? fail(err, "$orderby", "unbalanced parentheses") : TK_OK;
@@ -186,7 +185,8 @@ static enum tk_rc expand_item(struct api_query *q, const char *it, size_t len, i
                               struct tk_error *err)
 {
     if (depth >= API_EXPAND_DEPTH_MAX)
-        return fail(err, "$expand", "'%.*s': expansions nest at most 3 levels deep", QUOTE(len), it);
+        return fail(err, "$expand", "'%.*s': expansions nest at most 3 levels deep", QUOTE(len),
+                    it);
     size_t k = 0;
     while (k < len && it[k] != '/' && it[k] != '(')
         k++;
@@ -207,8 +207,7 @@ static enum tk_rc expand_item(struct api_query *q, const char *it, size_t len, i
         close--;
     if (*close != ')')
         return fail(err, "$expand", "'%.*s': text after the options", QUOTE(len), it);
-    return api_query_parse_nested(it + k + 1, (size_t)(close - (it + k + 1)), x->q, depth + 1,
-                                  err);
+    return api_query_parse_nested(it + k + 1, (size_t)(close - (it + k + 1)), x->q, depth + 1, err);
 }
 
 static enum tk_rc parse_expand(struct api_query *q, const char *v, size_t n, int depth,
@@ -233,7 +232,7 @@ struct seen {
 static enum tk_rc apply(struct api_query *q, struct seen *seen, const char *k, size_t kn,
                         const char *v, size_t vn, int has_value, int depth, struct tk_error *err)
 {
-    static const char *const names[] = {"$top",    "$skip",   "$count",  "$select",
+    static const char *const names[] = {"$top",     "$skip",   "$count",  "$select",
                                         "$orderby", "$expand", "$filter", "$resultFormat"};
     size_t which = sizeof names / sizeof names[0];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -297,8 +296,7 @@ enum tk_rc api_query_parse(const struct api_qarg *args, size_t n, struct api_que
         if (!k || k[0] != '$')
             continue; /* custom options are the client's business */
         const char *v = args[i].value ? args[i].value : "";
-        enum tk_rc rc =
-            apply(q, &seen, k, strlen(k), v, strlen(v), args[i].value != NULL, 0, err);
+        enum tk_rc rc = apply(q, &seen, k, strlen(k), v, strlen(v), args[i].value != NULL, 0, err);
         if (rc) {
             api_query_free(q);
             return rc;

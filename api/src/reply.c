@@ -294,8 +294,7 @@ int api_accepts_gzip(const char *ae)
             p++;
         size_t tl = (size_t)(p - tok);
         int is_gzip = (tl == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
-                      (tl == 6 && strncasecmp(tok, "x-gzip", 6) == 0) ||
-                      (tl == 1 && tok[0] == '*');
+                      (tl == 6 && strncasecmp(tok, "x-gzip", 6) == 0) || (tl == 1 && tok[0] == '*');
         int q_zero = 0;
         while (*p && *p != ',') {
             if (*p == ';') {

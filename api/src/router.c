@@ -103,10 +103,9 @@ static enum tk_rc next_seg(const char **p, struct seg *s, struct tk_error *err)
         while (*q >= '0' && *q <= '9' && q - d < 18)
             v = v * 10 + (*q++ - '0');
         if (q == d || *q != ')')
-            return tk_error_set(err, TK_EINVAL, "path",
-                                "'%.*s': an entity id is an integer in parentheses",
-                                (int)(strcspn(s->name, "/") > 80 ? 80 : strcspn(s->name, "/")),
-                                s->name);
+            return tk_error_set(
+                err, TK_EINVAL, "path", "'%.*s': an entity id is an integer in parentheses",
+                (int)(strcspn(s->name, "/") > 80 ? 80 : strcspn(s->name, "/")), s->name);
         q++;
         s->has_id = 1;
         s->id = v;
@@ -173,8 +172,8 @@ enum tk_rc api_route_parse(const char *path, struct api_route *r, struct tk_erro
                                     (int)(s.len > 80 ? 80 : s.len), s.name);
             if (r->nsteps == API_STEPS_MAX)
                 return tk_error_set(err, TK_EINVAL, "path", "path too deep");
-            r->steps[r->nsteps++] = (struct api_step){(enum store_sta_entity)to, card, s.has_id,
-                                                      s.id};
+            r->steps[r->nsteps++] =
+                (struct api_step){(enum store_sta_entity)to, card, s.has_id, s.id};
             r->target = (card == 1 || s.has_id) ? API_T_ENTITY : API_T_COLLECTION;
             continue;
         }

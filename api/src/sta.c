@@ -100,8 +100,8 @@ static enum tk_rc resolve(struct api_render *ro, const struct api_route *r, stru
                          api_set_name(prev), (long long)prev_id, api_set_name(s->entity),
                          (long long)s->id);
             else
-                snprintf(ro->errmsg, sizeof ro->errmsg, "%s(%lld) has no %s",
-                         api_set_name(prev), (long long)prev_id, api_nav_name(prev, s->entity));
+                snprintf(ro->errmsg, sizeof ro->errmsg, "%s(%lld) has no %s", api_set_name(prev),
+                         (long long)prev_id, api_nav_name(prev, s->entity));
             return TK_ENOTFOUND;
         }
         prev = s->entity;

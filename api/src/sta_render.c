@@ -122,8 +122,7 @@ enum tk_rc api_sta_validate(struct api_render *ro, enum store_sta_entity e,
         const char *nm = q->expand[i].name;
         int to = api_nav_find(e, nm, strlen(nm), NULL);
         if (to < 0) {
-            snprintf(ro->errmsg, sizeof ro->errmsg, "%s have no navigation property '%s'", set,
-                     nm);
+            snprintf(ro->errmsg, sizeof ro->errmsg, "%s have no navigation property '%s'", set, nm);
             return bad(ro, field, "$expand");
         }
         enum tk_rc rc = api_sta_validate(ro, (enum store_sta_entity)to, q->expand[i].q, field);

@@ -14,9 +14,12 @@ static enum tk_rc parse1(const char *k, const char *v, struct api_query *q, stru
 
 static void test_simple(void)
 {
-    struct api_qarg a[] = {{"$top", "5"},         {"$skip", "10"},
-                           {"$count", "true"},    {"$select", "id, name,Datastreams"},
-                           {"$orderby", "name desc, id"}, {"foo", "bar"}};
+    struct api_qarg a[] = {{"$top", "5"},
+                           {"$skip", "10"},
+                           {"$count", "true"},
+                           {"$select", "id, name,Datastreams"},
+                           {"$orderby", "name desc, id"},
+                           {"foo", "bar"}};
     struct api_query q;
     struct tk_error e = {0};
     CHECK_EQ_INT(api_query_parse(a, 6, &q, &e), TK_OK);

@@ -87,9 +87,9 @@ int main(void)
     CHECK_EQ_INT(route("/Things(1)x", &r), TK_EINVAL);
     CHECK_EQ_INT(route("/Things(-1)", &r), TK_EINVAL);
     CHECK_EQ_INT(route("/Datastreams(1)/Thing(2)", &r), TK_EINVAL);
-    CHECK_EQ_INT(route("/Things(1)/Datastreams(1)/Thing/Datastreams(1)/Thing/Datastreams(1)/Thing",
-                       &r),
-                 TK_EINVAL);
+    CHECK_EQ_INT(
+        route("/Things(1)/Datastreams(1)/Thing/Datastreams(1)/Thing/Datastreams(1)/Thing", &r),
+        TK_EINVAL);
 
     /* names of the data model */
     CHECK_EQ_STR(api_nav_name(STORE_STA_THING, STORE_STA_DATASTREAM), "Datastreams");

@@ -117,13 +117,15 @@ int main(void)
     int64_t ids[2] = {moved_id, staged_id};
     struct rows foi0 = {0};
     for (int k = 0; k < 2; k++) {
-        struct store_sta_query one = {.entity = STORE_STA_OBSERVATION, .has_id = 1,
-                                      .id = ids[k], .top = 1};
+        struct store_sta_query one = {
+            .entity = STORE_STA_OBSERVATION, .has_id = 1, .id = ids[k], .top = 1};
         rs = list(st, one);
         CHECK_EQ_INT(rs.n, 1);
         CHECK_EQ_INT(rs.id[0], ids[k]);
-        struct store_sta_query up = {.entity = STORE_STA_DATASTREAM, .has_parent = 1,
-                                     .parent = STORE_STA_OBSERVATION, .parent_id = ids[k],
+        struct store_sta_query up = {.entity = STORE_STA_DATASTREAM,
+                                     .has_parent = 1,
+                                     .parent = STORE_STA_OBSERVATION,
+                                     .parent_id = ids[k],
                                      .top = -1};
         rs = list(st, up);
         CHECK_EQ_INT(rs.n, 1);
@@ -136,17 +138,24 @@ int main(void)
         else
             CHECK_EQ_INT(rs.id[0], foi0.id[0]); /* staged and moved rows: the same FoI */
     }
-    struct store_sta_query wrong = {.entity = STORE_STA_OBSERVATION, .has_parent = 1,
-                                    .parent = STORE_STA_DATASTREAM, .parent_id = dsb,
-                                    .has_id = 1, .id = moved_id, .top = -1};
+    struct store_sta_query wrong = {.entity = STORE_STA_OBSERVATION,
+                                    .has_parent = 1,
+                                    .parent = STORE_STA_DATASTREAM,
+                                    .parent_id = dsb,
+                                    .has_id = 1,
+                                    .id = moved_id,
+                                    .top = -1};
     CHECK_EQ_INT(list(st, wrong).n, 0);
-    struct store_sta_query none = {.entity = STORE_STA_OBSERVATION, .has_id = 1,
-                                   .id = 999999, .top = -1};
+    struct store_sta_query none = {
+        .entity = STORE_STA_OBSERVATION, .has_id = 1, .id = 999999, .top = -1};
     CHECK_EQ_INT(list(st, none).n, 0);
 
     /* the FeatureOfInterest's observations: device a's, both tables */
-    struct store_sta_query fq = {.entity = STORE_STA_OBSERVATION, .has_parent = 1,
-                                 .parent = STORE_STA_FOI, .parent_id = foi0.id[0], .top = -1};
+    struct store_sta_query fq = {.entity = STORE_STA_OBSERVATION,
+                                 .has_parent = 1,
+                                 .parent = STORE_STA_FOI,
+                                 .parent_id = foi0.id[0],
+                                 .top = -1};
     CHECK_EQ_INT(count(st, fq), 15);
     CHECK_EQ_INT(list(st, fq).n, 15);
 
@@ -164,27 +173,39 @@ int main(void)
     CHECK_EQ_INT(rs.ttype[0], STORE_STA_INTERVAL);
 
     /* registry navigation */
-    struct store_sta_query th = {.entity = STORE_STA_DATASTREAM, .has_parent = 1,
-                                 .parent = STORE_STA_THING, .parent_id = ra.thing_id, .top = -1};
+    struct store_sta_query th = {.entity = STORE_STA_DATASTREAM,
+                                 .has_parent = 1,
+                                 .parent = STORE_STA_THING,
+                                 .parent_id = ra.thing_id,
+                                 .top = -1};
     CHECK_EQ_INT(count(st, th), 3);
-    struct store_sta_query up = {.entity = STORE_STA_THING, .has_parent = 1,
-                                 .parent = STORE_STA_DATASTREAM, .parent_id = dsb, .top = -1};
+    struct store_sta_query up = {.entity = STORE_STA_THING,
+                                 .has_parent = 1,
+                                 .parent = STORE_STA_DATASTREAM,
+                                 .parent_id = dsb,
+                                 .top = -1};
     rs = list(st, up);
     CHECK_EQ_INT(rs.n, 1);
     CHECK_EQ_INT(rs.id[0], rb.thing_id);
-    struct store_sta_query things = {.entity = STORE_STA_THING, .top = -1, .norder = 1,
-                                     .order = {{1, 1}}};
+    struct store_sta_query things = {
+        .entity = STORE_STA_THING, .top = -1, .norder = 1, .order = {{1, 1}}};
     rs = list(st, things);
     CHECK_EQ_INT(rs.n, 2);
     CHECK_EQ_INT(rs.id[0], ra.thing_id); /* "wl-sta-a" > "pf-sta-b" */
-    struct store_sta_query gone = {.entity = STORE_STA_DATASTREAM, .has_parent = 1,
-                                   .parent = STORE_STA_THING, .parent_id = 424242, .top = -1};
+    struct store_sta_query gone = {.entity = STORE_STA_DATASTREAM,
+                                   .has_parent = 1,
+                                   .parent = STORE_STA_THING,
+                                   .parent_id = 424242,
+                                   .top = -1};
     CHECK_EQ_INT(list(st, gone).n, 0);
 
     /* refusals */
     struct rows dummy;
-    struct store_sta_query bad = {.entity = STORE_STA_OBSERVATION, .has_parent = 1,
-                                  .parent = STORE_STA_SENSOR, .parent_id = 1, .top = -1};
+    struct store_sta_query bad = {.entity = STORE_STA_OBSERVATION,
+                                  .has_parent = 1,
+                                  .parent = STORE_STA_SENSOR,
+                                  .parent_id = 1,
+                                  .top = -1};
     CHECK_EQ_INT(store_sta_list(st, &bad, collect, &dummy), TK_EINVAL);
     bad = (struct store_sta_query){.entity = STORE_STA_THING, .norder = 1, .order = {{3, 0}}};
     CHECK_EQ_INT(store_sta_list(st, &bad, collect, &dummy), TK_EINVAL); /* properties */

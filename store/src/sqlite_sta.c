@@ -29,20 +29,29 @@
 
 /* ---- the property tables ------------------------------------------------------------ */
 
-#define P_ID {"@iot.id", STORE_STA_INT, 1, 0}
-#define P_TEXT(n) {n, STORE_STA_TEXT, 1, 0}
-#define P_JSON(n) {n, STORE_STA_JSON, 0, 0}
+#define P_ID                                                                                       \
+    {                                                                                              \
+        "@iot.id", STORE_STA_INT, 1, 0                                                             \
+    }
+#define P_TEXT(n)                                                                                  \
+    {                                                                                              \
+        n, STORE_STA_TEXT, 1, 0                                                                    \
+    }
+#define P_JSON(n)                                                                                  \
+    {                                                                                              \
+        n, STORE_STA_JSON, 0, 0                                                                    \
+    }
 
 static const struct store_sta_prop thing_props[] = {
     P_ID, P_TEXT("name"), P_TEXT("description"), {"properties", STORE_STA_JSON, 0, 1}};
-static const struct store_sta_prop location_props[] = {
-    P_ID, P_TEXT("name"), P_TEXT("description"), P_TEXT("encodingType"), P_JSON("location")};
+static const struct store_sta_prop location_props[] = {P_ID, P_TEXT("name"), P_TEXT("description"),
+                                                       P_TEXT("encodingType"), P_JSON("location")};
 static const struct store_sta_prop hlocation_props[] = {P_ID, {"time", STORE_STA_TIME, 1, 0}};
 static const struct store_sta_prop datastream_props[] = {
     P_ID, P_TEXT("name"), P_TEXT("description"), P_JSON("unitOfMeasurement"),
     P_TEXT("observationType")};
-static const struct store_sta_prop sensor_props[] = {
-    P_ID, P_TEXT("name"), P_TEXT("description"), P_TEXT("encodingType"), P_JSON("metadata")};
+static const struct store_sta_prop sensor_props[] = {P_ID, P_TEXT("name"), P_TEXT("description"),
+                                                     P_TEXT("encodingType"), P_JSON("metadata")};
 static const struct store_sta_prop oproperty_props[] = {P_ID, P_TEXT("name"), P_TEXT("definition"),
                                                         P_TEXT("description")};
 static const struct store_sta_prop observation_props[] = {
@@ -51,8 +60,8 @@ static const struct store_sta_prop observation_props[] = {
     {"resultTime", STORE_STA_TIME, 1, 0},
     {"result", STORE_STA_REAL, 1, 0},
     {"parameters", STORE_STA_JSON, 0, 1}};
-static const struct store_sta_prop foi_props[] = {
-    P_ID, P_TEXT("name"), P_TEXT("description"), P_TEXT("encodingType"), P_JSON("feature")};
+static const struct store_sta_prop foi_props[] = {P_ID, P_TEXT("name"), P_TEXT("description"),
+                                                  P_TEXT("encodingType"), P_JSON("feature")};
 
 /* JSON columns are made valid JSON whatever was stored (text becomes a JSON string) */
 #define AS_JSON(c) "CASE WHEN json_valid(" c ") THEN " c " ELSE json_quote(" c ") END"
@@ -247,8 +256,8 @@ static void obs_arms(const struct store_sta_query *q, struct sqlbuf *main_arm,
     if (q->parent == STORE_STA_DATASTREAM) {
         put(main_arm, " FROM observations o WHERE o.ds_id = ?1%s", id_main);
         if (q->has_id) {
-            put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF("?2")
-                           " AND s.id = ?2 AND s.ds_id = ?1");
+            put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF(
+                               "?2") " AND s.id = ?2 AND s.ds_id = ?1");
         } else {
             put(stage_arm, " FROM b CROSS JOIN obs_staging s ON s.batch = b.x AND s.ds_id = ?1");
             *cte = 1;
@@ -261,8 +270,8 @@ static void obs_arms(const struct store_sta_query *q, struct sqlbuf *main_arm,
         " AND coalesce(o.foi_id, " DS_FOI("o.ds_id") ") = ?1%s",
         id_main);
     if (q->has_id) {
-        put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF("?2")
-                       " AND s.id = ?2 AND " DS_FOI("s.ds_id") " = ?1");
+        put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF(
+                           "?2") " AND s.id = ?2 AND " DS_FOI("s.ds_id") " = ?1");
     } else {
         put(stage_arm, " FROM b CROSS JOIN obs_staging s ON s.batch = b.x"
                        " AND s.ds_id IN (" FOI_DS ") WHERE " DS_FOI("s.ds_id") " = ?1");
@@ -303,8 +312,8 @@ static void build_count(const struct store_sta_query *q, struct sqlbuf *b)
         int cte;
         obs_arms(q, &m, &s, &cte);
         b->overflow |= m.overflow | s.overflow;
-        put(b, "%sSELECT (SELECT count(*)%s) + (SELECT count(*)%s)", cte ? SQ_BATCHES_CTE : "",
-            m.s, s.s);
+        put(b, "%sSELECT (SELECT count(*)%s) + (SELECT count(*)%s)", cte ? SQ_BATCHES_CTE : "", m.s,
+            s.s);
         return;
     }
     put(b, "SELECT count(*) FROM %s WHERE 1", en->from);

@@ -12,6 +12,7 @@
  * which is flagged rather than turned into a negative count. */
 #include "normalize.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +29,23 @@ void ing_norm_free(struct ing_norm *nm)
     nm->params_len = nm->params_cap = 0;
 }
 
+/* Derived levels are rounded to the micrometre: finer digits are floating-point noise
+ * (3.2 - 1.434 is 1.7660000000000002), far below any gauge's resolution. */
+static double to_micrometre(double m)
+{
+    return round(m * 1e6) / 1e6;
+}
+
 double ing_level_from_distance(double distance_mm, double mount_height_m)
 {
-    return mount_height_m - distance_mm / 1000.0;
+    return to_micrometre(mount_height_m - distance_mm / 1000.0);
 }
 
 double ing_level_from_pressure(double pressure_kpa, double density_kg_m3)
 {
     if (density_kg_m3 <= 0)
         density_kg_m3 = 1000.0;
-    return pressure_kpa * 1000.0 / (density_kg_m3 * GRAVITY);
+    return to_micrometre(pressure_kpa * 1000.0 / (density_kg_m3 * GRAVITY));
 }
 
 static enum tk_rc params_reserve(struct ing_norm *nm, size_t extra)

@@ -34,6 +34,12 @@ int main(void)
     CHECK(near(nm.obs[0].result, 0.5));
     CHECK(strstr(nm.params, "\"distance_mm\":2700") != NULL);
 
+    /* derived levels carry no floating-point noise */
+    dev.mount_height_m = 3.2;
+    r.distance_mm = 1434;
+    CHECK_EQ_INT(ing_normalize(&r, &dev, 0, 0, 0, &nm, &e), TK_OK);
+    CHECK(nm.obs[0].result == 1.766);
+
     dev.mount_height_m = 0;
     CHECK_EQ_INT(ing_normalize(&r, &dev, 0, 0, 0, &nm, &e), TK_EINVAL);
     CHECK_EQ_STR(e.path, "/distance_mm");

@@ -21,7 +21,7 @@ struct store_options {
     int64_t cache_kib;      /* page cache size; 0 = backend default */
     int64_t busy_timeout_ms; /* how long to wait for a lock; 0 = 5000 */
     int64_t stage_rows;     /* store_maintain moves staged rows once this many are waiting;
-                               0 = backend default (SQLite: 131072) */
+                               0 = backend default (SQLite: 262144) */
 };
 
 /** Open (and create / migrate to the current schema) a store.

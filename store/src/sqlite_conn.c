@@ -316,6 +316,11 @@ static enum tk_rc sq_open(const char *path, const struct store_options *opt, str
         rc = pragma(sq, "PRAGMA foreign_keys = ON");
     if (!rc && !sq->readonly)
         rc = pragma(sq, "PRAGMA journal_mode = WAL");
+    if (!rc && !sq->readonly) {
+        char ckpt[64];
+        snprintf(ckpt, sizeof ckpt, "PRAGMA wal_autocheckpoint = %d", SQ_WAL_AUTOCHECKPOINT);
+        rc = pragma(sq, ckpt);
+    }
     if (!rc)
         rc = pragma(sq, "PRAGMA synchronous = FULL");
     if (!rc)

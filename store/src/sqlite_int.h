@@ -9,11 +9,15 @@
 #include "store_int.h"
 
 #define SQ_SCHEMA_VERSION 4
-#define SQ_STAGE_ROWS_DEFAULT 131072
+#define SQ_STAGE_ROWS_DEFAULT 262144
 /* Staged rows are keyed (batch, ds, t) with batch = id >> SQ_BATCH_SHIFT: a commit writes
  * into the few newest batches only (sequential pages), and a per-datastream lookup seeks
  * once per batch. */
 #define SQ_BATCH_SHIFT 11
+/* WAL pages before an automatic checkpoint: a move writes thousands of pages, and with
+ * the default 1,000 the staging pages were copied into the database several times per
+ * move cycle only to be freed by the move. */
+#define SQ_WAL_AUTOCHECKPOINT 10000
 
 #define SQ_MINUTE_US INT64_C(60000000)
 #define SQ_SLOTS 60 /* minutes per rollup_minute_slots row (one hour) */

@@ -18,7 +18,7 @@
  *                 costs about 1 us of statement overhead besides its B-tree work.
  *   observations  WITHOUT ROWID, PRIMARY KEY (ds_id, t_us): the clustered main table.
  *                 store_maintain appends the staged rows to it sorted by (ds, t), once
- *                 stage_rows (default 131072) are waiting, so each stream's new rows land
+ *                 stage_rows (default 262144) are waiting, so each stream's new rows land
  *                 together at the end of its range: ~1 page per stream per move instead of
  *                 one per row, again by one INSERT ... SELECT FROM tk_rows. The index on
  *                 id (unique by construction) keeps @iot.id stable and findable.

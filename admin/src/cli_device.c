@@ -6,9 +6,11 @@
  * [a-z0-9-]{3,48} is refused before anything is written. */
 #include "admin.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tk_quantity.h"
 
@@ -60,6 +62,35 @@ static int finish_change(const struct admin_ctx *ctx, const char *cmd, struct ad
                 "restart it or send it SIGHUP\n",
                 cmd);
     return ADMIN_EXIT_OK;
+}
+
+/* CoAP devices talk to the field gateway with DTLS-PSK: the identity is the device id,
+ * the key a fresh random text (what coap-client -k takes). The gateway reads it from
+ * DIR/secrets/psk/<id> ("KIND KEY", mode 0600 in a 0700 folder), written atomically. */
+static enum tk_rc psk_path(const struct admin_ctx *ctx, const char *id, char *buf, size_t size)
+{
+    return admin_fs__path(buf, size, "%s/psk/%s", ctx->secrets, id);
+}
+
+static enum tk_rc psk_write(const struct admin_ctx *ctx, const char *id, enum tk_kind kind,
+                            char *key, size_t key_size)
+{
+    char dir[ADMIN_PATH_MAX], path[ADMIN_PATH_MAX], line[128];
+    enum tk_rc rc = admin_fs__path(dir, sizeof dir, "%s/psk", ctx->secrets);
+    if (!rc)
+        rc = admin_fs__mkdir(dir, 0700);
+    if (!rc)
+        rc = psk_path(ctx, id, path, sizeof path);
+    if (!rc)
+        rc = admin_passwd__new(key, key_size);
+    if (rc)
+        return rc;
+    int n = snprintf(line, sizeof line, "%s %s\n", tk_kind_name(kind), key);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return TK_EFULL;
+    rc = admin_fs__write_atomic(path, line, (size_t)n, 0600);
+    memset(line, 0, sizeof line);
+    return rc;
 }
 
 static int device_add(struct admin_ctx *ctx, int argc, char **argv)
@@ -141,7 +172,8 @@ static int device_add(struct admin_ctx *ctx, int argc, char **argv)
     struct store *st = NULL;
     struct admin_creds creds = {0};
     struct store_device got;
-    char password[ADMIN_PASSWORD_LEN + 8], hash[ADMIN_HASH_MAX];
+    char password[ADMIN_PASSWORD_LEN + 8], hash[ADMIN_HASH_MAX], psk[ADMIN_PASSWORD_LEN + 8];
+    memset(psk, 0, sizeof psk);
     enum tk_rc rc = admin_ctx__ensure(ctx, &st);
     if (rc) {
         fprintf(stderr, "takumi-admin device add: cannot open %s: %s\n", ctx->data,
@@ -182,6 +214,15 @@ static int device_add(struct admin_ctx *ctx, int argc, char **argv)
                     store_errmsg(st));
         goto cleanup;
     }
+    if (strcmp(transport, "coap") == 0 &&
+        (rc = psk_write(ctx, id, kind, psk, sizeof psk)) != TK_OK) {
+        fprintf(stderr, "takumi-admin device add: cannot store the CoAP key: %s\n",
+                tk_strerror(rc));
+        admin_creds__remove(&creds, id);
+        if (admin_creds__save(ctx->creds, &creds) != TK_OK || store_device_remove(st, id) != TK_OK)
+            fprintf(stderr, "takumi-admin device add: and could not undo the registration\n");
+        goto cleanup;
+    }
     ex = finish_change(ctx, "device add", &creds, st);
     if (ex)
         goto cleanup;
@@ -194,9 +235,14 @@ static int device_add(struct admin_ctx *ctx, int argc, char **argv)
         printf("%s %s=%lld", i ? "," : "", qi ? qi->name : "?", (long long)got.ds[qs[i]]);
     }
     printf("\nmqtt username: %s\nmqtt password: %s\n", id, password);
+    if (psk[0])
+        printf("coap psk identity: %s\ncoap psk: %s\n(the key is kept for the gateway in "
+               "%s/psk/%s, mode 0600)\n",
+               id, psk, ctx->secrets, id);
     printf("(the password is shown only this once; only its hash is kept)\n");
 cleanup:
     memset(password, 0, sizeof password);
+    memset(psk, 0, sizeof psk);
     admin_creds__free(&creds);
     store_close(st);
     return ex;
@@ -380,6 +426,10 @@ static int device_remove(struct admin_ctx *ctx, int argc, char **argv)
                 tk_strerror(rc));
         goto cleanup;
     }
+    char kp[ADMIN_PATH_MAX];
+    if (psk_path(ctx, id, kp, sizeof kp) == TK_OK && unlink(kp) != 0 && errno != ENOENT)
+        fprintf(stderr, "takumi-admin device remove: cannot remove the CoAP key %s: %s\n", kp,
+                strerror(errno));
     ex = finish_change(ctx, "device remove", &creds, st);
     if (!ex)
         printf("device %s removed\n", id);

@@ -1,0 +1,196 @@
+/* takumi-gateway: CoAP/DTLS-PSK readings from constrained gauges -> durable spool ->
+ * the broker on each device's topic, deleted only under the platform's watermark ack.
+ * See gw.h for the parts, spool.c and mqtt_side.c for the design notes. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gw.h"
+#include "tk_config.h"
+#include "tk_log.h"
+#include "tk_time.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static enum tk_rc read_secret(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return TK_EIO;
+    enum tk_rc rc = fgets(buf, (int)size, f) ? TK_OK : TK_EIO;
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return rc;
+}
+
+struct watch_arg {
+    struct gw_psk *psk;
+    struct gw_mqtt *mqtt;
+};
+
+static void watch_spooled(const char *id, void *ud)
+{
+    struct watch_arg *w = ud;
+    struct gw_device *d;
+    if (gw_psk_get(w->psk, id, strlen(id), &d) == TK_OK)
+        gw_mqtt_watch(w->mqtt, d);
+}
+
+static void log_stats(const struct gw_stats *s, const struct gw_spool *sp, int connected)
+{
+    tk_log(TK_LOG_INFO,
+           "stats {\"posts\":%llu,\"readings_in\":%llu,\"duplicates\":%llu,\"refused_full\":%llu,"
+           "\"refused_forbidden\":%llu,\"refused_bad\":%llu,\"spooled\":%lld,"
+           "\"published_msgs\":%llu,\"published_readings\":%llu,\"publish_failures\":%llu,"
+           "\"acks\":%llu,\"deleted\":%llu,\"resends\":%llu,\"spool_commits\":%llu,"
+           "\"commit_us_avg\":%lld,\"commit_us_max\":%lld,\"backhaul\":%s}",
+           (unsigned long long)s->posts, (unsigned long long)s->readings_in,
+           (unsigned long long)s->duplicates, (unsigned long long)s->refused_full,
+           (unsigned long long)s->refused_forbidden, (unsigned long long)s->refused_bad,
+           (long long)gw_spool_count(sp), (unsigned long long)s->published_msgs,
+           (unsigned long long)s->published_readings, (unsigned long long)s->publish_failures,
+           (unsigned long long)s->acks, (unsigned long long)s->deleted,
+           (unsigned long long)s->resends, (unsigned long long)s->spool_commits,
+           (long long)(s->spool_commits ? s->commit_us_sum / (int64_t)s->spool_commits : 0),
+           (long long)s->commit_us_max, connected ? "\"up\"" : "\"down\"");
+}
+
+int main(int argc, char **argv)
+{
+    static struct gw_config cfg;
+    static struct gw_stats stats;
+    struct gw_config *c = &cfg;
+    const struct tk_opt opts[] = {
+        {"data", TK_OPT_STR, c->data_dir, sizeof c->data_dir, "var", 0, 0, "data directory"},
+        {"spool", TK_OPT_STR, c->spool, sizeof c->spool, "", 0, 0,
+         "spool database (default DATA/gateway/spool.db)"},
+        {"psk-dir", TK_OPT_STR, c->psk_dir, sizeof c->psk_dir, "", 0, 0,
+         "device keys (default DATA/secrets/psk)"},
+        {"bind", TK_OPT_STR, c->bind, sizeof c->bind, "127.0.0.1", 0, 0, "CoAP listen address"},
+        {"coaps-port", TK_OPT_INT, &c->coaps_port, 0, "5684", 1, 65535, "CoAP over DTLS-PSK port"},
+        {"coap-plain-port", TK_OPT_INT, &c->coap_plain_port, 0, "0", 0, 65535,
+         "plain CoAP port, for tests only (0: off)"},
+        {"mqtt-host", TK_OPT_STR, c->mqtt_host, sizeof c->mqtt_host, "127.0.0.1", 0, 0,
+         "broker host"},
+        {"mqtt-port", TK_OPT_INT, &c->mqtt_port, 0, "1883", 1, 65535, "broker port"},
+        {"mqtt-user", TK_OPT_STR, c->mqtt_user, sizeof c->mqtt_user, "takumi-gateway", 0, 0,
+         "the gateway's broker identity (takumi-admin gateway add --id ...)"},
+        {"password-file", TK_OPT_STR, c->password_file, sizeof c->password_file, "", 0, 0,
+         "file holding the broker password (default DATA/secrets/gateway.pass)"},
+        {"client-id", TK_OPT_STR, c->client_id, sizeof c->client_id, "", 0, 0,
+         "MQTT client id (default: the user)"},
+        {"payload-max", TK_OPT_INT, &c->payload_max, 0, "16384", 64, 1048576,
+         "largest request body in bytes (after block-wise reassembly)"},
+        {"readings-max", TK_OPT_INT, &c->readings_max, 0, "128", 1, 4096, "readings in one POST"},
+        {"spool-max", TK_OPT_INT, &c->spool_max, 0, "1000000", 1, 1000000000,
+         "readings held in the spool; beyond it POSTs get 5.03"},
+        {"sessions-max", TK_OPT_INT, &c->sessions_max, 0, "1000", 1, 1000000,
+         "idle DTLS sessions kept"},
+        {"handshakes-max", TK_OPT_INT, &c->handshakes_max, 0, "100", 1, 100000,
+         "DTLS handshakes in progress"},
+        {"session-timeout-s", TK_OPT_INT, &c->session_timeout_s, 0, "300", 1, 86400,
+         "idle session lifetime"},
+        {"batch-max", TK_OPT_INT, &c->batch_max, 0, "128", 1, 256,
+         "readings per forwarded MQTT message"},
+        {"inflight-max", TK_OPT_INT, &c->inflight_max, 0, "64", 1, 10000,
+         "QoS 1 publishes outstanding"},
+        {"ack-timeout-ms", TK_OPT_INT, &c->ack_timeout_ms, 0, "5000", 100, 600000,
+         "send again what no ack covers after this"},
+        {"stats-interval-s", TK_OPT_INT, &c->stats_interval_s, 0, "10", 0, 86400,
+         "seconds between stats lines (0: only at exit)"},
+        {"log-level", TK_OPT_INT, &c->log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
+    };
+    const size_t nopts = sizeof opts / sizeof opts[0];
+    struct tk_error err = {0};
+    char password[256], dir[1040];
+    struct gw_psk *psk = NULL;
+    struct gw_spool *spool = NULL;
+    struct gw_mqtt *mqtt = NULL;
+    struct gw_coap *coap = NULL;
+    int rc = 1;
+
+    tk_log_set_name("gateway");
+    if (tk_config_load(opts, nopts, argc, argv, &err)) {
+        if (strcmp(err.path, "help") == 0) {
+            tk_config_usage(opts, nopts, stdout);
+            return 0;
+        }
+        fprintf(stderr, "takumi-gateway: %s: %s\n", err.path, err.text);
+        tk_config_usage(opts, nopts, stderr);
+        return 2;
+    }
+    tk_log_set_level((enum tk_log_level)c->log_level);
+    if (!c->spool[0]) {
+        snprintf(dir, sizeof dir, "%s/gateway", c->data_dir);
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            tk_log(TK_LOG_ERR, "cannot create %s: %s", dir, strerror(errno));
+            return 1;
+        }
+        snprintf(c->spool, sizeof c->spool, "%s/spool.db", dir);
+    }
+    if (!c->psk_dir[0])
+        snprintf(c->psk_dir, sizeof c->psk_dir, "%s/secrets/psk", c->data_dir);
+    if (!c->password_file[0])
+        snprintf(c->password_file, sizeof c->password_file, "%s/secrets/gateway.pass", c->data_dir);
+    if (!c->client_id[0])
+        snprintf(c->client_id, sizeof c->client_id, "%s", c->mqtt_user);
+    if (read_secret(c->password_file, password, sizeof password)) {
+        tk_log(TK_LOG_ERR, "cannot read the broker password from %s: %s", c->password_file,
+               strerror(errno));
+        return 1;
+    }
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (gw_psk_create(c->psk_dir, &psk))
+        goto cleanup;
+    if (gw_spool_open(c->spool, c->spool_max, &spool)) {
+        tk_log(TK_LOG_ERR, "cannot open the spool %s", c->spool);
+        goto cleanup;
+    }
+    if (gw_mqtt_start(c, password, &stats, &mqtt))
+        goto cleanup;
+    struct watch_arg wa = {psk, mqtt};
+    if (gw_spool_devices(spool, watch_spooled, &wa))
+        tk_log(TK_LOG_WARN, "spool: cannot list its devices: %s", gw_spool_errmsg(spool));
+    struct gw_coap_env env = {c, spool, psk, mqtt, &stats};
+    if (gw_coap_start(&env, &coap))
+        goto cleanup;
+    tk_log(TK_LOG_INFO,
+           "gateway running: coaps://%s:%lld%s, spool %s (%lld readings), broker %s:%lld", c->bind,
+           (long long)c->coaps_port, c->coap_plain_port ? " (+ plain CoAP for tests)" : "",
+           c->spool, (long long)gw_spool_count(spool), c->mqtt_host, (long long)c->mqtt_port);
+    int64_t next_stats = tk_mono_us() + c->stats_interval_s * 1000000;
+    while (!stop_flag) {
+        gw_coap_run(coap, 10);
+        int64_t now = tk_mono_us();
+        gw_mqtt_tick(mqtt, spool, psk, now);
+        if (c->stats_interval_s && now >= next_stats) {
+            log_stats(&stats, spool, gw_mqtt_connected(mqtt));
+            next_stats = now + c->stats_interval_s * 1000000;
+        }
+    }
+    rc = 0;
+cleanup:
+    if (spool)
+        log_stats(&stats, spool, mqtt && gw_mqtt_connected(mqtt));
+    gw_coap_stop(coap);
+    gw_mqtt_stop(mqtt);
+    gw_spool_close(spool);
+    gw_psk_destroy(psk);
+    memset(password, 0, sizeof password);
+    tk_log(TK_LOG_INFO, "gateway stopped");
+    return rc;
+}

@@ -53,6 +53,8 @@
  *      latest.staged_min_t, obs_counter.staged.
  *   3  rollup_minute rows folded into rollup_minute_slots (in C).
  *   4  latest rows folded into latest_blocks (in C).
+ *   5  the all_observations view (observations UNION ALL obs_staging) for people
+ *      reading the file with sqlite3.
  * A fresh database runs every step, so the migration path is the one always exercised. */
 #include <stdio.h>
 
@@ -214,6 +216,14 @@ static const char schema_v3_end[] = "DROP TABLE rollup_minute;";
 static const char schema_v4[] = "CREATE TABLE latest_blocks(blk INTEGER PRIMARY KEY, data BLOB NOT NULL);";
 static const char schema_v4_end[] = "DROP TABLE latest;";
 
+/* For people reading the SQLite file directly (sqlite3 var/takumi.db): every committed
+ * observation, wherever it currently lives. */
+static const char schema_v5[] =
+    "CREATE VIEW all_observations AS"
+    " SELECT ds_id, t_us, id, t_end_us, result_time_us, result, params FROM observations"
+    " UNION ALL"
+    " SELECT ds_id, t_us, id, t_end_us, result_time_us, result, params FROM obs_staging;";
+
 struct migration {
     const char *sql;
     enum tk_rc (*convert)(struct sq_store *sq); /* NULL: none */
@@ -225,6 +235,7 @@ static const struct migration migrations[SQ_SCHEMA_VERSION] = {
     {schema_v2, NULL, NULL},
     {schema_v3, store_sqlite__migrate_v3, schema_v3_end},
     {schema_v4, store_sqlite__migrate_v4, schema_v4_end},
+    {schema_v5, NULL, NULL},
 };
 
 static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)

@@ -21,8 +21,7 @@ import tkfix  # noqa: E402
 
 OBS_SQL = """
 SELECT o.t_us, o.t_end_us, o.result, o.params, d.unit_symbol
-FROM (SELECT ds_id, t_us, t_end_us, result, params FROM observations
-      UNION ALL SELECT ds_id, t_us, t_end_us, result, params FROM obs_staging) o
+FROM all_observations o
 JOIN datastreams d ON d.id = o.ds_id
 JOIN things t ON t.id = d.thing_id
 JOIN observed_properties p ON p.id = d.observed_property_id

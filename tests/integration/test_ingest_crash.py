@@ -77,8 +77,7 @@ def test_kill9_ingest_under_load():
             assert wm.get(dev) == COUNT, (dev, wm.get(dev))
             for q in ("water_level", "battery_voltage", "water_temperature"):
                 rows = c.execute(
-                    "SELECT o.t_us FROM (SELECT ds_id, t_us FROM observations UNION ALL "
-                    "SELECT ds_id, t_us FROM obs_staging) o JOIN datastreams d ON d.id = o.ds_id "
+                    "SELECT o.t_us FROM all_observations o JOIN datastreams d ON d.id = o.ds_id "
                     "JOIN things t ON t.id = d.thing_id JOIN observed_properties p "
                     "ON p.id = d.observed_property_id WHERE t.device_id = ? AND p.name = ?",
                     (dev, q)).fetchall()

@@ -118,6 +118,7 @@ struct api_order {
 };
 
 struct api_query;
+struct api_filter;
 
 struct api_expand {
     char name[API_NAME_MAX]; /* navigation property */
@@ -134,7 +135,9 @@ struct api_query {
     struct api_order order[API_ORDER_MAX];
     size_t nexpand;
     struct api_expand expand[API_EXPAND_MAX];
-    int has_filter; /* $filter given (not evaluated yet) */
+    struct api_filter *filter; /* $filter, new (owned): parsed, names resolved by
+                                  api_sta_validate */
+    int data_array;            /* $resultFormat=dataArray */
 };
 
 /** Parse the query options of a request. Options not starting with '$' are ignored (custom
@@ -147,6 +150,23 @@ enum tk_rc api_query_parse_nested(const char *s, size_t len, struct api_query *q
                                   struct tk_error *err) TK_WUR;
 /** Free what q owns (nested queries); q itself is the caller's. NULL does nothing. */
 void api_query_free(struct api_query *q);
+
+/* ---- $filter (filter.c) ---------------------------------------------------------------- */
+
+#define API_FILTER_LEN_MAX 4096
+
+/** Parse a $filter text into a tree (new, free with api_filter_free). TK_EINVAL with
+ *  err->path "$filter" and err->text ending in "at position N" (N counts characters from
+ *  0); TK_ENOMEM. Never reads past len; any input is safe. */
+enum tk_rc api_filter_parse(const char *s, size_t len, struct api_filter **out,
+                            struct tk_error *err) TK_WUR;
+/** Resolve the filter's property paths for entity e and check its types (a string
+ *  literal compared with a date-time is read as one). TK_EINVAL with a position. */
+enum tk_rc api_filter_resolve(struct api_filter *f, enum store_sta_entity e,
+                              struct tk_error *err) TK_WUR;
+/** The tree for store_sta_query.filter (borrowed from f); NULL for a NULL f. */
+const struct store_sta_filter *api_filter_tree(const struct api_filter *f);
+void api_filter_free(struct api_filter *f);
 
 /* ---- entity names and the router (router.c) ---------------------------------------- */
 

@@ -54,6 +54,13 @@ enum tk_rc api_pool_create(const char *uri, size_t n, struct api_pool **out, cha
             store_close(st);
             goto cleanup;
         }
+        rc = store_sta_init(st); /* the SQL functions $filter uses */
+        if (rc) {
+            if (errbuf)
+                snprintf(errbuf, errsize, "registering filter functions: %s", store_errmsg(st));
+            store_close(st);
+            goto cleanup;
+        }
         p->all[i] = st;
         p->free_list[i] = st;
         p->n++;

@@ -279,10 +279,13 @@ static enum tk_rc apply(struct api_query *q, struct seen *seen, const char *k, s
     case 5:
         return parse_expand(q, v, vn, depth, err);
     case 6:
-        q->has_filter = 1;
-        return TK_OK;
+        return api_filter_parse(v, vn, &q->filter, err);
     default:
-        return fail(err, opt, "is not supported yet");
+        if (vn == 9 && strncmp(v, "dataArray", 9) == 0) {
+            q->data_array = 1;
+            return TK_OK;
+        }
+        return fail(err, opt, "'%.*s' is not a result format here (dataArray is)", QUOTE(vn), v);
     }
 }
 
@@ -341,4 +344,6 @@ void api_query_free(struct api_query *q)
         q->expand[i].q = NULL;
     }
     q->nexpand = 0;
+    api_filter_free(q->filter);
+    q->filter = NULL;
 }

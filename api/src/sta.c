@@ -171,6 +171,7 @@ static enum tk_rc collection(const struct api_request *req, struct api_render *r
     int64_t top = q->has_top && q->top < req->cfg->page_max ? q->top : req->cfg->page_max;
     int64_t skip = q->has_skip ? q->skip : 0;
     enum tk_rc rc;
+    sq->filter = api_filter_tree(q->filter);
     api_buf_put(b, "{", 1);
     if (q->has_count && q->count) {
         int64_t n = 0;

@@ -91,11 +91,23 @@ enum tk_rc api_sta_validate(struct api_render *ro, enum store_sta_entity e,
     if (!q)
         return TK_OK;
     const char *set = api_set_name(e);
-    if (q->has_filter) {
-        ro->errcls = API_E_NOTIMPL;
-        *field = "$filter";
-        snprintf(ro->errmsg, sizeof ro->errmsg, "$filter is not implemented yet");
-        return TK_EINVAL;
+    if (q->filter) {
+        struct tk_error err = {0};
+        enum tk_rc rc = api_filter_resolve(q->filter, e, &err);
+        if (rc == TK_ENOMEM) {
+            ro->errcls = API_E_INTERNAL;
+            snprintf(ro->errmsg, sizeof ro->errmsg, "out of memory");
+            return rc;
+        }
+        if (rc) {
+            snprintf(ro->errmsg, sizeof ro->errmsg, "$filter: %s", err.text);
+            return bad(ro, field, "$filter");
+        }
+    }
+    if (q->data_array && e != STORE_STA_OBSERVATION) {
+        snprintf(ro->errmsg, sizeof ro->errmsg,
+                 "$resultFormat=dataArray is for Observations, not %s", set);
+        return bad(ro, field, "$resultFormat");
     }
     for (size_t i = 0; i < q->nselect; i++) {
         const char *nm = q->select[i];
@@ -185,7 +197,8 @@ static enum tk_rc expand(struct api_render *ro, enum store_sta_entity e, int64_t
                                  .has_parent = 1,
                                  .parent = e,
                                  .parent_id = id,
-                                 .top = 1};
+                                 .top = 1,
+                                 .filter = sub ? api_filter_tree(sub->filter) : NULL};
     struct exp_ctx x = {ro, (enum store_sta_entity)to, sub, depth + 1, 0};
     enum tk_rc rc;
     if (card == 2) {

@@ -93,7 +93,8 @@ static void test_refusals(void)
     refused("$expand", "Datastreams(top=1)", "$expand");
     refused("$expand", "A/B/C/D", "$expand");
     refused("$bogus", "1", "$bogus");
-    refused("$resultFormat", "dataArray", "$resultFormat");
+    refused("$resultFormat", "CSV", "$resultFormat");
+    refused("$filter", "name eq", "$filter");
 
     /* an option twice */
     struct api_qarg a[] = {{"$top", "1"}, {"$top", "2"}};
@@ -102,9 +103,13 @@ static void test_refusals(void)
     CHECK_EQ_INT(api_query_parse(a, 2, &q, &e), TK_EINVAL);
     CHECK_EQ_STR(e.path, "$top");
 
-    /* $filter is recognised, evaluated elsewhere */
+    /* $filter is parsed here (names are resolved for the entity later) */
     CHECK_EQ_INT(parse1("$filter", "result gt 1", &q, &e), TK_OK);
-    CHECK(q.has_filter);
+    CHECK(q.filter != NULL);
+    api_query_free(&q);
+    CHECK(q.filter == NULL);
+    CHECK_EQ_INT(parse1("$resultFormat", "dataArray", &q, &e), TK_OK);
+    CHECK(q.data_array);
     api_query_free(&q);
 }
 

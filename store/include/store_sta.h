@@ -71,6 +71,103 @@ struct store_sta_order {
     int desc;
 };
 
+/* ---- $filter ---------------------------------------------------------------------------
+ * A filter arrives here as an abstract syntax tree whose names are already resolved (the
+ * API parses the text and looks the names up). The backend compiles it to SQL in which
+ * every literal is a bound parameter, so nothing the client wrote becomes SQL text. */
+
+enum store_sta_fop {
+    STORE_F_LIT = 0, /* v: NULL, INT (booleans are 0/1), REAL, TEXT or TIME */
+    STORE_F_GEO,     /* v.s, v.len: a geometry as WKT ("POINT(132.45 34.39)") */
+    STORE_F_PATH,    /* path: a property of the filtered entity or of a related one */
+    STORE_F_AND,
+    STORE_F_OR,
+    STORE_F_NOT,
+    STORE_F_EQ,
+    STORE_F_NE,
+    STORE_F_GT,
+    STORE_F_GE,
+    STORE_F_LT,
+    STORE_F_LE,
+    STORE_F_ADD,
+    STORE_F_SUB,
+    STORE_F_MUL,
+    STORE_F_DIV,
+    STORE_F_MOD,
+    STORE_F_NEG,
+    STORE_F_CALL, /* fn with nargs arguments */
+};
+
+enum store_sta_ffn {
+    STORE_FN_SUBSTRINGOF = 0,
+    STORE_FN_ENDSWITH,
+    STORE_FN_STARTSWITH,
+    STORE_FN_LENGTH,
+    STORE_FN_INDEXOF,
+    STORE_FN_SUBSTRING,
+    STORE_FN_TOLOWER,
+    STORE_FN_TOUPPER,
+    STORE_FN_TRIM,
+    STORE_FN_CONCAT,
+    STORE_FN_YEAR,
+    STORE_FN_MONTH,
+    STORE_FN_DAY,
+    STORE_FN_HOUR,
+    STORE_FN_MINUTE,
+    STORE_FN_SECOND,
+    STORE_FN_DATE, /* 'YYYY-MM-DD' text */
+    STORE_FN_TIME, /* 'HH:MM:SS' text */
+    STORE_FN_ROUND,
+    STORE_FN_FLOOR,
+    STORE_FN_CEILING,
+    STORE_FN_GEO_DISTANCE, /* in degrees, as the standard's examples */
+    STORE_FN_GEO_LENGTH,
+    STORE_FN_GEO_INTERSECTS,
+    STORE_FN_ST_EQUALS,
+    STORE_FN_ST_DISJOINT,
+    STORE_FN_ST_TOUCHES,
+    STORE_FN_ST_WITHIN,
+    STORE_FN_ST_OVERLAPS,
+    STORE_FN_ST_CROSSES,
+    STORE_FN_ST_INTERSECTS,
+    STORE_FN_ST_CONTAINS,
+    STORE_FN_N
+};
+
+#define STORE_STA_NAV_MAX 4
+#define STORE_STA_FARGS_MAX 3
+#define STORE_STA_FNODES_MAX 256
+
+struct store_sta_fpath {
+    size_t nnav; /* entities walked through from the filtered one (0: its own property) */
+    enum store_sta_entity nav[STORE_STA_NAV_MAX];
+    int prop;         /* property index (store_sta_props) of the last entity */
+    const char *json; /* NULL, or a JSON path ("$.kind") into that JSON property (borrowed) */
+    size_t json_len;
+};
+
+struct store_sta_fnode {
+    enum store_sta_fop op;
+    enum store_sta_ffn fn;        /* STORE_F_CALL */
+    int nargs;                    /* operands: 1 (NOT, NEG), 2 (binary), fn's arity */
+    int arg[STORE_STA_FARGS_MAX]; /* indices of operand nodes */
+    struct store_sta_value v;     /* STORE_F_LIT, STORE_F_GEO (borrowed text) */
+    struct store_sta_fpath path;  /* STORE_F_PATH */
+};
+
+/* The tree: nodes[root] is a boolean expression; n <= STORE_STA_FNODES_MAX. Borrowed by
+ * the query for the duration of the call. */
+struct store_sta_filter {
+    const struct store_sta_fnode *nodes;
+    size_t n;
+    int root;
+};
+
+/** Register the SQL functions that filters use (geometry predicates, floor, ceiling) on
+ *  st's connection: call once after store_open on every connection that runs filtered
+ *  queries. TK_EDB if SQLite refuses. */
+enum tk_rc store_sta_init(struct store *st) TK_WUR;
+
 struct store_sta_query {
     enum store_sta_entity entity;
     int has_parent; /* only the entities related to (parent, parent_id) */
@@ -83,10 +180,13 @@ struct store_sta_query {
                       by phenomenonTime descending. @iot.id always breaks ties. */
     int64_t top;   /* at most this many rows; < 0: no limit */
     int64_t skip;  /* rows skipped first */
+    const struct store_sta_filter *filter; /* NULL: every row (borrowed) */
 };
 
 /** Called once per row with every property of the entity (n values, in the order of
- *  store_sta_props). A non-zero return stops the walk and is returned by store_sta_list. */
+ *  store_sta_props). Observation rows carry one value more, row[n]: the @iot.id of their
+ *  Datastream (STORE_STA_INT). A non-zero return stops the walk and is returned by store_sta_list.
+ */
 typedef enum tk_rc (*store_sta_row_cb)(void *ud, const struct store_sta_value *row, size_t n);
 
 /** Walk the rows selected by q. Rows whose parent does not exist are simply none: check
@@ -96,8 +196,14 @@ typedef enum tk_rc (*store_sta_row_cb)(void *ud, const struct store_sta_value *r
 enum tk_rc store_sta_list(struct store *st, const struct store_sta_query *q, store_sta_row_cb cb,
                           void *ud) TK_WUR;
 
-/** Number of rows q selects, ignoring top, skip and order. */
+/** Number of rows q selects (with its filter), ignoring top, skip and order. */
 enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, int64_t *n) TK_WUR;
+
+/** The backend's plan for listing q (SQLite: EXPLAIN QUERY PLAN, one step per line) into
+ *  buf (NUL-terminated, truncated to size): for tests and tuning, e.g. to see that a time
+ *  range under one Datastream is a key range. */
+enum tk_rc store_sta_plan(struct store *st, const struct store_sta_query *q, char *buf,
+                          size_t size) TK_WUR;
 
 /** Start / end one read snapshot for several calls (nesting is not supported). */
 enum tk_rc store_sta_snapshot_begin(struct store *st) TK_WUR;

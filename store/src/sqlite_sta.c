@@ -3,7 +3,8 @@
  * Design note. Each query is one SQL statement assembled from fixed fragments (the
  * entity's columns, one WHERE fragment per navigation, ORDER BY from the property table),
  * so nothing the client sends ever becomes SQL text: ids, $top and $skip are bound as
- * parameters (?1 the parent's id, ?2 the entity's id, ?3 LIMIT, ?4 OFFSET).
+ * parameters (?1 the parent's id, ?2 the entity's id, ?3 LIMIT, ?4 OFFSET), and a
+ * $filter's values from ?5 on (sqlite_sta_filter.c compiles the filter into each arm).
  *
  * Observations live in two tables (see sqlite_schema.c): obs_staging, keyed by
  * (batch, ds_id, t_us) with batch = id >> SQ_BATCH_SHIFT, and observations, keyed by
@@ -18,10 +19,10 @@
  * call: an API request runs a handful, and the texts vary with the options. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "sqlite_int.h"
-#include "store_sta.h"
+#include "sqlite_sta_int.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -185,28 +186,7 @@ int store_sta_nav(enum store_sta_entity from, enum store_sta_entity to)
 
 /* ---- SQL assembly --------------------------------------------------------------------- */
 
-#define SQL_MAX 4096
-
-struct sqlbuf {
-    char s[SQL_MAX];
-    size_t len;
-    int overflow;
-};
-
-static void put(struct sqlbuf *b, const char *fmt, ...) TK_PRINTF(2, 3);
-static void put(struct sqlbuf *b, const char *fmt, ...)
-{
-    if (b->overflow)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(b->s + b->len, sizeof b->s - b->len, fmt, ap);
-    va_end(ap);
-    if (k < 0 || (size_t)k >= sizeof b->s - b->len)
-        b->overflow = 1;
-    else
-        b->len += (size_t)k;
-}
+#define put store_sta__put
 
 static enum tk_rc check_query(struct sq_store *sq, const struct store_sta_query *q)
 {
@@ -237,11 +217,27 @@ static void order_by(struct sqlbuf *b, const struct store_sta_query *q, int defa
 
 #define OBS_COLS(a)                                                                                \
     a ".id AS id, " a ".t_us AS t, " a ".t_end_us AS te, coalesce(" a ".result_time_us, " a        \
-      ".t_us) AS rt, " a ".result AS r, " a ".params AS p"
+      ".t_us) AS rt, " a ".result AS r, " a ".params AS p, " a ".ds_id AS ds"
 
-/* The FROM .. WHERE of both arms; *cte when the staging arm walks the batches. */
-static void obs_arms(const struct store_sta_query *q, struct sqlbuf *main_arm,
-                     struct sqlbuf *stage_arm, int *cte)
+static enum tk_rc obs_arms_(const struct store_sta_query *q, struct sqlbuf *main_arm,
+                            struct sqlbuf *stage_arm, int *cte);
+
+/* The FROM .. WHERE of both arms, with the filter; *cte when the staging arm walks the
+ * batches. */
+static enum tk_rc obs_arms(const struct store_sta_query *q, struct sqlbuf *main_arm,
+                           struct sqlbuf *stage_arm, int *cte, const char **why)
+{
+    enum tk_rc rc = obs_arms_(q, main_arm, stage_arm, cte);
+    if (rc || !q->filter)
+        return rc;
+    rc = store_sta__filter_sql(main_arm, q->filter, STORE_STA_OBSERVATION, "o", 0, why);
+    if (!rc)
+        rc = store_sta__filter_sql(stage_arm, q->filter, STORE_STA_OBSERVATION, "s", 1, why);
+    return rc;
+}
+
+static enum tk_rc obs_arms_(const struct store_sta_query *q, struct sqlbuf *main_arm,
+                            struct sqlbuf *stage_arm, int *cte)
 {
     *cte = 0;
     const char *id_main = q->has_id ? " AND o.id = ?2" : "";
@@ -250,8 +246,8 @@ static void obs_arms(const struct store_sta_query *q, struct sqlbuf *main_arm,
         if (q->has_id)
             put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF("?2") " AND s.id = ?2");
         else
-            put(stage_arm, " FROM obs_staging s");
-        return;
+            put(stage_arm, " FROM obs_staging s WHERE 1");
+        return TK_OK;
     }
     if (q->parent == STORE_STA_DATASTREAM) {
         put(main_arm, " FROM observations o WHERE o.ds_id = ?1%s", id_main);
@@ -259,10 +255,11 @@ static void obs_arms(const struct store_sta_query *q, struct sqlbuf *main_arm,
             put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF(
                                "?2") " AND s.id = ?2 AND s.ds_id = ?1");
         } else {
-            put(stage_arm, " FROM b CROSS JOIN obs_staging s ON s.batch = b.x AND s.ds_id = ?1");
+            put(stage_arm, " FROM b CROSS JOIN obs_staging s ON s.batch = b.x AND s.ds_id = ?1"
+                           " WHERE 1");
             *cte = 1;
         }
-        return;
+        return TK_OK;
     }
     /* FeatureOfInterest */
     put(main_arm,
@@ -277,18 +274,22 @@ static void obs_arms(const struct store_sta_query *q, struct sqlbuf *main_arm,
                        " AND s.ds_id IN (" FOI_DS ") WHERE " DS_FOI("s.ds_id") " = ?1");
         *cte = 1;
     }
+    return TK_OK;
 }
 
-static void build_list(const struct store_sta_query *q, struct sqlbuf *b)
+static enum tk_rc build_list(const struct store_sta_query *q, struct sqlbuf *b, struct sqlbuf *m,
+                             struct sqlbuf *s, const char **why)
 {
     const struct ent *en = &ents[q->entity];
+    enum tk_rc rc = TK_OK;
     if (q->entity == STORE_STA_OBSERVATION) {
-        struct sqlbuf m = {.len = 0}, s = {.len = 0};
         int cte;
-        obs_arms(q, &m, &s, &cte);
-        b->overflow |= m.overflow | s.overflow;
+        rc = obs_arms(q, m, s, &cte, why);
+        if (rc)
+            return rc;
+        b->overflow |= m->overflow | s->overflow;
         put(b, "%sSELECT " OBS_COLS("o") "%s UNION ALL SELECT " OBS_COLS("s") "%s",
-            cte ? SQ_BATCHES_CTE : "", m.s, s.s);
+            cte ? SQ_BATCHES_CTE : "", m->s, s->s);
         order_by(b, q, q->has_parent);
     } else {
         put(b, "SELECT ");
@@ -299,29 +300,42 @@ static void build_list(const struct store_sta_query *q, struct sqlbuf *b)
             put(b, " AND %s", find_nav(q->parent, q->entity)->cond);
         if (q->has_id)
             put(b, " AND e.id = ?2");
+        if (q->filter)
+            rc = store_sta__filter_sql(b, q->filter, q->entity, "e", 0, why);
         order_by(b, q, 0);
     }
     put(b, " LIMIT ?3 OFFSET ?4");
+    return rc;
 }
 
-static void build_count(const struct store_sta_query *q, struct sqlbuf *b)
+static enum tk_rc build_count(const struct store_sta_query *q, struct sqlbuf *b, struct sqlbuf *m,
+                              struct sqlbuf *s, const char **why)
 {
     const struct ent *en = &ents[q->entity];
     if (q->entity == STORE_STA_OBSERVATION) {
-        struct sqlbuf m = {.len = 0}, s = {.len = 0};
         int cte;
-        obs_arms(q, &m, &s, &cte);
-        b->overflow |= m.overflow | s.overflow;
-        put(b, "%sSELECT (SELECT count(*)%s) + (SELECT count(*)%s)", cte ? SQ_BATCHES_CTE : "", m.s,
-            s.s);
-        return;
+        enum tk_rc rc = obs_arms(q, m, s, &cte, why);
+        if (rc)
+            return rc;
+        b->overflow |= m->overflow | s->overflow;
+        put(b, "%sSELECT (SELECT count(*)%s) + (SELECT count(*)%s)", cte ? SQ_BATCHES_CTE : "",
+            m->s, s->s);
+        return TK_OK;
     }
     put(b, "SELECT count(*) FROM %s WHERE 1", en->from);
     if (q->has_parent)
         put(b, " AND %s", find_nav(q->parent, q->entity)->cond);
     if (q->has_id)
         put(b, " AND e.id = ?2");
+    if (q->filter)
+        return store_sta__filter_sql(b, q->filter, q->entity, "e", 0, why);
+    return TK_OK;
 }
+
+/* the statement and its two observation arms (too large for a worker thread's stack) */
+struct bufs {
+    struct sqlbuf b, m, s;
+};
 
 static enum tk_rc prepare(struct sq_store *sq, const struct store_sta_query *q,
                           const struct sqlbuf *b, sqlite3_stmt **out)
@@ -342,6 +356,7 @@ static enum tk_rc prepare(struct sq_store *sq, const struct store_sta_query *q,
         sqlite3_bind_int64(*out, 3, q->top < 0 ? -1 : q->top);
     if (np >= 4)
         sqlite3_bind_int64(*out, 4, q->skip > 0 ? q->skip : 0);
+    store_sta__filter_bind(*out, q->filter);
     return TK_OK;
 }
 
@@ -373,6 +388,8 @@ static void read_row(enum store_sta_entity e, sqlite3_stmt *s, struct store_sta_
         row[3].d = sqlite3_column_double(s, 4);
         if (sqlite3_column_type(s, 5) != SQLITE_NULL)
             read_text(s, 5, STORE_STA_JSON, &row[4]);
+        row[5].type = STORE_STA_INT; /* the Datastream, past the properties */
+        row[5].i = sqlite3_column_int64(s, 6);
         return;
     }
     for (size_t i = 0; i < en->nprops; i++) {
@@ -418,10 +435,18 @@ enum tk_rc store_sta_list(struct store *st, const struct store_sta_query *q, sto
     rc = check_query(sq, q);
     if (rc)
         return rc;
-    struct sqlbuf b = {.len = 0};
-    build_list(q, &b);
+    struct bufs *bb = malloc(sizeof *bb);
     sqlite3_stmt *s = NULL;
-    rc = prepare(sq, q, &b, &s);
+    if (!bb)
+        return TK_ENOMEM;
+    memset(bb, 0, sizeof *bb);
+    const char *why = NULL;
+    rc = build_list(q, &bb->b, &bb->m, &bb->s, &why);
+    if (rc) {
+        rc = store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
+        goto cleanup;
+    }
+    rc = prepare(sq, q, &bb->b, &s);
     if (rc)
         goto cleanup;
     struct store_sta_value row[STORE_STA_PROPS_MAX];
@@ -436,6 +461,7 @@ enum tk_rc store_sta_list(struct store *st, const struct store_sta_query *q, sto
         rc = store_sqlite__err(sq, src, "reading SensorThings entities");
 cleanup:
     sqlite3_finalize(s);
+    free(bb);
     return rc;
 }
 
@@ -448,10 +474,18 @@ enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, in
     rc = check_query(sq, q);
     if (rc)
         return rc;
-    struct sqlbuf b = {.len = 0};
-    build_count(q, &b);
+    struct bufs *bb = malloc(sizeof *bb);
     sqlite3_stmt *s = NULL;
-    rc = prepare(sq, q, &b, &s);
+    if (!bb)
+        return TK_ENOMEM;
+    memset(bb, 0, sizeof *bb);
+    const char *why = NULL;
+    rc = build_count(q, &bb->b, &bb->m, &bb->s, &why);
+    if (rc) {
+        rc = store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
+        goto cleanup;
+    }
+    rc = prepare(sq, q, &bb->b, &s);
     if (rc)
         goto cleanup;
     int src = sqlite3_step(s);
@@ -462,6 +496,51 @@ enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, in
                                "counting SensorThings entities");
 cleanup:
     sqlite3_finalize(s);
+    free(bb);
+    return rc;
+}
+
+enum tk_rc store_sta_plan(struct store *st, const struct store_sta_query *q, char *buf, size_t size)
+{
+    enum tk_rc rc = check_store(st);
+    if (rc || !q || !buf || size == 0)
+        return rc ? rc : TK_EINVAL;
+    buf[0] = '\0';
+    struct sq_store *sq = sq_of(st);
+    rc = check_query(sq, q);
+    if (rc)
+        return rc;
+    struct bufs *bb = calloc(2, sizeof *bb); /* [1].b: the EXPLAIN statement */
+    sqlite3_stmt *s = NULL;
+    if (!bb)
+        return TK_ENOMEM;
+    const char *why = NULL;
+    rc = build_list(q, &bb[0].b, &bb[0].m, &bb[0].s, &why);
+    if (rc) {
+        rc = store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
+        goto cleanup;
+    }
+    put(&bb[1].b, "EXPLAIN QUERY PLAN %s", bb[0].b.s);
+    bb[1].b.overflow |= bb[0].b.overflow;
+    rc = prepare(sq, q, &bb[1].b, &s);
+    if (rc)
+        goto cleanup;
+    size_t len = 0;
+    int src;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(s, 3);
+        int k = snprintf(buf + len, size - len, "%s\n", d ? d : "");
+        if (k < 0 || (size_t)k >= size - len) {
+            len = size - 1;
+            break;
+        }
+        len += (size_t)k;
+    }
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = store_sqlite__err(sq, src, "explaining a SensorThings query");
+cleanup:
+    sqlite3_finalize(s);
+    free(bb);
     return rc;
 }
 

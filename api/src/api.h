@@ -244,6 +244,16 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
 /** Render a property value as JSON. */
 void api_sta_render_value(struct api_buf *b, const struct store_sta_value *v);
 
+/* ---- extensions (sta_ext.c, openapi.c) -------------------------------------------- */
+
+#define API_AGG_BUCKETS_MAX 10000 /* buckets in one aggregate reply */
+#define API_LATEST_MAX 1000       /* Datastreams in one latest-values reply */
+
+/** Answer the paths beyond the standard (aggregate, latest); 0 if req is not one. */
+int api_ext_handle(const struct api_request *req, struct api_reply *rep);
+/** The OpenAPI 3 document of the extensions into rep's body. */
+void api_openapi(struct api_reply *rep);
+
 /* ---- store connection pool (pool.c) ------------------------------------------------ */
 
 struct api_pool;

@@ -65,6 +65,10 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         api_reply_error(rep, API_E_METHOD, NULL, "method %.16s is not allowed here", method);
         return;
     }
+    if (strcmp(url, "/openapi.json") == 0) {
+        api_openapi(rep);
+        return;
+    }
     if (strncmp(url, "/v1.1", 5) != 0 || (url[5] != '\0' && url[5] != '/')) {
         api_reply_error(rep, API_E_NOTFOUND, NULL,
                         "no resource here; the SensorThings API is under /v1.1");

@@ -7,6 +7,7 @@
  * link is a 404 naming it. A page reads $top + 1 rows: the extra row only says that
  * more exist, so @iot.nextLink appears exactly when there is a next page. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -113,6 +114,22 @@ static enum tk_rc resolve(struct api_render *ro, const struct api_route *r, stru
 
 /* ---- collections ----------------------------------------------------------------------- */
 
+/* $resultFormat=dataArray (standard 14.3): one object per Datastream with the
+ * components' names once and each Observation as an array of their values. Rows of one
+ * page are gathered per Datastream (at most a page of groups), then written out. */
+struct da_group {
+    int64_t ds;
+    int64_t n;
+    struct api_buf rows;
+};
+
+struct dataarray {
+    int comp[STORE_STA_PROPS_MAX]; /* property indices */
+    size_t ncomp;
+    struct da_group *g;
+    size_t ng, cap;
+};
+
 struct page {
     struct api_render *ro;
     enum store_sta_entity e;
@@ -120,7 +137,93 @@ struct page {
     int ref;
     int64_t top, nrows;
     int more;
+    struct dataarray *da;
 };
+
+static void da_components(struct dataarray *da, const struct api_query *q)
+{
+    static const char *const dflt[] = {"id", "phenomenonTime", "resultTime", "result"};
+    da->ncomp = 0;
+    if (q->nselect) {
+        for (size_t i = 0; i < q->nselect && da->ncomp < STORE_STA_PROPS_MAX; i++) {
+            int p = api_prop_find(STORE_STA_OBSERVATION, q->select[i], strlen(q->select[i]));
+            if (p >= 0)
+                da->comp[da->ncomp++] = p;
+        }
+        if (da->ncomp)
+            return;
+    }
+    for (size_t i = 0; i < sizeof dflt / sizeof dflt[0]; i++)
+        da->comp[da->ncomp++] = api_prop_find(STORE_STA_OBSERVATION, dflt[i], strlen(dflt[i]));
+}
+
+static enum tk_rc da_row(struct page *pg, const struct store_sta_value *row, size_t n)
+{
+    struct dataarray *da = pg->da;
+    int64_t ds = row[n].i; /* Observations carry their Datastream past the properties */
+    struct da_group *g = NULL;
+    for (size_t i = 0; i < da->ng; i++)
+        if (da->g[i].ds == ds)
+            g = &da->g[i];
+    if (!g) {
+        if (da->ng == da->cap) {
+            size_t nc = da->cap ? da->cap * 2 : 4;
+            struct da_group *ng = realloc(da->g, nc * sizeof *ng);
+            if (!ng)
+                return TK_ENOMEM;
+            da->g = ng;
+            da->cap = nc;
+        }
+        g = &da->g[da->ng++];
+        g->ds = ds;
+        g->n = 0;
+        api_buf_init(&g->rows, pg->ro->out->max);
+    }
+    struct api_buf *b = &g->rows;
+    api_buf_puts(b, g->n++ ? ",[" : "[");
+    for (size_t c = 0; c < da->ncomp; c++) {
+        if (c)
+            api_buf_put(b, ",", 1);
+        api_sta_render_value(b, &row[da->comp[c]]);
+    }
+    api_buf_put(b, "]", 1);
+    return b->err;
+}
+
+static void da_write(struct page *pg)
+{
+    struct dataarray *da = pg->da;
+    struct api_buf *b = pg->ro->out;
+    size_t np;
+    const struct store_sta_prop *props = store_sta_props(STORE_STA_OBSERVATION, &np);
+    for (size_t i = 0; i < da->ng; i++) {
+        struct da_group *g = &da->g[i];
+        api_buf_puts(b, i ? ",{\"Datastream@iot.navigationLink\":\""
+                          : "{\"Datastream@iot.navigationLink\":\"");
+        api_buf_url(b, pg->ro->cfg->base_url, 0);
+        api_buf_printf(b, "/v1.1/Datastreams(%lld)\",\"components\":[", (long long)g->ds);
+        for (size_t c = 0; c < da->ncomp; c++) {
+            const char *nm = da->comp[c] == 0 ? "id" : props[da->comp[c]].name;
+            if (c)
+                api_buf_put(b, ",", 1);
+            api_buf_json_str(b, nm, strlen(nm));
+        }
+        api_buf_printf(b, "],\"dataArray@iot.count\":%lld,\"dataArray\":[", (long long)g->n);
+        if (g->rows.len)
+            api_buf_put(b, g->rows.data, g->rows.len);
+        if (g->rows.err && !b->err)
+            b->err = g->rows.err;
+        api_buf_puts(b, "]}");
+    }
+}
+
+static void da_free(struct dataarray *da)
+{
+    for (size_t i = 0; da && i < da->ng; i++)
+        api_buf_free(&da->g[i].rows);
+    if (da)
+        free(da->g);
+}
 
 static enum tk_rc page_row(void *ud, const struct store_sta_value *row, size_t n)
 {
@@ -129,6 +232,10 @@ static enum tk_rc page_row(void *ud, const struct store_sta_value *row, size_t n
     if (pg->nrows == pg->top) {
         pg->more = 1; /* the look-ahead row */
         return TK_OK;
+    }
+    if (pg->da) {
+        pg->nrows++;
+        return da_row(pg, row, n);
     }
     if (pg->nrows++)
         api_buf_put(b, ",", 1);
@@ -185,14 +292,25 @@ static enum tk_rc collection(const struct api_request *req, struct api_render *r
     api_sta_order(sq->entity, q, sq);
     sq->top = top + 1;
     sq->skip = skip;
-    struct page pg = {ro, sq->entity, q, r->ref, top, 0, 0};
+    struct dataarray da = {.ncomp = 0};
+    struct page pg = {ro, sq->entity, q, r->ref, top, 0, 0, NULL};
+    if (q->data_array && sq->entity == STORE_STA_OBSERVATION && !r->ref) {
+        da_components(&da, q);
+        pg.da = &da;
+    }
     api_buf_puts(b, "\"value\":[");
     rc = store_sta_list(ro->st, sq, page_row, &pg);
     if (rc) {
+        da_free(&da);
+        if (rc == TK_ENOMEM && !b->err)
+            b->err = TK_ENOMEM;
         if (ro->errmsg[0] || b->err)
             return rc;
         goto store_error;
     }
+    if (pg.da)
+        da_write(&pg);
+    da_free(&da);
     api_buf_put(b, "]", 1);
     if (pg.more)
         next_link(req, b, top, skip);
@@ -273,6 +391,8 @@ void api_sta_handle(const struct api_request *req, struct api_reply *rep)
     struct api_render ro = {.cfg = req->cfg, .st = req->st, .out = &rep->body};
     const char *field = NULL;
 
+    if (api_ext_handle(req, rep))
+        return;
     enum tk_rc rc = api_route_parse(req->path, &r, &err);
     if (rc) {
         api_reply_error(rep, rc == TK_ENOTFOUND ? API_E_NOTFOUND : API_E_BADREQ, NULL, "%s",

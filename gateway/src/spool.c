@@ -16,6 +16,10 @@
  * Full spool: new readings are refused (the POST gets 5.03 and the device keeps them in
  * its ring buffer) rather than old acknowledged ones dropped; refusals are counted.
  *
+ * Row ids are AUTOINCREMENT: the forwarder remembers "sent up to id N", and a plain rowid
+ * would hand the id of a just-deleted last row to the next reading, which the cursor would
+ * then skip (seen in test_gateway.py before the change).
+ *
  * Compression: rows hold one reading's contract JSON (about 100-150 bytes). zlib on
  * such a row saves little (deflate's header and a tiny window), so rows are stored
  * plain; see docs/gateway.md for the measurement. */
@@ -35,18 +39,19 @@ struct gw_spool {
     int64_t count, max_rows;
 };
 
-static const char *SCHEMA = "PRAGMA journal_mode=WAL;"
-                            "CREATE TABLE IF NOT EXISTS spool("
-                            "  id INTEGER PRIMARY KEY,"
-                            "  device TEXT NOT NULL,"
-                            "  kind INTEGER NOT NULL,"
-                            "  seq INTEGER NOT NULL,"
-                            "  body TEXT NOT NULL,"
-                            "  UNIQUE(device, seq));"
-                            "CREATE TABLE IF NOT EXISTS device_state("
-                            "  device TEXT PRIMARY KEY,"
-                            "  watermark INTEGER NOT NULL,"
-                            "  updated_us INTEGER NOT NULL);";
+static const char *SCHEMA =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS spool("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reuse an id: the forwarder's cursor */
+    "  device TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  UNIQUE(device, seq));"
+    "CREATE TABLE IF NOT EXISTS device_state("
+    "  device TEXT PRIMARY KEY,"
+    "  watermark INTEGER NOT NULL,"
+    "  updated_us INTEGER NOT NULL);";
 
 const char *gw_spool_errmsg(struct gw_spool *sp)
 {

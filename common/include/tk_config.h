@@ -26,6 +26,11 @@ struct tk_opt {
  *  naming the option. "--help" returns TK_EINVAL with err->path "help". */
 enum tk_rc tk_config_load(const struct tk_opt *opts, size_t nopts, int argc, char **argv,
                           struct tk_error *err) TK_WUR;
+/** Read a secret (a broker password) from the first line of a file, so that it never
+ *  appears in argv, where ps shows it. The line end is stripped. TK_EIO if the file
+ *  cannot be read or is empty, TK_EFULL if the line does not fit in size bytes. */
+enum tk_rc tk_secret_read(const char *path, char *buf, size_t size) TK_WUR;
+
 /** Print "--name VALUE  help (default)" lines to f (a FILE*). */
 void tk_config_usage(const struct tk_opt *opts, size_t nopts, void *f);
 

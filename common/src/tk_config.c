@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,4 +266,28 @@ void tk_config_usage(const struct tk_opt *opts, size_t nopts, void *f)
             fprintf(out, " (default %s)", o->defval);
         fputc('\n', out);
     }
+}
+
+enum tk_rc tk_secret_read(const char *path, char *buf, size_t size)
+{
+    enum tk_rc rc = TK_EIO;
+    FILE *f;
+    if (!path || !buf || size < 2 || size > INT32_MAX)
+        return TK_EINVAL;
+    buf[0] = '\0';
+    f = fopen(path, "r");
+    if (!f)
+        return TK_EIO;
+    if (!fgets(buf, (int)size, f))
+        goto cleanup;
+    size_t n = strcspn(buf, "\r\n");
+    if (buf[n] == '\0' && n == size - 1 && !feof(f)) {
+        rc = TK_EFULL;
+        goto cleanup;
+    }
+    buf[n] = '\0';
+    rc = n ? TK_OK : TK_EIO;
+cleanup:
+    fclose(f);
+    return rc;
 }

@@ -23,8 +23,27 @@ static enum tk_rc load(struct tk_error *e, int argc, const char **argv)
     return tk_config_load(opts, NOPTS, argc, (char **)argv, e);
 }
 
+static void test_secret_read(void)
+{
+    char path[] = "/tmp/tk-secret-XXXXXX", buf[16];
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("s3cret-pass\nsecond line\n", f);
+    fclose(f);
+    CHECK_EQ_INT(tk_secret_read(path, buf, sizeof buf), TK_OK);
+    CHECK_EQ_STR(buf, "s3cret-pass");
+    CHECK_EQ_INT(tk_secret_read(path, buf, 8), TK_EFULL);
+    f = fopen(path, "w");
+    fclose(f);
+    CHECK_EQ_INT(tk_secret_read(path, buf, sizeof buf), TK_EIO);
+    unlink(path);
+    CHECK_EQ_INT(tk_secret_read(path, buf, sizeof buf), TK_EIO);
+}
+
 int main(void)
 {
+    test_secret_read();
     struct tk_error e;
     char path[] = "/tmp/tk-test-config-XXXXXX";
 

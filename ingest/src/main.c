@@ -1,6 +1,5 @@
 /* takumi-ingest: MQTT readings -> validated, normalised observations in the store,
  * acknowledged end to end with per-device watermarks. See writer.c for the design. */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,17 +15,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_flag = 1;
-}
-
-static enum tk_rc read_secret(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return TK_EIO;
-    enum tk_rc rc = fgets(buf, (int)size, f) ? TK_OK : TK_EIO;
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return rc;
 }
 
 struct writer_arg {
@@ -100,9 +88,10 @@ int main(int argc, char **argv)
         snprintf(c->db, sizeof c->db, "%s/takumi.db", c->data_dir);
     if (!c->password_file[0])
         snprintf(c->password_file, sizeof c->password_file, "%s/secrets/ingest.pass", c->data_dir);
-    if (read_secret(c->password_file, password, sizeof password)) {
+    enum tk_rc src = tk_secret_read(c->password_file, password, sizeof password);
+    if (src) {
         tk_log(TK_LOG_ERR, "cannot read the broker password from %s: %s", c->password_file,
-               strerror(errno));
+               tk_strerror(src));
         return 1;
     }
 

@@ -57,7 +57,7 @@ static void skip_oldest_gap(struct store_seq_state *s, int64_t now_us, uint64_t 
     drain(s, now_us);
 }
 
-int ing_seq_record(struct store_seq_state *s, uint32_t seq, int64_t now_us, uint64_t *lost)
+int ing_seq_record(struct store_seq_state *s, uint32_t seq, int64_t now_us)
 {
     uint32_t before = s->watermark;
     int was_known = s->known;
@@ -74,14 +74,9 @@ int ing_seq_record(struct store_seq_state *s, uint32_t seq, int64_t now_us, uint
         drain(s, now_us);
         return 1;
     }
-    /* Beyond a gap: insert in serial order. */
+    /* Beyond a gap: insert in serial order, if there is room. */
     if (s->npending == STORE_PENDING_MAX)
-        skip_oldest_gap(s, now_us, lost, NULL, NULL);
-    if (seq == s->watermark + 1) {
-        s->watermark = seq;
-        drain(s, now_us);
-        return 1;
-    }
+        return -1;
     int i = s->npending;
     while (i > 0 && dist(s, s->pending[i - 1]) > dist(s, seq)) {
         s->pending[i] = s->pending[i - 1];
@@ -94,10 +89,12 @@ int ing_seq_record(struct store_seq_state *s, uint32_t seq, int64_t now_us, uint
     return was_known && s->watermark != before;
 }
 
-int ing_seq_expire(struct store_seq_state *s, int64_t now_us, int64_t timeout_us, uint64_t *lost,
-                   uint32_t *gap_first, uint32_t *gap_last)
+int ing_seq_expire(struct store_seq_state *s, int64_t now_us, int64_t timeout_us,
+                   int device_resent_beyond, uint64_t *lost, uint32_t *gap_first,
+                   uint32_t *gap_last)
 {
-    if (!s->known || s->npending == 0 || now_us - s->gap_since_us < timeout_us)
+    if (!s->known || s->npending == 0 || !device_resent_beyond ||
+        now_us - s->gap_since_us < timeout_us)
         return 0;
     skip_oldest_gap(s, now_us, lost, gap_first, gap_last);
     return 1;

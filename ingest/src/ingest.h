@@ -31,7 +31,7 @@ struct ing_config {
 
 struct ing_stats {
     uint64_t received, readings, stored_obs, quarantined, duplicates, dup_obs, lost_seqs,
-        filled, commits, commit_failures, acks, published, publish_failures;
+        untracked, filled, commits, commit_failures, acks, published, publish_failures;
     uint64_t quarantine_by_code[TK_ERC_MAX];
     int64_t commit_us_max, commit_us_sum;
 };

@@ -46,6 +46,11 @@ struct dev_entry {
     struct store_seq_state seq;
     int touched; /* in the current transaction */
     int ack_due; /* publish the watermark after commit */
+    /* The device resent resent_seq, the first seq beyond its oldest gap: evidence that
+     * it no longer holds the readings of the gap (in memory only: after a restart the
+     * device must show it again). */
+    int resent_beyond;
+    uint32_t resent_seq;
     struct cum_slot cum[CUM_SLOTS];
 };
 
@@ -306,8 +311,18 @@ static enum tk_rc fill_gap(struct writer *w, struct dev_entry *d, uint32_t first
 
 static enum tk_rc record_seq(struct writer *w, struct dev_entry *d, uint32_t seq)
 {
-    ing_seq_record(&d->seq, seq, w->now_us, &w->ctx->stats.lost_seqs);
+    if (ing_seq_record(&d->seq, seq, w->now_us) < 0)
+        w->ctx->stats.untracked++; /* beyond a gap with the pending set full: resent later */
     return touch(w, d);
+}
+
+/* A resend of the first seq beyond the oldest gap, with nothing of the gap before it. */
+static void note_resend(struct dev_entry *d, uint32_t seq)
+{
+    if (d->seq.npending > 0 && seq == d->seq.pending[0]) {
+        d->resent_beyond = 1;
+        d->resent_seq = seq;
+    }
 }
 
 static enum tk_rc process_reading(struct writer *w, struct dev_entry *d, const struct ing_msg *m,
@@ -318,6 +333,7 @@ static enum tk_rc process_reading(struct writer *w, struct dev_entry *d, const s
     w->ctx->stats.readings++;
     if (ing_seq_is_dup(&d->seq, r->seq)) {
         w->ctx->stats.duplicates++;
+        note_resend(d, r->seq);
         return touch(w, d); /* answer with the current watermark again */
     }
     struct store_seq_state *s = &d->seq;
@@ -412,8 +428,11 @@ static enum tk_rc expire_gaps(struct writer *w)
     for (size_t i = 0; i < w->nbuckets; i++) {
         for (struct dev_entry *d = w->buckets[i]; d; d = d->next) {
             uint32_t first, last;
-            while (ing_seq_expire(&d->seq, w->now_us, timeout, &w->ctx->stats.lost_seqs, &first,
-                                  &last)) {
+            while (ing_seq_expire(&d->seq, w->now_us, timeout,
+                                  d->resent_beyond && d->seq.npending &&
+                                      d->resent_seq == d->seq.pending[0],
+                                  &w->ctx->stats.lost_seqs, &first, &last)) {
+                d->resent_beyond = 0;
                 tk_log(TK_LOG_WARN, "device %s: seq %" PRIu32 "..%" PRIu32 " declared lost",
                        d->dev.id, first, last);
                 enum tk_rc rc = fill_gap(w, d, first, last);
@@ -433,11 +452,11 @@ static void log_stats(struct ing_ctx *ctx, size_t queued)
     tk_log(TK_LOG_INFO,
            "stats received=%" PRIu64 " readings=%" PRIu64 " observations=%" PRIu64
            " quarantined=%" PRIu64 " duplicates=%" PRIu64 " duplicate_observations=%" PRIu64
-           " lost_seqs=%" PRIu64 " filled=%" PRIu64 " commits=%" PRIu64
+           " lost_seqs=%" PRIu64 " untracked=%" PRIu64 " filled=%" PRIu64 " commits=%" PRIu64
            " commit_failures=%" PRIu64 " commit_ms_avg=%.2f commit_ms_max=%.2f acks=%" PRIu64
            " published=%" PRIu64 " publish_failures=%" PRIu64 " queued=%zu",
            s->received, s->readings, s->stored_obs, s->quarantined, s->duplicates, s->dup_obs,
-           s->lost_seqs, s->filled, s->commits, s->commit_failures,
+           s->lost_seqs, s->untracked, s->filled, s->commits, s->commit_failures,
            s->commits ? (double)s->commit_us_sum / (double)s->commits / 1000.0 : 0.0,
            (double)s->commit_us_max / 1000.0, s->acks, s->published, s->publish_failures, queued);
 }

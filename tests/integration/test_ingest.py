@@ -174,8 +174,11 @@ def test_sensorthings_mqtt_and_gap_fill():
         st.pub("pf-cross", pw["pf-cross"], "city/people_flow/pf-cross/reading", pf(1, 100, 50, 10, 5))
         wait_ack(st, "people_flow", "pf-cross", 1)
         st.pub("pf-cross", pw["pf-cross"], "city/people_flow/pf-cross/reading", pf(3, 160, 80, 20, 10))
-        time.sleep(1.0)
-        assert ack_of(st, "people_flow", "pf-cross") == 1, "the watermark waits at the gap"
+        time.sleep(3.0)
+        assert ack_of(st, "people_flow", "pf-cross") == 1, "the watermark waits at the gap, past the timeout"
+        # the device resends from its oldest unacknowledged reading: seq 3, not 2, so it
+        # no longer holds seq 2
+        st.pub("pf-cross", pw["pf-cross"], "city/people_flow/pf-cross/reading", pf(3, 160, 80, 20, 10))
         wait_ack(st, "people_flow", "pf-cross", 3, timeout=20)
         pin = obs(st, "pf-cross", "people_in")
         # seq 2 covered [T0+900, T0+1800]: 160 - 100 - 20 = 40 in, 80 - 50 - 10 = 20 out

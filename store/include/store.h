@@ -173,6 +173,17 @@ enum tk_rc store_aggregate(struct store *st, int64_t ds_id, enum store_interval 
 /** Housekeeping that may run between transactions (e.g. moving freshly written rows into
  *  their final place, folding them into rollups). Bounded work; safe to call often. */
 enum tk_rc store_maintain(struct store *st) TK_WUR;
+/** Retention: remove raw observations with phenomenonTime < obs_before_us and quarantined
+ *  messages received before quarantine_before_us (0: keep that family forever), at most
+ *  max_rows rows per call, so that it can run between ingest transactions. Rollups are
+ *  kept (aggregates over a removed range keep answering), and so is the latest observation
+ *  of every datastream, whatever its age. Staged rows are folded into the rollups before
+ *  they go. Calls resume where the last one stopped (datastreams in turn); call again while
+ *  *removed == max_rows. Runs in its own transaction unless inside store_begin.
+ *  @param removed  rows removed by this call (may be NULL)
+ *  @return TK_OK; TK_EINVAL for a NULL store; TK_EDB / TK_ENOSPC (rolled back) */
+enum tk_rc store_retention(struct store *st, int64_t obs_before_us, int64_t quarantine_before_us,
+                           size_t max_rows, size_t *removed) TK_WUR;
 /** Like store_maintain, but move every staged row now whatever their number (tests,
  *  shutdown, before a backup). Its work grows with the number of staged rows. */
 enum tk_rc store_flush(struct store *st) TK_WUR;

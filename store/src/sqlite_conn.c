@@ -265,6 +265,7 @@ static void sq_close(struct store *st)
     store_sqlite__finalize(sq->q, Q_N);
     store_sqlite__finalize(sq->ru, RU_N);
     store_sqlite__finalize(sq->lt, LT_N);
+    store_sqlite__finalize(sq->ret, RET_N);
     store_sqlite__lt_free(sq);
     free(sq->pend);
     sqlite3_close_v2(sq->db);
@@ -343,6 +344,8 @@ static enum tk_rc sq_open(const char *path, const struct store_options *opt, str
         rc = store_sqlite__rollup_prepare(sq);
     if (!rc)
         rc = store_sqlite__latest_prepare(sq);
+    if (!rc)
+        rc = store_sqlite__retention_prepare(sq);
 
 cleanup:
     if (rc) {
@@ -375,4 +378,5 @@ const struct store_ops store_sqlite__ops = {
     .latest = store_sqlite__latest,
     .aggregate = store_sqlite__aggregate,
     .maintain = store_sqlite__maintain,
+    .retention = store_sqlite__retention,
 };

@@ -111,6 +111,8 @@ enum sq_ru_stmt {
     RU_N
 };
 
+enum sq_ret_stmt { RET_DS_NEXT, RET_OBS_DEL, RET_STAGED_OLD, RET_STAGED_DEL, RET_QUAR_DEL, RET_N };
+
 /* An observation row in memory (the move's working set, rows waiting for the staging). */
 struct sq_row {
     int64_t ds, t, id, t_end, rt; /* t_end, rt: 0 for NULL */
@@ -139,6 +141,8 @@ struct sq_store {
     sqlite3_stmt *q[Q_N];
     sqlite3_stmt *ru[RU_N];
     sqlite3_stmt *lt[LT_N];
+    sqlite3_stmt *ret[RET_N];
+    int64_t ret_cursor; /* retention: the last datastream done (sqlite_retention.c) */
 
     /* the writer's cache of latest blocks (sqlite_latest.c) */
     struct sq_lt_block **lt_map; /* open addressing on blk, lt_cap slots */
@@ -263,6 +267,15 @@ enum tk_rc store_sqlite__aggregate(struct store *st, int64_t ds_id, enum store_i
                                    int64_t from_us, int64_t to_us, struct store_agg *out,
                                    size_t limit, size_t *n);
 enum tk_rc store_sqlite__maintain(struct store *st, int all);
+/** Fold rows[0..n), sorted by (ds, t), into the three rollups (a move, or retention
+ *  removing staged rows that were never moved). */
+enum tk_rc store_sqlite__fold(struct sq_store *sq, const struct sq_row *rows, size_t n);
+
+/* sqlite_retention.c */
+enum tk_rc store_sqlite__retention_prepare(struct sq_store *sq);
+enum tk_rc store_sqlite__retention(struct store *st, int64_t obs_before_us,
+                                   int64_t quarantine_before_us, size_t max_rows,
+                                   size_t *removed);
 
 /* One minute of a rollup_minute_slots row; n == 0: no data in that minute. */
 struct sq_slot {

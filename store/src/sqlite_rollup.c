@@ -353,27 +353,41 @@ static enum tk_rc load_staged(struct sq_store *sq, struct sq_row **rows, size_t 
 }
 
 
+enum tk_rc store_sqlite__fold(struct sq_store *sq, const struct sq_row *rows, size_t n)
+{
+    static const int64_t ivs[2] = {SQ_HOUR_US, SQ_DAY_US};
+    sqlite3_stmt *fold[2] = {sq->ru[RU_FOLD_HOUR], sq->ru[RU_FOLD_DAY]};
+    struct acc acc[2] = {{0}};
+    enum tk_rc rc = TK_OK;
+    struct hour_acc *minutes = calloc(1, sizeof *minutes);
+    if (!minutes)
+        return store__fail(&sq->base, TK_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        for (int k = 0; !rc && k < 2; k++)
+            rc = acc_add(sq, fold[k], &acc[k], ivs[k], &rows[i]);
+        if (!rc)
+            rc = hour_add(sq, minutes, &rows[i]);
+    }
+    for (int k = 0; !rc && k < 2; k++)
+        rc = acc_flush(sq, fold[k], &acc[k]);
+    if (!rc)
+        rc = hour_flush(sq, minutes);
+    free(minutes);
+    return rc;
+}
+
 /* The move: staged rows are read in key order, sorted by (ds, t) in memory (no SQL
  * sorter), appended to observations, and folded into the three rollups in the same pass,
  * each bucket upserted once. */
 static enum tk_rc move_staged(struct sq_store *sq)
 {
     struct sq_row *rows = NULL, **ptrs = NULL;
-    struct hour_acc *minutes = NULL;
     size_t n = 0;
     enum tk_rc rc = load_staged(sq, &rows, &n);
     if (rc)
         goto cleanup;
     qsort(rows, n, sizeof *rows, cmp_row);
 
-    static const int64_t ivs[2] = {SQ_HOUR_US, SQ_DAY_US};
-    sqlite3_stmt *fold[2] = {sq->ru[RU_FOLD_HOUR], sq->ru[RU_FOLD_DAY]};
-    struct acc acc[2] = {{0}};
-    minutes = calloc(1, sizeof *minutes);
-    if (!minutes) {
-        rc = store__fail(&sq->base, TK_ENOMEM, "out of memory");
-        goto cleanup;
-    }
     ptrs = malloc((n ? n : 1) * sizeof *ptrs);
     if (!ptrs) {
         rc = store__fail(&sq->base, TK_ENOMEM, "out of memory");
@@ -396,15 +410,9 @@ static enum tk_rc move_staged(struct sq_store *sq)
         }
         r->foi = foi;
         ptrs[i] = r;
-        for (int k = 0; !rc && k < 2; k++)
-            rc = acc_add(sq, fold[k], &acc[k], ivs[k], r);
-        if (!rc)
-            rc = hour_add(sq, minutes, r);
     }
-    for (int k = 0; !rc && k < 2; k++)
-        rc = acc_flush(sq, fold[k], &acc[k]);
     if (!rc)
-        rc = hour_flush(sq, minutes);
+        rc = store_sqlite__fold(sq, rows, n);
     if (!rc)
         rc = store_sqlite__rows_exec(sq, sq->ru[RU_INSERT], ptrs, n,
                                      "moving staged observations");
@@ -416,7 +424,6 @@ cleanup:
         free(rows[i].params);
     free(rows);
     free(ptrs);
-    free(minutes);
     return rc;
 }
 

@@ -217,3 +217,19 @@ enum tk_rc store_flush(struct store *st)
         return TK_EINVAL;
     return st->ops->maintain(st, 1);
 }
+
+enum tk_rc store_retention(struct store *st, int64_t obs_before_us, int64_t quarantine_before_us,
+                           size_t max_rows, size_t *removed)
+{
+    if (removed)
+        *removed = 0;
+    if (!st)
+        return TK_EINVAL;
+    if (max_rows == 0 || (obs_before_us == 0 && quarantine_before_us == 0))
+        return TK_OK;
+    size_t k = 0;
+    enum tk_rc rc = st->ops->retention(st, obs_before_us, quarantine_before_us, max_rows, &k);
+    if (!rc && removed)
+        *removed = k;
+    return rc;
+}

@@ -41,6 +41,8 @@ struct store_ops {
                             int64_t from_us, int64_t to_us, struct store_agg *out, size_t limit,
                             size_t *n);
     enum tk_rc (*maintain)(struct store *st, int all);
+    enum tk_rc (*retention)(struct store *st, int64_t obs_before_us,
+                            int64_t quarantine_before_us, size_t max_rows, size_t *removed);
 };
 
 #define STORE_ERRMSG_MAX 256

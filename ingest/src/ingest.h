@@ -26,6 +26,8 @@ struct ing_config {
     int64_t gap_timeout_s;  /* a seq gap older than this is declared lost */
     int64_t stats_interval_s;
     int publish_observations; /* SensorThings MQTT extension */
+    int64_t retention_days;   /* raw observations older than this go (0: kept forever) */
+    int64_t quarantine_retention_days; /* quarantined messages older than this go (0: kept) */
     int64_t log_level;
 };
 

@@ -64,6 +64,10 @@ int main(int argc, char **argv)
          "seconds between stats lines (0: only at exit)"},
         {"publish-observations", TK_OPT_BOOL, &c->publish_observations, 0, "1", 0, 0,
          "publish each observation on v1.1/Datastreams(id)/Observations"},
+        {"retention-days", TK_OPT_INT, &c->retention_days, 0, "0", 0, 36500,
+         "remove raw observations older than this many days, rollups stay (0: keep forever)"},
+        {"quarantine-retention-days", TK_OPT_INT, &c->quarantine_retention_days, 0, "0", 0,
+         36500, "remove quarantined messages older than this many days (0: keep forever)"},
         {"log-level", TK_OPT_INT, &c->log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];

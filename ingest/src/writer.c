@@ -31,6 +31,11 @@
 #include "tk_log.h"
 #include "tk_time.h"
 
+/* Rows retention may remove per periodic turn (about one a second), each turn a short
+ * transaction of its own between the ingest's: a few milliseconds of deletes. */
+#define RETENTION_ROWS 2000
+#define DAY_US INT64_C(86400000000)
+
 #define CUM_SLOTS 32 /* recent people_flow readings remembered for gap filling */
 
 struct cum_slot {
@@ -535,6 +540,21 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Old raw observations and quarantined messages, a bounded number per turn. */
+static void retention_turn(struct writer *w)
+{
+    const struct ing_config *c = &w->ctx->cfg;
+    int64_t obs_before = c->retention_days > 0 ? w->now_us - c->retention_days * DAY_US : 0;
+    int64_t q_before = c->quarantine_retention_days > 0
+                           ? w->now_us - c->quarantine_retention_days * DAY_US
+                           : 0;
+    size_t removed = 0;
+    if (store_retention(w->st, obs_before, q_before, RETENTION_ROWS, &removed))
+        tk_log(TK_LOG_WARN, "retention: %s", store_errmsg(w->st));
+    else if (removed)
+        tk_log(TK_LOG_DEBUG, "retention: removed %zu old rows", removed);
+}
+
 enum tk_rc ing_writer_run(struct ing_ctx *ctx)
 {
     struct writer w = {.ctx = ctx};
@@ -599,6 +619,8 @@ enum tk_rc ing_writer_run(struct ing_ctx *ctx)
                 tk_log(TK_LOG_WARN, "publisher connection lost while idle");
             if (store_maintain(w.st))
                 tk_log(TK_LOG_WARN, "store maintenance: %s", store_errmsg(w.st));
+            if (ctx->cfg.retention_days > 0 || ctx->cfg.quarantine_retention_days > 0)
+                retention_turn(&w);
         }
         if (ctx->cfg.stats_interval_s > 0 && mono >= next_stats) {
             log_stats(ctx, ctx->q.len);

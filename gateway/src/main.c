@@ -20,15 +20,11 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static enum tk_rc read_secret(const char *path, char *buf, size_t size)
+/* dst = a + b; 0 on success, -1 if it does not fit (reported by the caller). */
+static int join(char *dst, size_t size, const char *a, const char *b)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return TK_EIO;
-    enum tk_rc rc = fgets(buf, (int)size, f) ? TK_OK : TK_EIO;
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return rc;
+    int n = snprintf(dst, size, "%s%s", a, b);
+    return n >= 0 && (size_t)n < size ? 0 : -1;
 }
 
 struct watch_arg {
@@ -128,23 +124,28 @@ int main(int argc, char **argv)
         return 2;
     }
     tk_log_set_level((enum tk_log_level)c->log_level);
+    if ((!c->spool[0] && join(dir, sizeof dir, c->data_dir, "/gateway")) ||
+        (!c->psk_dir[0] && join(c->psk_dir, sizeof c->psk_dir, c->data_dir, "/secrets/psk")) ||
+        (!c->password_file[0] &&
+         join(c->password_file, sizeof c->password_file, c->data_dir, "/secrets/gateway.pass")) ||
+        (!c->client_id[0] && join(c->client_id, sizeof c->client_id, c->mqtt_user, ""))) {
+        tk_log(TK_LOG_ERR, "--data or --mqtt-user is too long");
+        return 2;
+    }
     if (!c->spool[0]) {
-        snprintf(dir, sizeof dir, "%s/gateway", c->data_dir);
         if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
             tk_log(TK_LOG_ERR, "cannot create %s: %s", dir, strerror(errno));
             return 1;
         }
-        snprintf(c->spool, sizeof c->spool, "%s/spool.db", dir);
+        if (join(c->spool, sizeof c->spool, dir, "/spool.db")) {
+            tk_log(TK_LOG_ERR, "--data is too long");
+            return 2;
+        }
     }
-    if (!c->psk_dir[0])
-        snprintf(c->psk_dir, sizeof c->psk_dir, "%s/secrets/psk", c->data_dir);
-    if (!c->password_file[0])
-        snprintf(c->password_file, sizeof c->password_file, "%s/secrets/gateway.pass", c->data_dir);
-    if (!c->client_id[0])
-        snprintf(c->client_id, sizeof c->client_id, "%s", c->mqtt_user);
-    if (read_secret(c->password_file, password, sizeof password)) {
+    enum tk_rc src = tk_secret_read(c->password_file, password, sizeof password);
+    if (src) {
         tk_log(TK_LOG_ERR, "cannot read the broker password from %s: %s", c->password_file,
-               strerror(errno));
+               tk_strerror(src));
         return 1;
     }
 

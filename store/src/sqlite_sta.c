@@ -425,6 +425,26 @@ static enum tk_rc check_store(struct store *st)
     return TK_OK;
 }
 
+typedef enum tk_rc (*sql_builder)(const struct store_sta_query *q, struct sqlbuf *b,
+                                  struct sqlbuf *m, struct sqlbuf *s, const char **why);
+
+/* Build the query's SQL with build and prepare it: the common start of a list and a
+ * count. *bb is new (free it), *out finalised by the caller. */
+static enum tk_rc build_prepared(struct sq_store *sq, const struct store_sta_query *q,
+                                 sql_builder build, struct bufs **bb, sqlite3_stmt **out)
+{
+    const char *why = NULL;
+    enum tk_rc rc;
+    *out = NULL;
+    *bb = calloc(1, sizeof **bb);
+    if (!*bb)
+        return TK_ENOMEM;
+    rc = build(q, &(*bb)->b, &(*bb)->m, &(*bb)->s, &why);
+    if (rc)
+        return store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
+    return prepare(sq, q, &(*bb)->b, out);
+}
+
 enum tk_rc store_sta_list(struct store *st, const struct store_sta_query *q, store_sta_row_cb cb,
                           void *ud)
 {
@@ -435,18 +455,9 @@ enum tk_rc store_sta_list(struct store *st, const struct store_sta_query *q, sto
     rc = check_query(sq, q);
     if (rc)
         return rc;
-    struct bufs *bb = malloc(sizeof *bb);
+    struct bufs *bb = NULL;
     sqlite3_stmt *s = NULL;
-    if (!bb)
-        return TK_ENOMEM;
-    memset(bb, 0, sizeof *bb);
-    const char *why = NULL;
-    rc = build_list(q, &bb->b, &bb->m, &bb->s, &why);
-    if (rc) {
-        rc = store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
-        goto cleanup;
-    }
-    rc = prepare(sq, q, &bb->b, &s);
+    rc = build_prepared(sq, q, build_list, &bb, &s);
     if (rc)
         goto cleanup;
     struct store_sta_value row[STORE_STA_PROPS_MAX];
@@ -474,18 +485,9 @@ enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, in
     rc = check_query(sq, q);
     if (rc)
         return rc;
-    struct bufs *bb = malloc(sizeof *bb);
+    struct bufs *bb = NULL;
     sqlite3_stmt *s = NULL;
-    if (!bb)
-        return TK_ENOMEM;
-    memset(bb, 0, sizeof *bb);
-    const char *why = NULL;
-    rc = build_count(q, &bb->b, &bb->m, &bb->s, &why);
-    if (rc) {
-        rc = store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
-        goto cleanup;
-    }
-    rc = prepare(sq, q, &bb->b, &s);
+    rc = build_prepared(sq, q, build_count, &bb, &s);
     if (rc)
         goto cleanup;
     int src = sqlite3_step(s);

@@ -117,6 +117,11 @@ enum tk_rc admin_broker__regenerate(const struct admin_ctx *ctx, const struct ad
 /** SIGHUP the broker named by DIR/broker/mosquitto.pid if it is a live mosquitto process.
  *  Returns 1 when signalled, 0 when no broker runs, -1 when signalling failed. */
 int admin_broker__reload(const struct admin_ctx *ctx);
+/** After a credentials or registry change: regenerate the broker files and signal the
+ *  broker, reporting on stderr as "takumi-admin CMD: ...". Returns ADMIN_EXIT_OK, or
+ *  ADMIN_EXIT_FAIL when the files could not be written (a failed signal only warns). */
+int admin_broker__apply(const struct admin_ctx *ctx, const char *cmd,
+                        const struct admin_creds *creds, struct store *st);
 
 struct admin_conf_vars {
     int mqtt_port;

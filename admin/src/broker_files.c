@@ -318,3 +318,20 @@ cleanup:
     admin_buf__free(&b);
     return rc;
 }
+
+int admin_broker__apply(const struct admin_ctx *ctx, const char *cmd,
+                        const struct admin_creds *creds, struct store *st)
+{
+    enum tk_rc rc = admin_broker__regenerate(ctx, creds, st);
+    if (rc) {
+        fprintf(stderr, "takumi-admin %s: cannot write the broker files: %s\n", cmd,
+                tk_strerror(rc));
+        return ADMIN_EXIT_FAIL;
+    }
+    if (admin_broker__reload(ctx) < 0)
+        fprintf(stderr,
+                "takumi-admin %s: warning: could not signal the broker to reload; "
+                "restart it or send it SIGHUP\n",
+                cmd);
+    return ADMIN_EXIT_OK;
+}

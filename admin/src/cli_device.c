@@ -47,23 +47,6 @@ static int check_id(const char *cmd, const char *id)
     return 0;
 }
 
-static int finish_change(const struct admin_ctx *ctx, const char *cmd, struct admin_creds *creds,
-                         struct store *st)
-{
-    enum tk_rc rc = admin_broker__regenerate(ctx, creds, st);
-    if (rc) {
-        fprintf(stderr, "takumi-admin %s: cannot write the broker files: %s\n", cmd,
-                tk_strerror(rc));
-        return ADMIN_EXIT_FAIL;
-    }
-    if (admin_broker__reload(ctx) < 0)
-        fprintf(stderr,
-                "takumi-admin %s: warning: could not signal the broker to reload; "
-                "restart it or send it SIGHUP\n",
-                cmd);
-    return ADMIN_EXIT_OK;
-}
-
 /* CoAP devices talk to the field gateway with DTLS-PSK: the identity is the device id,
  * the key a fresh random text (what coap-client -k takes). The gateway reads it from
  * DIR/secrets/psk/<id> ("KIND KEY", mode 0600 in a 0700 folder), written atomically. */
@@ -223,7 +206,7 @@ static int device_add(struct admin_ctx *ctx, int argc, char **argv)
             fprintf(stderr, "takumi-admin device add: and could not undo the registration\n");
         goto cleanup;
     }
-    ex = finish_change(ctx, "device add", &creds, st);
+    ex = admin_broker__apply(ctx, "device add", &creds, st);
     if (ex)
         goto cleanup;
     printf("device %s (%s) registered: thing %lld, location %lld, datastreams", id,
@@ -335,7 +318,7 @@ static int device_add_many(struct admin_ctx *ctx, int argc, char **argv)
     }
     ex = ADMIN_EXIT_OK;
 regenerate:
-    if (added && finish_change(ctx, "device add-many", &creds, st) != ADMIN_EXIT_OK)
+    if (added && admin_broker__apply(ctx, "device add-many", &creds, st) != ADMIN_EXIT_OK)
         ex = ADMIN_EXIT_FAIL;
     if (ex == ADMIN_EXIT_OK)
         printf("%d %s devices registered: %s .. %s-%05d (no MQTT login of their own: add a "
@@ -430,7 +413,7 @@ static int device_remove(struct admin_ctx *ctx, int argc, char **argv)
     if (psk_path(ctx, id, kp, sizeof kp) == TK_OK && unlink(kp) != 0 && errno != ENOENT)
         fprintf(stderr, "takumi-admin device remove: cannot remove the CoAP key %s: %s\n", kp,
                 strerror(errno));
-    ex = finish_change(ctx, "device remove", &creds, st);
+    ex = admin_broker__apply(ctx, "device remove", &creds, st);
     if (!ex)
         printf("device %s removed\n", id);
 cleanup:

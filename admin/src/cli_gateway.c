@@ -98,14 +98,8 @@ static int gateway_add(struct admin_ctx *ctx, int argc, char **argv)
                 tk_strerror(rc));
         goto cleanup;
     }
-    rc = admin_broker__regenerate(ctx, &creds, st);
-    if (rc) {
-        fprintf(stderr, "takumi-admin gateway add: cannot write the broker files: %s\n",
-                tk_strerror(rc));
+    if (admin_broker__apply(ctx, "gateway add", &creds, st) != ADMIN_EXIT_OK)
         goto cleanup;
-    }
-    if (admin_broker__reload(ctx) < 0)
-        fprintf(stderr, "takumi-admin gateway add: warning: could not signal the broker\n");
     printf("gateway %s registered for %s%s\nmqtt username: %s\nmqtt password: %s\n", id,
            strcmp(devices, "all") == 0 ? "all devices" : "devices ",
            strcmp(devices, "all") == 0 ? "" : devices, id, password);
@@ -171,16 +165,14 @@ static int gateway_remove(struct admin_ctx *ctx, int argc, char **argv)
     }
     admin_creds__remove(&creds, id);
     rc = admin_creds__save(ctx->creds, &creds);
-    if (!rc)
-        rc = admin_broker__regenerate(ctx, &creds, st);
     if (rc) {
-        fprintf(stderr, "takumi-admin gateway remove: %s\n", tk_strerror(rc));
+        fprintf(stderr, "takumi-admin gateway remove: cannot write %s: %s\n", ctx->creds,
+                tk_strerror(rc));
         goto cleanup;
     }
-    if (admin_broker__reload(ctx) < 0)
-        fprintf(stderr, "takumi-admin gateway remove: warning: could not signal the broker\n");
-    printf("gateway %s removed\n", id);
-    ex = ADMIN_EXIT_OK;
+    ex = admin_broker__apply(ctx, "gateway remove", &creds, st);
+    if (!ex)
+        printf("gateway %s removed\n", id);
 cleanup:
     admin_creds__free(&creds);
     store_close(st);

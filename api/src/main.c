@@ -51,22 +51,15 @@ int main(int argc, char **argv)
         {"log-level", TK_OPT_INT, &c.log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];
-    struct tk_error err = {0};
     struct api_pool *pool = NULL;
     struct api_server *srv = NULL;
     char why[512] = "";
     int rc = 1;
 
     tk_log_set_name("api");
-    if (tk_config_load(opts, nopts, argc, argv, &err)) {
-        if (strcmp(err.path, "help") == 0) {
-            tk_config_usage(opts, nopts, stdout);
-            return 0;
-        }
-        fprintf(stderr, "takumi-api: %s: %s\n", err.path, err.text);
-        tk_config_usage(opts, nopts, stderr);
-        return 2;
-    }
+    int cfg_rc = tk_config_load_main("takumi-api", opts, nopts, argc, argv);
+    if (cfg_rc >= 0)
+        return cfg_rc;
     tk_log_set_level((enum tk_log_level)c.log_level);
     size_t bl = strlen(c.base_url);
     while (bl && c.base_url[bl - 1] == '/')

@@ -31,6 +31,12 @@ enum tk_rc tk_config_load(const struct tk_opt *opts, size_t nopts, int argc, cha
  *  cannot be read or is empty, TK_EFULL if the line does not fit in size bytes. */
 enum tk_rc tk_secret_read(const char *path, char *buf, size_t size) TK_WUR;
 
+/** tk_config_load for a program's main: on --help prints the usage to stdout and returns
+ *  0; on a bad option prints "PROG: option: reason" and the usage to stderr and returns 2;
+ *  returns -1 when the options loaded and the program should go on. */
+int tk_config_load_main(const char *prog, const struct tk_opt *opts, size_t nopts, int argc,
+                        char **argv);
+
 /** Print "--name VALUE  help (default)" lines to f (a FILE*). */
 void tk_config_usage(const struct tk_opt *opts, size_t nopts, void *f);
 

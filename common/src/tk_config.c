@@ -291,3 +291,18 @@ cleanup:
     fclose(f);
     return rc;
 }
+
+int tk_config_load_main(const char *prog, const struct tk_opt *opts, size_t nopts, int argc,
+                        char **argv)
+{
+    struct tk_error err = {0};
+    if (!tk_config_load(opts, nopts, argc, argv, &err))
+        return -1;
+    if (strcmp(err.path, "help") == 0) {
+        tk_config_usage(opts, nopts, stdout);
+        return 0;
+    }
+    fprintf(stderr, "%s: %s: %s\n", prog, err.path, err.text);
+    tk_config_usage(opts, nopts, stderr);
+    return 2;
+}

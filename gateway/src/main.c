@@ -105,7 +105,6 @@ int main(int argc, char **argv)
         {"log-level", TK_OPT_INT, &c->log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];
-    struct tk_error err = {0};
     char password[256], dir[1040];
     struct gw_psk *psk = NULL;
     struct gw_spool *spool = NULL;
@@ -114,15 +113,9 @@ int main(int argc, char **argv)
     int rc = 1;
 
     tk_log_set_name("gateway");
-    if (tk_config_load(opts, nopts, argc, argv, &err)) {
-        if (strcmp(err.path, "help") == 0) {
-            tk_config_usage(opts, nopts, stdout);
-            return 0;
-        }
-        fprintf(stderr, "takumi-gateway: %s: %s\n", err.path, err.text);
-        tk_config_usage(opts, nopts, stderr);
-        return 2;
-    }
+    int cfg_rc = tk_config_load_main("takumi-gateway", opts, nopts, argc, argv);
+    if (cfg_rc >= 0)
+        return cfg_rc;
     tk_log_set_level((enum tk_log_level)c->log_level);
     if ((!c->spool[0] && join(dir, sizeof dir, c->data_dir, "/gateway")) ||
         (!c->psk_dir[0] && join(c->psk_dir, sizeof c->psk_dir, c->data_dir, "/secrets/psk")) ||

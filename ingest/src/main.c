@@ -71,22 +71,15 @@ int main(int argc, char **argv)
         {"log-level", TK_OPT_INT, &c->log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];
-    struct tk_error err = {0};
     char password[256];
     pthread_t writer;
     struct writer_arg wa = {&ctx, TK_OK};
     int started = 0;
 
     tk_log_set_name("ingest");
-    if (tk_config_load(opts, nopts, argc, argv, &err)) {
-        if (strcmp(err.path, "help") == 0) {
-            tk_config_usage(opts, nopts, stdout);
-            return 0;
-        }
-        fprintf(stderr, "takumi-ingest: %s: %s\n", err.path, err.text);
-        tk_config_usage(opts, nopts, stderr);
-        return 2;
-    }
+    int cfg_rc = tk_config_load_main("takumi-ingest", opts, nopts, argc, argv);
+    if (cfg_rc >= 0)
+        return cfg_rc;
     tk_log_set_level((enum tk_log_level)c->log_level);
     if (!c->db[0])
         snprintf(c->db, sizeof c->db, "%s/takumi.db", c->data_dir);

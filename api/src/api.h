@@ -212,12 +212,46 @@ enum tk_rc api_route_parse(const char *path, struct api_route *r, struct tk_erro
 
 /* ---- SensorThings handler (sta.c, sta_render.c) ------------------------------------ */
 
+enum api_method {
+    API_M_GET = 0,
+    API_M_HEAD,
+    API_M_POST,
+    API_M_PUT,
+    API_M_PATCH,
+    API_M_DELETE,
+    API_M_OTHER,
+};
+
+/* Scopes of an API key (SPEC section 5); anonymous callers have none of them. */
+enum api_scope {
+    API_SCOPE_READ = 1u << 0,
+    API_SCOPE_RAW = 1u << 1, /* read:raw */
+    API_SCOPE_WRITE = 1u << 2,
+    API_SCOPE_ADMIN = 1u << 3,
+};
+
+/* Who is asking: filled by the access layer before a handler runs. */
+struct api_principal {
+    int anonymous;      /* no key presented */
+    unsigned scopes;    /* enum api_scope bits */
+    int64_t key_id;     /* 0 when anonymous */
+    char owner[64];     /* the key's owner (firm, team); "" when anonymous */
+    char client[64];    /* the client's address, for per-address limits and logs */
+};
+
 struct api_request {
     const struct api_config *cfg;
     struct store *st;
     const char *path; /* below /v1.1, decoded */
     const struct api_qarg *args;
     size_t nargs;
+    enum api_method method;
+    const char *body; /* request body (POST, PUT, PATCH), NUL-terminated; NULL if none */
+    size_t body_len;
+    const struct api_principal *who;
+    /* a request header by name (case-insensitive), NULL if absent */
+    const char *(*header)(const struct api_request *req, const char *name);
+    void *conn; /* the HTTP connection, for header() */
 };
 
 /** Answer a GET under /v1.1 into rep (always a complete reply, error or success). */

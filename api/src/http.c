@@ -28,9 +28,49 @@ struct api_server {
 };
 
 struct conn_state {
+    char *body; /* NUL-terminated, up to body-max bytes */
     size_t body_len;
     int too_large;
 };
+
+static const struct {
+    const char *name;
+    enum api_method m;
+} methods[] = {
+    {MHD_HTTP_METHOD_GET, API_M_GET},     {MHD_HTTP_METHOD_HEAD, API_M_HEAD},
+    {MHD_HTTP_METHOD_POST, API_M_POST},   {MHD_HTTP_METHOD_PUT, API_M_PUT},
+    {MHD_HTTP_METHOD_PATCH, API_M_PATCH}, {MHD_HTTP_METHOD_DELETE, API_M_DELETE},
+};
+
+static enum api_method method_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(name, methods[i].name) == 0)
+            return methods[i].m;
+    return API_M_OTHER;
+}
+
+static const char *header_of(const struct api_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* The client's address as text ("" if unknown). */
+static void client_addr(struct MHD_Connection *c, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)size);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)size);
+}
 
 struct args {
     struct api_qarg v[API_ARGS_MAX];
@@ -61,11 +101,13 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
                         (long long)s->cfg->body_max);
         return;
     }
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        api_reply_error(rep, API_E_METHOD, NULL, "method %.16s is not allowed here", method);
-        return;
-    }
+    enum api_method m = method_of(method);
     if (strcmp(url, "/openapi.json") == 0) {
+        if (m != API_M_GET && m != API_M_HEAD) {
+            rep->allow = "GET, HEAD";
+            api_reply_error(rep, API_E_METHOD, NULL, "method %.16s is not allowed here", method);
+            return;
+        }
         api_openapi(rep);
         return;
     }
@@ -85,7 +127,19 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         api_reply_error(rep, API_E_BUSY, NULL, "no store connection free; try again");
         return;
     }
-    struct api_request req = {s->cfg, st, url + 5, a.v, a.n};
+    struct api_principal who = {.anonymous = 1};
+    client_addr(c, who.client, sizeof who.client);
+    struct api_request req = {.cfg = s->cfg,
+                              .st = st,
+                              .path = url + 5,
+                              .args = a.v,
+                              .nargs = a.n,
+                              .method = m,
+                              .body = cs->body,
+                              .body_len = cs->body_len,
+                              .who = &who,
+                              .header = header_of,
+                              .conn = c};
     api_sta_handle(&req, rep);
     api_pool_give(s->pool, st);
 }
@@ -126,7 +180,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct api_server *s = cls;
     struct conn_state *cs = *con_cls;
     (void)version;
-    (void)upload_data;
     if (!cs) { /* headers only so far */
         cs = calloc(1, sizeof *cs);
         if (!cs)
@@ -134,10 +187,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = cs;
         return MHD_YES;
     }
-    if (*upload_data_size) { /* a body: counted, not kept (no writes yet) */
-        cs->body_len += *upload_data_size;
-        if (cs->body_len > (size_t)s->cfg->body_max)
+    if (*upload_data_size) { /* a body: kept up to body-max, then only counted */
+        size_t n = *upload_data_size;
+        if (!cs->too_large && cs->body_len + n <= (size_t)s->cfg->body_max) {
+            char *nb = realloc(cs->body, cs->body_len + n + 1);
+            if (!nb) {
+                cs->too_large = 1;
+            } else {
+                memcpy(nb + cs->body_len, upload_data, n);
+                nb[cs->body_len + n] = '\0';
+                cs->body = nb;
+            }
+        } else {
             cs->too_large = 1;
+        }
+        cs->body_len += n;
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -157,7 +221,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)cls;
     (void)c;
     (void)toe;
-    free(*con_cls);
+    struct conn_state *cs = *con_cls;
+    if (cs)
+        free(cs->body);
+    free(cs);
     *con_cls = NULL;
 }
 

@@ -391,6 +391,11 @@ void api_sta_handle(const struct api_request *req, struct api_reply *rep)
     struct api_render ro = {.cfg = req->cfg, .st = req->st, .out = &rep->body};
     const char *field = NULL;
 
+    if (req->method != API_M_GET && req->method != API_M_HEAD) {
+        rep->allow = "GET, HEAD";
+        api_reply_error(rep, API_E_METHOD, NULL, "this API is read-only here");
+        return;
+    }
     if (api_ext_handle(req, rep))
         return;
     enum tk_rc rc = api_route_parse(req->path, &r, &err);

@@ -108,7 +108,11 @@ static enum tk_rc resolve(struct api_render *ro, const struct api_route *r, stru
         prev = s->entity;
         prev_id = o.id;
     }
-    t->q = (struct store_sta_query){.entity = prev, .has_id = 1, .id = prev_id, .top = 1};
+    t->q = (struct store_sta_query){.entity = prev,
+                                    .has_id = 1,
+                                    .id = prev_id,
+                                    .top = 1,
+                                    .withhold = api_withhold(ro->who)};
     return TK_OK;
 }
 
@@ -279,6 +283,7 @@ static enum tk_rc collection(const struct api_request *req, struct api_render *r
     int64_t skip = q->has_skip ? q->skip : 0;
     enum tk_rc rc;
     sq->filter = api_filter_tree(q->filter);
+    sq->withhold = api_withhold(req->who);
     api_buf_put(b, "{", 1);
     if (q->has_count && q->count) {
         int64_t n = 0;
@@ -388,7 +393,7 @@ void api_sta_handle(const struct api_request *req, struct api_reply *rep)
     struct api_route r;
     struct api_query q;
     int have_q = 0, snap = 0;
-    struct api_render ro = {.cfg = req->cfg, .st = req->st, .out = &rep->body};
+    struct api_render ro = {.cfg = req->cfg, .st = req->st, .who = req->who, .out = &rep->body};
     const char *field = NULL;
 
     if (req->method != API_M_GET && req->method != API_M_HEAD) {

@@ -333,11 +333,14 @@ def test_suppression():
         got = {d["@iot.id"]: [(o["result"], o.get("resultQuality")) for o in d["Observations"]]
                for d in t["Datastreams"]}
         assert got[pf_in] == [(None, S_), (25, None)] and got[pf_out] == [(12, None), (None, S_)], got
-        # dataArray: the value is null
+        # dataArray: the value is null, and a resultQuality component says why
         da = ok("/v1.1/Datastreams(%d)/Observations" % pf_in, [("$resultFormat", "dataArray")],
                 key=who)["value"][0]
-        ri = da["components"].index("result")
-        assert sorted((row[ri] is None) for row in da["dataArray"]) == [False, True], da
+        ri, qi = da["components"].index("result"), da["components"].index("resultQuality")
+        assert [(row[ri], row[qi]) for row in da["dataArray"]] == [(25, None), (None, S_)], da
+        da = ok("/v1.1/Datastreams(%d)/Observations" % wl, [("$resultFormat", "dataArray")],
+                key=who)["value"][0]
+        assert "resultQuality" not in da["components"], da  # water levels are never withheld
         # filters and ordering cannot see a withheld value
         assert ok("/v1.1/Observations", [("$filter", "result eq 3")], key=who)["value"] == []
         assert [x["name"] for x in ok("/v1.1/Things", small_things, key=who)["value"]] == ["wl-acc-1"]
@@ -369,6 +372,7 @@ def test_suppression():
         da = ok("/v1.1/Datastreams(%d)/Observations" % pf_in, [("$resultFormat", "dataArray")],
                 key=who)["value"][0]
         assert None not in [row[da["components"].index("result")] for row in da["dataArray"]], da
+        assert "resultQuality" not in da["components"], da
 
 
 def test_admin_views():

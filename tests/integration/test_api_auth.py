@@ -258,12 +258,14 @@ def test_rate_limit_key():
     stack()
     served = 0
     r = None
-    for _ in range(60):  # 30 a minute: a burst of 30, then one every 2 s
+    t0 = time.monotonic()
+    for _ in range(90):  # 30 a minute: a burst of 30, then one every 2 s
         r = call("/v1.1/Things", key="limited")
         if r.status != 200:
             break
         served += 1
-    assert 30 <= served <= 33, served
+    refill = (time.monotonic() - t0) / 2  # what the bucket gained meanwhile
+    assert 30 <= served <= 30 + refill + 1, (served, refill)
     body = refused(r, 429, "ERATE")
     wait = int(r.headers["retry-after"])
     assert 1 <= wait <= 2 and str(wait) in body["message"], (wait, body)
@@ -279,12 +281,14 @@ def test_rate_limit_anonymous():
     base = "http://%s:%d" % (tkfix.HOST, port)
     served = 0
     r = None
+    t0 = time.monotonic()
     for _ in range(ANON_RATE * 3):
         r = call("/v1.1", base=base)
         if r.status != 200:
             break
         served += 1
-    assert ANON_RATE <= served <= ANON_RATE + 3, served
+    refill = (time.monotonic() - t0) * ANON_RATE / 60
+    assert ANON_RATE <= served <= ANON_RATE + refill + 1, (served, refill)
     refused(r, 429, "ERATE")
     wait = int(r.headers["retry-after"])
     assert 1 <= wait <= 60 // ANON_RATE, wait

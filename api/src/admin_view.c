@@ -1,4 +1,4 @@
-/* The operator view of the ingest, for keys with the admin scope only:
+/* The operator view of the ingest and the devices, for keys with the admin scope only:
  *
  *   GET /admin/ingest
  *       {"updatedAt": T, "counters": {"received": n, ...}}: the ingest writes its counters
@@ -8,12 +8,16 @@
  *   GET /admin/quarantine[?device=ID][&from=T][&to=T][&top=N][&before=ID]
  *       refused messages with the rule they broke, newest first; a page of top (default
  *       API_QUARANTINE_TOP, at most API_QUARANTINE_MAX), @iot.nextLink to the next one
- *       (before = the last id shown). from/to bound the time received (RFC 3339). */
+ *       (before = the last id shown). from/to bound the time received (RFC 3339).
+ *   GET /admin/devices[?top=N][&after=ID]
+ *       device health, by id: kind, Thing, delivery state (watermark, seqs stored above a
+ *       gap, since when the gap is open) and the newest phenomenonTime of its readings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "tk_quantity.h"
 #include "tk_time.h"
 
 #define COUNTERS_MAX 128
@@ -245,16 +249,134 @@ static void quarantine_view(const struct api_request *req, struct api_reply *rep
     api_buf_puts(b, "}");
 }
 
+/* One device's health, d its registry entry. */
+static enum tk_rc device_health(const struct api_request *req, struct api_buf *b,
+                                const struct store_device *d)
+{
+    struct store_seq_state s;
+    enum tk_rc rc = store_seq_load(req->st, d->id, &s);
+    if (rc)
+        return rc;
+    int64_t ds[TK_Q_MAX];
+    size_t nds = 0;
+    for (int q = 0; q < TK_Q_MAX; q++)
+        if (d->ds[q])
+            ds[nds++] = d->ds[q];
+    struct store_point pts[TK_Q_MAX];
+    int found[TK_Q_MAX];
+    rc = store_latest(req->st, ds, nds, pts, found);
+    if (rc)
+        return rc;
+    int64_t last = 0;
+    for (size_t i = 0; i < nds; i++)
+        if (found[i] && pts[i].t_us > last)
+            last = pts[i].t_us;
+    const char *kind = tk_kind_name(d->kind);
+    api_buf_puts(b, "{\"deviceId\":");
+    api_buf_json_str(b, d->id, strlen(d->id));
+    api_buf_puts(b, ",\"kind\":");
+    api_buf_json_str(b, kind, strlen(kind));
+    api_buf_puts(b, ",\"transport\":");
+    api_buf_json_str(b, d->transport, strlen(d->transport));
+    api_buf_puts(b, ",\"Thing@iot.id\":");
+    api_buf_i64(b, d->thing_id);
+    api_buf_puts(b, ",\"lastPhenomenonTime\":");
+    if (last) {
+        api_buf_puts(b, "\"");
+        api_buf_time(b, last);
+        api_buf_puts(b, "\"");
+    } else {
+        api_buf_puts(b, "null");
+    }
+    api_buf_puts(b, ",\"delivery\":{\"watermark\":");
+    if (s.known)
+        api_buf_i64(b, (int64_t)s.watermark);
+    else
+        api_buf_puts(b, "null");
+    api_buf_puts(b, ",\"pendingAboveGap\":");
+    api_buf_i64(b, s.npending);
+    api_buf_puts(b, ",\"gapSince\":");
+    if (s.gap_since_us) {
+        api_buf_puts(b, "\"");
+        api_buf_time(b, s.gap_since_us);
+        api_buf_puts(b, "\"");
+    } else {
+        api_buf_puts(b, "null");
+    }
+    api_buf_puts(b, "}}");
+    return TK_OK;
+}
+
+static void devices_view(const struct api_request *req, struct api_reply *rep)
+{
+    int seen;
+    int64_t top = API_QUARANTINE_TOP;
+    for (size_t i = 0; i < req->nargs; i++) {
+        const char *k = req->args[i].key;
+        if (strcmp(k, "top") && strcmp(k, "after")) {
+            api_reply_error(rep, API_E_BADREQ, k, "unknown option '%.40s': use top, after", k);
+            return;
+        }
+    }
+    const char *after = api_arg(req, "after", &seen);
+    if (seen > 1) {
+        api_reply_error(rep, API_E_BADREQ, "after", "after: give one device id");
+        return;
+    }
+    if (!int_arg(req, rep, "top", 1, API_QUARANTINE_MAX, &top))
+        return;
+    size_t max = (size_t)top + 1, n = 0; /* one more says whether a next page exists */
+    char(*ids)[TK_ID_MAX + 1] = calloc(max, sizeof *ids);
+    if (!ids) {
+        api_reply_error(rep, API_E_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    enum tk_rc rc = store_sta_snapshot_begin(req->st);
+    int snap = rc == TK_OK;
+    if (!rc)
+        rc = store_device_ids(req->st, after ? after : "", ids, max, &n);
+    struct api_buf *b = &rep->body;
+    api_buf_puts(b, "{\"value\":[");
+    size_t shown = n > (size_t)top ? (size_t)top : n;
+    for (size_t i = 0; !rc && i < shown; i++) {
+        struct store_device d;
+        rc = store_device_get(req->st, ids[i], &d);
+        if (!rc) {
+            if (i)
+                api_buf_puts(b, ",");
+            rc = device_health(req, b, &d);
+        }
+    }
+    if (snap)
+        store_sta_snapshot_end(req->st);
+    if (rc) {
+        api_reply_error(rep, api_err_of_rc(rc), NULL, "store: %s", store_errmsg(req->st));
+        free(ids);
+        return;
+    }
+    api_buf_puts(b, "]");
+    if (n > (size_t)top) {
+        api_buf_puts(b, ",\"@iot.nextLink\":\"");
+        api_buf_puts(b, req->cfg->base_url);
+        api_buf_printf(b, "/admin/devices?top=%lld&after=", (long long)top);
+        api_buf_url(b, ids[shown - 1], 1);
+        api_buf_puts(b, "\"");
+    }
+    api_buf_puts(b, "}");
+    free(ids);
+}
+
 void api_admin_handle(const struct api_request *req, struct api_reply *rep)
 {
     if (!api_require(req, API_SCOPE_ADMIN, rep))
         return;
     int ingest = strcmp(req->path, "/admin/ingest") == 0;
     int quarantine = strcmp(req->path, "/admin/quarantine") == 0;
-    if (!ingest && !quarantine) {
+    int devices = strcmp(req->path, "/admin/devices") == 0;
+    if (!ingest && !quarantine && !devices) {
         api_reply_error(rep, API_E_NOTFOUND, NULL,
-                        "no resource here; the operator view is /admin/ingest and "
-                        "/admin/quarantine");
+                        "no resource here; the operator view is /admin/ingest, "
+                        "/admin/quarantine and /admin/devices");
         return;
     }
     if (req->method != API_M_GET && req->method != API_M_HEAD) {
@@ -263,6 +385,8 @@ void api_admin_handle(const struct api_request *req, struct api_reply *rep)
     }
     if (ingest)
         ingest_view(req, rep);
-    else
+    else if (quarantine)
         quarantine_view(req, rep);
+    else
+        devices_view(req, rep);
 }

@@ -369,7 +369,8 @@ void api_openapi(struct api_reply *rep);
 
 /* ---- operator view (admin_view.c), for keys with the admin scope ----------------------
  *   GET /admin/ingest                      the ingest's counters, as last committed
- *   GET /admin/quarantine[?device=&from=&to=&top=&before=]   refused messages, newest first */
+ *   GET /admin/quarantine[?device=&from=&to=&top=&before=]   refused messages, newest first
+ *   GET /admin/devices[?top=&after=]       device health: delivery state, newest reading */
 #define API_QUARANTINE_TOP 100 /* default page */
 #define API_QUARANTINE_MAX 1000
 /** Answer a request under /admin/ (req->path is the whole path) into rep. */

@@ -1,8 +1,9 @@
 /* SQLite backend: what access control reads. The api_keys rows (schema version 6): the
  * key itself never reaches this file, only its prefix and SHA-256 (apikey.c). A lookup
  * reads the rows sharing a prefix; on a read-only API connection it runs in autocommit,
- * so it sees the latest committed revocation on every request. And the quantity a
- * Datastream measures, which the privacy rule depends on. */
+ * so it sees the latest committed revocation on every request. The quantity a Datastream
+ * measures, which the privacy rule depends on. Pages of device ids, for the operator view
+ * of device health. */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +18,8 @@ static const char *const key_sql[KEY_N] = {
     [KEY_REVOKE] = "UPDATE api_keys SET revoked_us = coalesce(revoked_us, ?2) WHERE id = ?1",
     [KEY_GET] = "SELECT id FROM api_keys WHERE id = ?1",
     [KEY_DS_QUANTITY] = "SELECT quantity FROM datastreams WHERE id = ?1",
+    [KEY_DEVICE_PAGE] = "SELECT device_id FROM things WHERE device_id > ?1 ORDER BY device_id"
+                        " LIMIT ?2",
     [KEY_LIST] = "SELECT id, prefix, owner, scopes, rate_per_min, created_us, revoked_us, hash"
                  " FROM api_keys WHERE id > ?1 ORDER BY id LIMIT 1",
 };
@@ -166,5 +169,25 @@ enum tk_rc store_sqlite__ds_quantity(struct store *st, int64_t ds_id, int *quant
     else
         rc = store_sqlite__err(sq, src, "reading a Datastream's quantity");
     sqlite3_reset(s);
+    return rc;
+}
+
+enum tk_rc store_sqlite__device_ids(struct store *st, const char *after,
+                                    char (*ids)[TK_ID_MAX + 1], size_t max, size_t *n)
+{
+    struct sq_store *sq = sq_of(st);
+    sqlite3_stmt *s = sq->key[KEY_DEVICE_PAGE];
+    sqlite3_bind_text(s, 1, after, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, max > INT64_MAX ? INT64_MAX : (sqlite3_int64)max);
+    int src;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        snprintf(ids[(*n)++], sizeof ids[0], "%s", id ? id : "");
+    }
+    enum tk_rc rc = src == SQLITE_DONE || src == SQLITE_ROW
+                        ? TK_OK
+                        : store_sqlite__err(sq, src, "listing device ids");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     return rc;
 }

@@ -104,7 +104,16 @@ enum sq_state_stmt {
     ST_N
 };
 
-enum sq_key_stmt { KEY_INSERT, KEY_FIND, KEY_REVOKE, KEY_GET, KEY_LIST, KEY_DS_QUANTITY, KEY_N };
+enum sq_key_stmt {
+    KEY_INSERT,
+    KEY_FIND,
+    KEY_REVOKE,
+    KEY_GET,
+    KEY_LIST,
+    KEY_DS_QUANTITY,
+    KEY_DEVICE_PAGE,
+    KEY_N
+};
 
 enum sq_q_stmt { Q_ID_MAIN, Q_ID_STAGED, Q_MAIN_ASC, Q_MAIN_DESC, Q_STAGE_ASC, Q_STAGE_DESC, Q_N };
 
@@ -301,6 +310,8 @@ enum tk_rc store_sqlite__apikey_find(struct store *st, const char *prefix,
 enum tk_rc store_sqlite__apikey_revoke(struct store *st, int64_t id);
 enum tk_rc store_sqlite__apikey_list(struct store *st, store_apikey_cb cb, void *ud);
 enum tk_rc store_sqlite__ds_quantity(struct store *st, int64_t ds_id, int *quantity);
+enum tk_rc store_sqlite__device_ids(struct store *st, const char *after,
+                                    char (*ids)[TK_ID_MAX + 1], size_t max, size_t *n);
 
 /* sqlite_state.c: the operator view */
 enum tk_rc store_sqlite__quarantine_list(struct store *st, const struct store_quarantine_filter *f,

@@ -284,3 +284,14 @@ enum tk_rc store_datastream_quantity(struct store *st, int64_t ds_id, int *quant
         return store__unsupported(st, "Datastream quantities");
     return st->ops->ds_quantity(st, ds_id, quantity);
 }
+
+enum tk_rc store_device_ids(struct store *st, const char *after, char (*ids)[TK_ID_MAX + 1],
+                            size_t max, size_t *n)
+{
+    if (!st || !n || (max && !ids))
+        return TK_EINVAL;
+    *n = 0;
+    if (!st->ops->device_ids)
+        return store__unsupported(st, "paging device ids");
+    return max ? st->ops->device_ids(st, after ? after : "", ids, max, n) : TK_OK;
+}

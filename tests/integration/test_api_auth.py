@@ -19,7 +19,7 @@ real curl.
   "suppressed" for anonymous callers and read keys in Observations, $expand, dataArray,
   latest and aggregates, and invisible to $filter; read:raw and admin keys see them
 - /admin/ingest counters from the ingest, /admin/quarantine newest first with reasons,
-  paged, by device and time
+  paged, by device and time, /admin/devices (delivery state, newest reading), paged
 """
 import calendar
 import hashlib
@@ -193,7 +193,7 @@ def test_scopes_on_each_endpoint():
          [("interval", "hour"), ("from", "2026-11-26T14:00:00Z"), ("to", "2026-11-26T16:00:00Z")]),
         ("/openapi.json", None),
     ]
-    admin_paths = ["/admin/ingest", "/admin/quarantine"]
+    admin_paths = ["/admin/ingest", "/admin/quarantine", "/admin/devices"]
     for who in (None, "read", "raw", "write", "admin"):
         for how in ("x", "bearer"):
             for path, params in reads:
@@ -413,6 +413,24 @@ def test_admin_views():
     for bad in ([("top", "0")], [("top", "x")], [("from", "yesterday")], [("colour", "red")],
                 [("device", "a"), ("device", "b")]):
         refused(call("/admin/quarantine", bad, key="admin"), 400, "EINVAL")
+    # device health, by id, a page at a time
+    devs = ok("/admin/devices", key="admin")["value"]
+    assert [d["deviceId"] for d in devs] == ["ap-acc-1", "pf-acc-1", "wl-acc-1"], devs
+    wl = devs[2]
+    assert wl["kind"] == "water_level" and wl["Thing@iot.id"] == thing("wl-acc-1"), wl
+    assert wl["delivery"] == {"watermark": 3, "pendingAboveGap": 0, "gapSince": None}, wl
+    assert wl["lastPhenomenonTime"] == "2026-11-26T15:03:00.000000Z", wl
+    assert devs[1]["delivery"]["watermark"] == 2, devs[1]
+    seen, url = [], "/admin/devices?top=1"
+    while url:
+        page = call("", key="admin", base=url if url.startswith("http") else BASE + url).json()
+        assert len(page["value"]) == 1, page
+        seen.append(page["value"][0]["deviceId"])
+        url = page.get("@iot.nextLink")
+    assert seen == ["ap-acc-1", "pf-acc-1", "wl-acc-1"], seen
+    assert ok("/admin/devices", [("after", "wl-acc-1")], key="admin")["value"] == []
+    for bad in ([("top", "1001")], [("after", "a"), ("after", "b")], [("device", "x")]):
+        refused(call("/admin/devices", bad, key="admin"), 400, "EINVAL")
 
 
 def test_openapi_security():
@@ -425,7 +443,7 @@ def test_openapi_security():
     for code, name in (("401", "Unauthorized"), ("403", "Forbidden"), ("429", "TooManyRequests")):
         assert name in doc["components"]["responses"], code
     assert "Retry-After" in doc["components"]["responses"]["TooManyRequests"]["headers"]
-    for p in ("/admin/ingest", "/admin/quarantine"):
+    for p in ("/admin/ingest", "/admin/quarantine", "/admin/devices"):
         responses = doc["paths"][p]["get"]["responses"]
         assert {"200", "401", "403", "429"} <= set(responses), responses
     # every $ref resolves

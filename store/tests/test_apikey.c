@@ -1,8 +1,10 @@
 /* API keys: scope names, key shape, hashing, add/check/revoke/list on a real database
- * (only the hash is in the file), and the operator view (quarantine pages, counters). */
+ * (only the hash is in the file), and the operator view (quarantine pages, counters,
+ * device id pages, a Datastream's quantity). */
 #include <sqlite3.h>
 
 #include "store_apikey.h"
+#include "tk_quantity.h"
 #include "store_test_util.h"
 
 static int count_cb(const struct store_apikey *k, void *ud)
@@ -216,6 +218,29 @@ int main(void)
     CHECK_EQ_INT(r[1].value, 11);
     CHECK_EQ_INT(store_counters_get(ro, r, 2, &nr), TK_OK);
     CHECK_EQ_INT(nr, 2);
+
+    /* device ids a page at a time; the quantity of a Datastream */
+    const char *devs[] = {"pf-b-0002", "wl-a-0001", "ap-c-0003"};
+    struct store_device got_dev;
+    for (size_t i = 0; i < 3; i++) {
+        struct store_device d = test_device(devs[i], i == 0   ? TK_KIND_PEOPLE_FLOW
+                                                     : i == 1 ? TK_KIND_WATER_LEVEL
+                                                              : TK_KIND_WIFI_AP,
+                                            34.4, 132.4);
+        CHECK_EQ_INT(store_device_add(st, &d, &got_dev), TK_OK);
+    }
+    char ids[2][TK_ID_MAX + 1];
+    size_t nid = 0;
+    CHECK_EQ_INT(store_device_ids(ro, "", ids, 2, &nid), TK_OK);
+    CHECK(nid == 2 && strcmp(ids[0], "ap-c-0003") == 0 && strcmp(ids[1], "pf-b-0002") == 0);
+    CHECK_EQ_INT(store_device_ids(ro, ids[1], ids, 2, &nid), TK_OK);
+    CHECK(nid == 1 && strcmp(ids[0], "wl-a-0001") == 0);
+    CHECK_EQ_INT(store_device_ids(ro, "wl-a-0001", ids, 2, &nid), TK_OK);
+    CHECK_EQ_INT(nid, 0);
+    int quantity = 99;
+    CHECK_EQ_INT(store_datastream_quantity(ro, got_dev.ds[TK_Q_ASSOCIATED], &quantity), TK_OK);
+    CHECK_EQ_INT(quantity, TK_Q_ASSOCIATED);
+    CHECK_EQ_INT(store_datastream_quantity(ro, 987654, &quantity), TK_ENOTFOUND);
 
     store_close(ro);
     store_close(st);

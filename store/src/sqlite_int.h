@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-#define SQ_SCHEMA_VERSION 5
+#define SQ_SCHEMA_VERSION 6
 #define SQ_STAGE_ROWS_DEFAULT 262144
 /* Staged rows are keyed (batch, ds, t) with batch = id >> SQ_BATCH_SHIFT: a commit writes
  * into the few newest batches only (sequential pages), and a per-datastream lookup seeks

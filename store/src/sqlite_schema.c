@@ -55,6 +55,8 @@
  *   4  latest rows folded into latest_blocks (in C).
  *   5  the all_observations view (observations UNION ALL obs_staging) for people
  *      reading the file with sqlite3.
+ *   6  obs_foi_ds: which FeaturesOfInterest the API's writes gave to Observations of
+ *      which Datastreams (FeatureOfInterest -> Observations finds them without a scan).
  * A fresh database runs every step, so the migration path is the one always exercised. */
 #include <stdio.h>
 
@@ -224,6 +226,16 @@ static const char schema_v5[] =
     " UNION ALL"
     " SELECT ds_id, t_us, id, t_end_us, result_time_us, result, params FROM obs_staging;";
 
+/* Observations written through the API carry their FeatureOfInterest in foi_id (they go
+ * straight to the clustered table, see sqlite_sta_write.c); one row per (FoI, Datastream)
+ * pair lets the FoI's Observations be found per Datastream by key. */
+static const char schema_v6[] =
+    "CREATE TABLE obs_foi_ds("
+    " foi_id INTEGER NOT NULL,"
+    " ds_id INTEGER NOT NULL,"
+    " PRIMARY KEY (foi_id, ds_id)) WITHOUT ROWID;"
+    "CREATE INDEX obs_foi_ds_ds ON obs_foi_ds(ds_id);";
+
 struct migration {
     const char *sql;
     enum tk_rc (*convert)(struct sq_store *sq); /* NULL: none */
@@ -236,6 +248,7 @@ static const struct migration migrations[SQ_SCHEMA_VERSION] = {
     {schema_v3, store_sqlite__migrate_v3, schema_v3_end},
     {schema_v4, store_sqlite__migrate_v4, schema_v4_end},
     {schema_v5, NULL, NULL},
+    {schema_v6, NULL, NULL},
 };
 
 static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)

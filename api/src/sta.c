@@ -392,8 +392,7 @@ void api_sta_handle(const struct api_request *req, struct api_reply *rep)
     const char *field = NULL;
 
     if (req->method != API_M_GET && req->method != API_M_HEAD) {
-        rep->allow = "GET, HEAD";
-        api_reply_error(rep, API_E_METHOD, NULL, "this API is read-only here");
+        api_sta_write(req, rep);
         return;
     }
     if (api_ext_handle(req, rep))

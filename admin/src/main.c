@@ -4,6 +4,7 @@
  *   takumi-admin --data DIR broker-conf --template FILE --mqtt-port N [--ws-port N] [--bind A]
  *   takumi-admin --data DIR device add|list|remove ...
  *   takumi-admin --data DIR gateway add|list|remove ...
+ *   takumi-admin --data DIR apikey add|list|revoke ...
  *
  * Exit codes: 0 ok, 2 usage or invalid input, 1 any other failure. */
 #include "admin.h"
@@ -22,7 +23,9 @@ static void usage(void)
         "  device add --kind K --id ID --lat X --lon Y [--mount-height-m H] [--density D]\n"
         "             [--name N] [--transport mqtt|coap]\n"
         "  device list | device remove --id ID\n"
-        "  gateway add --id GW [--devices all|id1,id2] | gateway list | gateway remove --id GW\n");
+        "  gateway add --id GW [--devices all|id1,id2] | gateway list | gateway remove --id GW\n"
+        "  apikey add --owner NAME --scope read[,read:raw,write,admin] [--rate N]\n"
+        "  apikey list | apikey revoke ID\n");
 }
 
 int main(int argc, char **argv)
@@ -59,6 +62,8 @@ int main(int argc, char **argv)
         run = admin_cmd_device;
     else if (strcmp(cmd, "gateway") == 0)
         run = admin_cmd_gateway;
+    else if (strcmp(cmd, "apikey") == 0)
+        run = admin_cmd_apikey;
     if (!run) {
         fprintf(stderr, "takumi-admin: unknown command '%s'\n", cmd);
         usage();

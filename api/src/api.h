@@ -30,6 +30,8 @@ struct api_config {
     int64_t conn_max;  /* concurrent connections */
     int64_t timeout_s; /* idle connection timeout */
     int64_t log_level;
+    int64_t anon_rate;  /* requests per minute per client address without a key; 0: no limit */
+    int64_t rate_slots; /* most callers (addresses and keys) the rate limiter tracks */
 };
 
 /* ---- bounded output buffer (reply.c) ------------------------------------------------ */
@@ -71,8 +73,9 @@ enum api_err {
     API_E_BUSY,       /* 503: no store connection in time, database busy */
     API_E_DB,         /* 500: store error */
     API_E_INTERNAL,   /* 500 */
-    API_E_UNAUTH,     /* 401: a write without a key */
-    API_E_FORBIDDEN,  /* 403: a key without the scope needed */
+    API_E_UNAUTH,     /* 401: a wrong or revoked key, or none where one is needed */
+    API_E_FORBIDDEN,  /* 403: the key lacks the scope */
+    API_E_RATE,       /* 429: over the caller's rate limit */
     API_E_CONFLICT,   /* 409: e.g. an Observation at a phenomenonTime its Datastream has */
     API_E_N
 };
@@ -83,6 +86,7 @@ struct api_reply {
     struct api_buf body;
     const char *allow; /* Allow header for 405, static */
     int gzipped;       /* body is gzip (Content-Encoding) */
+    int64_t retry_after_s; /* > 0: a Retry-After header (429) */
     char location[512]; /* Location header (201 Created); "" for none */
 };
 
@@ -252,11 +256,70 @@ struct api_request {
     enum api_method method;
     const char *body; /* request body (POST, PUT, PATCH), NUL-terminated; NULL if none */
     size_t body_len;
-    const struct api_principal *who;
+    const struct api_principal *who; /* never NULL: anonymous has .anonymous = 1 */
     /* a request header by name (case-insensitive), NULL if absent */
     const char *(*header)(const struct api_request *req, const char *name);
     void *conn; /* the HTTP connection, for header() */
 };
+
+/* ---- access control (access.c, privacy.c) -------------------------------------------
+ * Every request passes api_access_admit before any handler: a key in
+ * "Authorization: Bearer KEY" or "X-API-Key: KEY" is looked up in the store on every
+ * request (a revocation counts from the next one); a wrong or revoked key is 401. Then the
+ * caller's token bucket is charged: per key at the key's rate, per client address at
+ * --anon-rate without one; over it, 429 with Retry-After. Handlers then ask for the scope
+ * they need with api_require, and pass every observation value they publish through
+ * api_suppress. */
+
+/* The scopes a principal holds are the granted ones widened: admin holds every scope,
+ * and write and read:raw also hold read. */
+#define API_SCOPE_ALL 15u
+
+struct api_access;
+/** The rate limiter for cfg (borrowed, must outlive it). New, free with api_access_destroy. */
+enum tk_rc api_access_create(const struct api_config *cfg, struct api_access **out) TK_WUR;
+void api_access_destroy(struct api_access *a);
+/** Identify the caller of req (who->client already set) into *who and charge its bucket.
+ *  1: the request may go on. 0: rep holds the refusal (401 with WWW-Authenticate, 429
+ *  with Retry-After, 503 when the store is busy). Never logs the key. */
+int api_access_admit(struct api_access *a, const struct api_request *req,
+                     struct api_principal *who, struct api_reply *rep);
+/** 1 if req's caller holds scope (enum api_scope); else rep holds 401 (no key) or 403
+ *  (a key without it) and 0 is returned. */
+int api_require(const struct api_request *req, unsigned scope, struct api_reply *rep);
+
+/* A token bucket (access.c): holds up to a minute's worth of requests, refilled
+ * continuously at rate_per_min. */
+struct api_bucket {
+    double tokens;
+    int64_t last_us; /* 0: never used (full) */
+};
+/** Take one request from b at now_us. 1 if allowed; else 0 with *retry_s, the whole
+ *  seconds (>= 1) until one is available again. */
+int api_bucket_take(struct api_bucket *b, int64_t rate_per_min, int64_t now_us, int64_t *retry_s);
+
+/** A bounded table of buckets by name ("a:ADDRESS", "k:ID"), safe across threads. When
+ *  the probed slots are all taken, the bucket with the most tokens is reused: a full
+ *  bucket is the same as a new one, so only a flood of distinct callers can reset one. */
+struct api_limiter;
+enum tk_rc api_limiter_create(size_t slots, struct api_limiter **out) TK_WUR;
+void api_limiter_destroy(struct api_limiter *l);
+int api_limiter_take(struct api_limiter *l, const char *name, int64_t rate_per_min, int64_t now_us,
+                     int64_t *retry_s);
+
+/* The privacy rule of SPEC section 5: Wi-Fi (wifi_ap) and people (people_flow) counts under
+ * API_SUPPRESS_BELOW in one interval are not published to anonymous callers nor to keys
+ * without read:raw (admin holds it). The value becomes JSON null and the observation (or
+ * aggregate bucket, or latest value) carries "suppressed": true (see docs/api.md,
+ * "Access"). Every place observation values leave the API (entities, $expand, dataArray,
+ * latest values, aggregates, and any export: CSV, GeoJSON, NGSI) asks this one function. */
+#define API_SUPPRESS_BELOW 10
+/** 1 if value, of a Datastream measuring quantity (enum tk_quantity; -1 when the
+ *  Datastream has none), must be withheld from who; 0 to publish it. */
+int api_suppress(const struct api_principal *who, int quantity, double value);
+/** 1 if values of quantity may ever be withheld from who (for renderers that look the
+ *  quantity up only when needed). */
+int api_suppress_applies(const struct api_principal *who, int quantity);
 
 /** Answer a GET under /v1.1 into rep (always a complete reply, error or success). */
 void api_sta_handle(const struct api_request *req, struct api_reply *rep);
@@ -297,10 +360,21 @@ void api_sta_write(const struct api_request *req, struct api_reply *rep);
 #define API_AGG_BUCKETS_MAX 10000 /* buckets in one aggregate reply */
 #define API_LATEST_MAX 1000       /* Datastreams in one latest-values reply */
 
+/** The value of query argument key ("" for "?key" without '='), NULL if absent; *seen
+ *  counts how often it was given. */
+const char *api_arg(const struct api_request *req, const char *key, int *seen);
 /** Answer the paths beyond the standard (aggregate, latest); 0 if req is not one. */
 int api_ext_handle(const struct api_request *req, struct api_reply *rep);
 /** The OpenAPI 3 document of the extensions into rep's body. */
 void api_openapi(struct api_reply *rep);
+
+/* ---- operator view (admin_view.c), for keys with the admin scope ----------------------
+ *   GET /admin/ingest                      the ingest's counters, as last committed
+ *   GET /admin/quarantine[?device=&from=&to=&top=&before=]   refused messages, newest first */
+#define API_QUARANTINE_TOP 100 /* default page */
+#define API_QUARANTINE_MAX 1000
+/** Answer a request under /admin/ (req->path is the whole path) into rep. */
+void api_admin_handle(const struct api_request *req, struct api_reply *rep);
 
 /* ---- store connection pool (pool.c) ------------------------------------------------ */
 

@@ -24,6 +24,7 @@ struct api_server {
     struct MHD_Daemon *d;
     const struct api_config *cfg;
     struct api_pool *pool;
+    struct api_access *access;
     unsigned port;
 };
 
@@ -102,16 +103,10 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         return;
     }
     enum api_method m = method_of(method);
-    if (strcmp(url, "/openapi.json") == 0) {
-        if (m != API_M_GET && m != API_M_HEAD) {
-            rep->allow = "GET, HEAD";
-            api_reply_error(rep, API_E_METHOD, NULL, "method %.16s is not allowed here", method);
-            return;
-        }
-        api_openapi(rep);
-        return;
-    }
-    if (strncmp(url, "/v1.1", 5) != 0 || (url[5] != '\0' && url[5] != '/')) {
+    int is_openapi = strcmp(url, "/openapi.json") == 0;
+    int is_sta = strncmp(url, "/v1.1", 5) == 0 && (url[5] == '\0' || url[5] == '/');
+    int is_admin = strncmp(url, "/admin/", 7) == 0;
+    if (!is_openapi && !is_sta && !is_admin) {
         api_reply_error(rep, API_E_NOTFOUND, NULL,
                         "no resource here; the SensorThings API is under /v1.1");
         return;
@@ -122,7 +117,7 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         api_reply_error(rep, API_E_BADREQ, NULL, "more than %d query arguments", API_ARGS_MAX);
         return;
     }
-    int writes = m == API_M_POST || m == API_M_PUT || m == API_M_PATCH || m == API_M_DELETE;
+    int writes = is_sta && (m == API_M_POST || m == API_M_PUT || m == API_M_PATCH || m == API_M_DELETE);
     struct store *st = writes ? api_pool_take_writer(s->pool, POOL_WAIT_MS)
                               : api_pool_take(s->pool, POOL_WAIT_MS);
     if (!st) {
@@ -133,7 +128,7 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
     client_addr(c, who.client, sizeof who.client);
     struct api_request req = {.cfg = s->cfg,
                               .st = st,
-                              .path = url + 5,
+                              .path = is_sta ? url + 5 : url,
                               .args = a.v,
                               .nargs = a.n,
                               .method = m,
@@ -142,7 +137,20 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
                               .who = &who,
                               .header = header_of,
                               .conn = c};
-    api_sta_handle(&req, rep);
+    if (!api_access_admit(s->access, &req, &who, rep)) {
+        /* refused: 401, 429 or 503 */
+    } else if (is_openapi) {
+        if (m != API_M_GET && m != API_M_HEAD) {
+            rep->allow = "GET, HEAD";
+            api_reply_error(rep, API_E_METHOD, NULL, "method %.16s is not allowed here", method);
+        } else {
+            api_openapi(rep);
+        }
+    } else if (is_admin) {
+        api_admin_handle(&req, rep);
+    } else {
+        api_sta_handle(&req, rep);
+    }
     api_pool_give(s->pool, st);
 }
 
@@ -172,6 +180,13 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *re
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
     if (rep->location[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rep->location);
+    if (rep->status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"takumi\"");
+    if (rep->retry_after_s > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld", (long long)rep->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     enum MHD_Result r = MHD_queue_response(c, rep->status, resp);
     MHD_destroy_response(resp);
     return r;
@@ -250,6 +265,10 @@ enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
         return TK_ENOMEM;
     s->cfg = cfg;
     s->pool = pool;
+    if (api_access_create(cfg, &s->access)) {
+        free(s);
+        return TK_ENOMEM;
+    }
 
     struct sockaddr_in in4;
     struct sockaddr_in6 in6;
@@ -279,6 +298,7 @@ enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!s->d) {
+        api_access_destroy(s->access);
         free(s);
         return TK_EIO;
     }
@@ -287,6 +307,7 @@ enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
     *out = s;
     return TK_OK;
 invalid:
+    api_access_destroy(s->access);
     free(s);
     return TK_EINVAL;
 }
@@ -301,5 +322,6 @@ void api_server_stop(struct api_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->d);
+    api_access_destroy(s->access);
     free(s);
 }

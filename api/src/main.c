@@ -49,6 +49,10 @@ int main(int argc, char **argv)
         {"timeout-s", TK_OPT_INT, &c.timeout_s, 0, "30", 1, 3600,
          "idle connection timeout in seconds"},
         {"log-level", TK_OPT_INT, &c.log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
+        {"anon-rate", TK_OPT_INT, &c.anon_rate, 0, "300", 0, 100000000,
+         "requests per minute from one client address without a key (0: no limit)"},
+        {"rate-slots", TK_OPT_INT, &c.rate_slots, 0, "65536", 16, 16777216,
+         "callers (addresses and keys) the rate limiter tracks at once"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];
     struct api_pool *pool = NULL;

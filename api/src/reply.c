@@ -195,7 +195,8 @@ static const struct {
     [API_E_REPLYMAX] = {500, "EFULL"},     [API_E_NOTIMPL] = {501, "ENOTIMPL"},
     [API_E_BUSY] = {503, "EBUSY"},         [API_E_DB] = {500, "EDB"},
     [API_E_INTERNAL] = {500, "EINTERNAL"}, [API_E_UNAUTH] = {401, "EUNAUTH"},
-    [API_E_FORBIDDEN] = {403, "EFORBIDDEN"}, [API_E_CONFLICT] = {409, "ECONFLICT"},
+    [API_E_FORBIDDEN] = {403, "EFORBIDDEN"}, [API_E_RATE] = {429, "ERATE"},
+    [API_E_CONFLICT] = {409, "ECONFLICT"},
 };
 
 unsigned api_err_status(enum api_err e)

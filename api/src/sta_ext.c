@@ -21,7 +21,7 @@
 
 #define US_MIN INT64_C(60000000)
 
-static const char *arg(const struct api_request *req, const char *key, int *seen)
+const char *api_arg(const struct api_request *req, const char *key, int *seen)
 {
     const char *v = NULL;
     *seen = 0;
@@ -86,7 +86,7 @@ static int parse_time_arg(const char *v, int64_t *us)
 static void aggregate(const struct api_request *req, struct api_reply *rep, int64_t ds)
 {
     int seen;
-    const char *iv = arg(req, "interval", &seen);
+    const char *iv = api_arg(req, "interval", &seen);
     enum store_interval siv;
     int64_t width;
     if (!iv || seen > 1) {
@@ -105,13 +105,13 @@ static void aggregate(const struct api_request *req, struct api_reply *rep, int6
         return;
     }
     int64_t from, to;
-    const char *fv = arg(req, "from", &seen);
+    const char *fv = api_arg(req, "from", &seen);
     if (seen != 1 || !parse_time_arg(fv, &from)) {
         api_reply_error(rep, API_E_BADREQ, "from",
                         "from: an RFC 3339 date-time is required (2026-11-26T00:00:00Z)");
         return;
     }
-    const char *tv = arg(req, "to", &seen);
+    const char *tv = api_arg(req, "to", &seen);
     if (seen != 1 || !parse_time_arg(tv, &to)) {
         api_reply_error(rep, API_E_BADREQ, "to",
                         "to: an RFC 3339 date-time is required (2026-11-27T00:00:00Z)");
@@ -131,7 +131,7 @@ static void aggregate(const struct api_request *req, struct api_reply *rep, int6
     }
     size_t nb = (size_t)((to - from + width - 1) / width);
     int on[N_FN];
-    const char *fns = arg(req, "fn", &seen);
+    const char *fns = api_arg(req, "fn", &seen);
     if (seen > 1 || (fns && !parse_fns(fns, on))) {
         api_reply_error(rep, API_E_BADREQ, "fn",
                         "fn: a comma-separated list of avg, min, max, sum, count");
@@ -224,7 +224,7 @@ static enum tk_rc take_ds(void *ud, const struct store_sta_value *row, size_t n)
 static void latest(const struct api_request *req, struct api_reply *rep)
 {
     int seen;
-    const char *ids = arg(req, "ids", &seen);
+    const char *ids = api_arg(req, "ids", &seen);
     struct idlist l = {NULL, 0, API_LATEST_MAX};
     struct store_point *pts = NULL;
     int *found = NULL;
@@ -263,12 +263,12 @@ static void latest(const struct api_request *req, struct api_reply *rep)
             p++;
         }
     } else {
-        const char *t = arg(req, "$top", &seen);
+        const char *t = api_arg(req, "$top", &seen);
         if (t && (!parse_id(t, strlen(t), &top) || seen > 1)) {
             api_reply_error(rep, API_E_BADREQ, "$top", "$top: not a non-negative integer");
             goto cleanup;
         }
-        const char *s = arg(req, "$skip", &seen);
+        const char *s = api_arg(req, "$skip", &seen);
         if (s && (!parse_id(s, strlen(s), &skip) || seen > 1)) {
             api_reply_error(rep, API_E_BADREQ, "$skip", "$skip: not a non-negative integer");
             goto cleanup;

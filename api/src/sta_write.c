@@ -912,22 +912,6 @@ static void create_observations(struct wctx *w, const json_t *body)
 
 /* ---- the handler ------------------------------------------------------------------------------- */
 
-static int allowed(struct wctx *w)
-{
-    const struct api_principal *who = w->req->who;
-    if (!who || who->anonymous) {
-        fail(w, API_E_UNAUTH, NULL,
-             "writes need an API key with the write or admin scope"
-             " (Authorization: Bearer <key>)");
-        return 0;
-    }
-    if (!(who->scopes & (API_SCOPE_WRITE | API_SCOPE_ADMIN))) {
-        fail(w, API_E_FORBIDDEN, NULL, "this key has neither the write nor the admin scope");
-        return 0;
-    }
-    return 1;
-}
-
 static json_t *parse_body(struct wctx *w)
 {
     const struct api_request *req = w->req;
@@ -955,8 +939,8 @@ void api_sta_write(const struct api_request *req, struct api_reply *rep)
         api_reply_error(rep, API_E_METHOD, NULL, "this method is not supported");
         return;
     }
-    if (!allowed(&w))
-        goto done;
+    if (!api_require(req, API_SCOPE_WRITE, rep)) /* write, or admin which holds it */
+        return;
     if (strcmp(req->path, "/CreateObservations") == 0) {
         if (m != API_M_POST) {
             rep->allow = "POST";

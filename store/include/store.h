@@ -132,6 +132,36 @@ enum tk_rc store_quarantine_add(struct store *st, struct store_quarantine *q) TK
 /** Number of quarantined messages (for tests and metrics). */
 enum tk_rc store_quarantine_count(struct store *st, int64_t *n) TK_WUR;
 
+struct store_quarantine_filter {
+    const char *device_id; /* NULL: every device (and messages with none) */
+    int64_t from_us, to_us; /* received_us in [from_us, to_us); 0, 0: any time */
+    int64_t before_id;      /* only ids below it (the next page); 0: from the newest */
+    size_t limit;           /* at most this many rows */
+};
+/** Quarantined messages matching f, newest first (descending id), each passed to cb with
+ *  its fields borrowed for the call (code_text is in reason's place when no reason was
+ *  stored); a non-zero return from cb stops the walk and is returned. Reads only. */
+typedef int (*store_quarantine_cb)(const struct store_quarantine *q, void *ud);
+enum tk_rc store_quarantine_list(struct store *st, const struct store_quarantine_filter *f,
+                                 store_quarantine_cb cb, void *ud) TK_WUR;
+
+/* ---- ingest counters (the operator view of the API reads them) ------------------ */
+
+#define STORE_COUNTER_NAME_MAX 47
+
+struct store_counter {
+    char name[STORE_COUNTER_NAME_MAX + 1]; /* "received", "quarantined", ... */
+    int64_t value;
+    int64_t updated_us; /* when it was written */
+};
+
+/** Write counters by name (insert or replace), inside the caller's transaction if there
+ *  is one (the ingest writes them in its normal commit), else in their own. */
+enum tk_rc store_counters_put(struct store *st, const struct store_counter *c, size_t n) TK_WUR;
+/** Read up to max counters ordered by name; *n is how many. Reads only. */
+enum tk_rc store_counters_get(struct store *st, struct store_counter *out, size_t max,
+                              size_t *n) TK_WUR;
+
 /* ---- reading -------------------------------------------------------------------- */
 
 struct store_point {

@@ -266,6 +266,7 @@ static void sq_close(struct store *st)
     store_sqlite__finalize(sq->ru, RU_N);
     store_sqlite__finalize(sq->lt, LT_N);
     store_sqlite__finalize(sq->ret, RET_N);
+    store_sqlite__finalize(sq->key, KEY_N);
     store_sqlite__lt_free(sq);
     free(sq->pend);
     sqlite3_close_v2(sq->db);
@@ -346,6 +347,8 @@ static enum tk_rc sq_open(const char *path, const struct store_options *opt, str
         rc = store_sqlite__latest_prepare(sq);
     if (!rc)
         rc = store_sqlite__retention_prepare(sq);
+    if (!rc)
+        rc = store_sqlite__apikey_prepare(sq);
 
 cleanup:
     if (rc) {
@@ -379,4 +382,11 @@ const struct store_ops store_sqlite__ops = {
     .aggregate = store_sqlite__aggregate,
     .maintain = store_sqlite__maintain,
     .retention = store_sqlite__retention,
+    .apikey_add = store_sqlite__apikey_add,
+    .apikey_find = store_sqlite__apikey_find,
+    .apikey_revoke = store_sqlite__apikey_revoke,
+    .apikey_list = store_sqlite__apikey_list,
+    .quarantine_list = store_sqlite__quarantine_list,
+    .counters_put = store_sqlite__counters_put,
+    .counters_get = store_sqlite__counters_get,
 };

@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-#define SQ_SCHEMA_VERSION 6
+#define SQ_SCHEMA_VERSION 7
 #define SQ_STAGE_ROWS_DEFAULT 262144
 /* Staged rows are keyed (batch, ds, t) with batch = id >> SQ_BATCH_SHIFT: a commit writes
  * into the few newest batches only (sequential pages), and a per-datastream lookup seeks
@@ -92,7 +92,19 @@ struct sq_lt_block {
     struct sq_lt_entry e[LT_PER_BLOCK];
 };
 
-enum sq_state_stmt { ST_SEQ_LOAD, ST_SEQ_SAVE, ST_QUAR_INSERT, ST_QUAR_COUNT, ST_N };
+enum sq_state_stmt {
+    ST_SEQ_LOAD,
+    ST_SEQ_SAVE,
+    ST_QUAR_INSERT,
+    ST_QUAR_COUNT,
+    ST_QUAR_LIST,
+    ST_QUAR_LIST_DEVICE,
+    ST_COUNTER_PUT,
+    ST_COUNTER_GET,
+    ST_N
+};
+
+enum sq_key_stmt { KEY_INSERT, KEY_FIND, KEY_REVOKE, KEY_GET, KEY_LIST, KEY_N };
 
 enum sq_q_stmt { Q_ID_MAIN, Q_ID_STAGED, Q_MAIN_ASC, Q_MAIN_DESC, Q_STAGE_ASC, Q_STAGE_DESC, Q_N };
 
@@ -142,6 +154,7 @@ struct sq_store {
     sqlite3_stmt *ru[RU_N];
     sqlite3_stmt *lt[LT_N];
     sqlite3_stmt *ret[RET_N];
+    sqlite3_stmt *key[KEY_N];
     int64_t ret_cursor; /* retention: the last datastream done (sqlite_retention.c) */
 
     /* the writer's cache of latest blocks (sqlite_latest.c) */
@@ -276,6 +289,24 @@ enum tk_rc store_sqlite__retention_prepare(struct sq_store *sq);
 enum tk_rc store_sqlite__retention(struct store *st, int64_t obs_before_us,
                                    int64_t quarantine_before_us, size_t max_rows,
                                    size_t *removed);
+
+/* sqlite_apikey.c */
+enum tk_rc store_sqlite__apikey_prepare(struct sq_store *sq);
+enum tk_rc store_sqlite__apikey_add(struct store *st, struct store_apikey *k,
+                                    const unsigned char hash[STORE_APIKEY_HASH_LEN]);
+enum tk_rc store_sqlite__apikey_find(struct store *st, const char *prefix,
+                                     struct store_apikey *rows,
+                                     unsigned char (*hashes)[STORE_APIKEY_HASH_LEN], size_t max,
+                                     size_t *n);
+enum tk_rc store_sqlite__apikey_revoke(struct store *st, int64_t id);
+enum tk_rc store_sqlite__apikey_list(struct store *st, store_apikey_cb cb, void *ud);
+
+/* sqlite_state.c: the operator view */
+enum tk_rc store_sqlite__quarantine_list(struct store *st, const struct store_quarantine_filter *f,
+                                         store_quarantine_cb cb, void *ud);
+enum tk_rc store_sqlite__counters_put(struct store *st, const struct store_counter *c, size_t n);
+enum tk_rc store_sqlite__counters_get(struct store *st, struct store_counter *out, size_t max,
+                                      size_t *n);
 
 /* One minute of a rollup_minute_slots row; n == 0: no data in that minute. */
 struct sq_slot {

@@ -55,7 +55,9 @@
  *   4  latest rows folded into latest_blocks (in C).
  *   5  the all_observations view (observations UNION ALL obs_staging) for people
  *      reading the file with sqlite3.
- *   6  obs_foi_ds: which FeaturesOfInterest the API's writes gave to Observations of
+ *   6  api_keys (API keys: only a SHA-256 of each key, found by a short non-secret prefix)
+ *      and ingest_counters (the ingest's counters, written in its commits).
+ *   7  obs_foi_ds: which FeaturesOfInterest the API's writes gave to Observations of
  *      which Datastreams (FeatureOfInterest -> Observations finds them without a scan).
  * A fresh database runs every step, so the migration path is the one always exercised. */
 #include <stdio.h>
@@ -226,10 +228,31 @@ static const char schema_v5[] =
     " UNION ALL"
     " SELECT ds_id, t_us, id, t_end_us, result_time_us, result, params FROM obs_staging;";
 
+/* API keys (sqlite_apikey.c): the key itself is never stored, only its SHA-256; prefix is
+ * its first characters, shown in listings and used to find the row. ingest_counters: the
+ * ingest's running counters by name, rewritten in its normal commits, for the operator
+ * view of the API (a reader sees the last committed values). */
+static const char schema_v6[] =
+    "CREATE TABLE api_keys("
+    " id INTEGER PRIMARY KEY,"
+    " prefix TEXT NOT NULL,"
+    " hash BLOB NOT NULL," /* SHA-256 of the whole key */
+    " owner TEXT NOT NULL,"
+    " scopes TEXT NOT NULL," /* "read,write": see store_apikey_scopes_format */
+    " rate_per_min INTEGER NOT NULL,"
+    " created_us INTEGER NOT NULL,"
+    " revoked_us INTEGER);" /* NULL: in force */
+    "CREATE INDEX api_keys_prefix ON api_keys(prefix);"
+    "CREATE TABLE ingest_counters("
+    " name TEXT PRIMARY KEY,"
+    " value INTEGER NOT NULL,"
+    " updated_us INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX quarantine_device ON quarantine(device_id, received_us);";
+
 /* Observations written through the API carry their FeatureOfInterest in foi_id (they go
  * straight to the clustered table, see sqlite_sta_write.c); one row per (FoI, Datastream)
  * pair lets the FoI's Observations be found per Datastream by key. */
-static const char schema_v6[] =
+static const char schema_v7[] =
     "CREATE TABLE obs_foi_ds("
     " foi_id INTEGER NOT NULL,"
     " ds_id INTEGER NOT NULL,"
@@ -249,6 +272,7 @@ static const struct migration migrations[SQ_SCHEMA_VERSION] = {
     {schema_v4, store_sqlite__migrate_v4, schema_v4_end},
     {schema_v5, NULL, NULL},
     {schema_v6, NULL, NULL},
+    {schema_v7, NULL, NULL},
 };
 
 static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)

@@ -2,6 +2,7 @@
  *
  * The pending seqs above a gap are few and always read and written whole, so they are
  * one blob of little-endian uint32 rather than a side table. */
+#include <stdio.h>
 #include <string.h>
 
 #include "sqlite_int.h"
@@ -15,6 +16,17 @@ static const char *const state_sql[ST_N] = {
     [ST_QUAR_INSERT] = "INSERT INTO quarantine (received_us, topic, payload, device_id, code,"
                        " code_text, path, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_QUAR_COUNT] = "SELECT count(*) FROM quarantine",
+    [ST_QUAR_LIST] = "SELECT id, received_us, topic, payload, device_id, code, code_text, path,"
+                     " reason FROM quarantine WHERE received_us >= ?2 AND received_us < ?3"
+                     " AND id < ?4 ORDER BY id DESC LIMIT ?5",
+    [ST_QUAR_LIST_DEVICE] = "SELECT id, received_us, topic, payload, device_id, code, code_text,"
+                            " path, reason FROM quarantine WHERE device_id = ?1"
+                            " AND received_us >= ?2 AND received_us < ?3 AND id < ?4"
+                            " ORDER BY id DESC LIMIT ?5",
+    [ST_COUNTER_PUT] = "INSERT OR REPLACE INTO ingest_counters (name, value, updated_us)"
+                       " VALUES (?1, ?2, ?3)",
+    [ST_COUNTER_GET] = "SELECT name, value, updated_us FROM ingest_counters ORDER BY name"
+                       " LIMIT ?1",
 };
 
 enum tk_rc store_sqlite__state_prepare(struct sq_store *sq)
@@ -134,5 +146,86 @@ enum tk_rc store_sqlite__quarantine_count(struct store *st, int64_t *n)
     else
         rc = store_sqlite__err(sq, src, "counting the quarantine");
     sqlite3_reset(s);
+    return rc;
+}
+
+/* ---- the operator view ------------------------------------------------------------ */
+
+enum tk_rc store_sqlite__quarantine_list(struct store *st, const struct store_quarantine_filter *f,
+                                         store_quarantine_cb cb, void *ud)
+{
+    struct sq_store *sq = sq_of(st);
+    sqlite3_stmt *s = sq->state[f->device_id ? ST_QUAR_LIST_DEVICE : ST_QUAR_LIST];
+    if (f->device_id)
+        sqlite3_bind_text(s, 1, f->device_id, -1, SQLITE_STATIC);
+    int any_time = f->from_us == 0 && f->to_us == 0;
+    sqlite3_bind_int64(s, 2, any_time ? INT64_MIN : f->from_us);
+    sqlite3_bind_int64(s, 3, any_time ? INT64_MAX : f->to_us);
+    sqlite3_bind_int64(s, 4, f->before_id > 0 ? f->before_id : INT64_MAX);
+    sqlite3_bind_int64(s, 5, f->limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)f->limit);
+    int src, r = 0;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_quarantine q = {0};
+        q.id = sqlite3_column_int64(s, 0);
+        q.received_us = sqlite3_column_int64(s, 1);
+        q.topic = (const char *)sqlite3_column_text(s, 2);
+        q.payload = sqlite3_column_blob(s, 3);
+        q.payload_len = (size_t)sqlite3_column_bytes(s, 3);
+        q.device_id = (const char *)sqlite3_column_text(s, 4);
+        q.code = (enum tk_rc)sqlite3_column_int(s, 5);
+        q.path = (const char *)sqlite3_column_text(s, 7);
+        q.reason = (const char *)sqlite3_column_text(s, 8);
+        if (!q.reason)
+            q.reason = (const char *)sqlite3_column_text(s, 6);
+        r = cb(&q, ud);
+        if (r)
+            break;
+    }
+    enum tk_rc rc = TK_OK;
+    if (r)
+        rc = (enum tk_rc)r;
+    else if (src != SQLITE_DONE)
+        rc = store_sqlite__err(sq, src, "listing the quarantine");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+enum tk_rc store_sqlite__counters_put(struct store *st, const struct store_counter *c, size_t n)
+{
+    struct sq_store *sq = sq_of(st);
+    int nested;
+    enum tk_rc rc = store_sqlite__write_enter(sq, &nested, 0);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s = sq->state[ST_COUNTER_PUT];
+    for (size_t i = 0; !rc && i < n; i++) {
+        sqlite3_bind_text(s, 1, c[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, c[i].value);
+        sqlite3_bind_int64(s, 3, c[i].updated_us);
+        rc = store_sqlite__exec(sq, s, "writing the ingest counters");
+    }
+    return store_sqlite__write_leave(sq, nested, rc);
+}
+
+enum tk_rc store_sqlite__counters_get(struct store *st, struct store_counter *out, size_t max,
+                                      size_t *n)
+{
+    struct sq_store *sq = sq_of(st);
+    sqlite3_stmt *s = sq->state[ST_COUNTER_GET];
+    sqlite3_bind_int64(s, 1, max > INT64_MAX ? INT64_MAX : (sqlite3_int64)max);
+    int src;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+        struct store_counter *c = &out[(*n)++];
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        snprintf(c->name, sizeof c->name, "%s", name ? name : "");
+        c->value = sqlite3_column_int64(s, 1);
+        c->updated_us = sqlite3_column_int64(s, 2);
+    }
+    enum tk_rc rc = src == SQLITE_DONE || src == SQLITE_ROW
+                        ? TK_OK
+                        : store_sqlite__err(sq, src, "reading the ingest counters");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     return rc;
 }

@@ -233,3 +233,31 @@ enum tk_rc store_retention(struct store *st, int64_t obs_before_us, int64_t quar
         *removed = k;
     return rc;
 }
+
+enum tk_rc store_quarantine_list(struct store *st, const struct store_quarantine_filter *f,
+                                 store_quarantine_cb cb, void *ud)
+{
+    if (!st || !f || !cb)
+        return TK_EINVAL;
+    if (f->limit == 0)
+        return TK_OK;
+    return st->ops->quarantine_list(st, f, cb, ud);
+}
+
+enum tk_rc store_counters_put(struct store *st, const struct store_counter *c, size_t n)
+{
+    if (!st || (n && !c))
+        return TK_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!c[i].name[0] || memchr(c[i].name, '\0', sizeof c[i].name) == NULL)
+            return TK_EINVAL;
+    return n ? st->ops->counters_put(st, c, n) : TK_OK;
+}
+
+enum tk_rc store_counters_get(struct store *st, struct store_counter *out, size_t max, size_t *n)
+{
+    if (!st || !n || (max && !out))
+        return TK_EINVAL;
+    *n = 0;
+    return max ? st->ops->counters_get(st, out, max, n) : TK_OK;
+}

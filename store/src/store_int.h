@@ -7,6 +7,7 @@
 #define STORE_INT_H
 
 #include "store.h"
+#include "store_apikey.h"
 
 struct store_ops {
     const char *name;
@@ -43,6 +44,21 @@ struct store_ops {
     enum tk_rc (*maintain)(struct store *st, int all);
     enum tk_rc (*retention)(struct store *st, int64_t obs_before_us,
                             int64_t quarantine_before_us, size_t max_rows, size_t *removed);
+
+    /* API keys (apikey.c makes and checks them; the backend keeps the rows) */
+    enum tk_rc (*apikey_add)(struct store *st, struct store_apikey *k,
+                             const unsigned char hash[STORE_APIKEY_HASH_LEN]);
+    enum tk_rc (*apikey_find)(struct store *st, const char *prefix, struct store_apikey *rows,
+                              unsigned char (*hashes)[STORE_APIKEY_HASH_LEN], size_t max,
+                              size_t *n);
+    enum tk_rc (*apikey_revoke)(struct store *st, int64_t id);
+    enum tk_rc (*apikey_list)(struct store *st, store_apikey_cb cb, void *ud);
+    /* the operator view */
+    enum tk_rc (*quarantine_list)(struct store *st, const struct store_quarantine_filter *f,
+                                  store_quarantine_cb cb, void *ud);
+    enum tk_rc (*counters_put)(struct store *st, const struct store_counter *c, size_t n);
+    enum tk_rc (*counters_get)(struct store *st, struct store_counter *out, size_t max,
+                               size_t *n);
 };
 
 #define STORE_ERRMSG_MAX 256

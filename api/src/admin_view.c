@@ -1,0 +1,268 @@
+/* The operator view of the ingest, for keys with the admin scope only:
+ *
+ *   GET /admin/ingest
+ *       {"updatedAt": T, "counters": {"received": n, ...}}: the ingest writes its counters
+ *       into the store in its normal commits (store_counters_put), so what is shown is
+ *       what was committed, as old as one commit interval at most while it runs, and
+ *       still there after it stopped (updatedAt says when).
+ *   GET /admin/quarantine[?device=ID][&from=T][&to=T][&top=N][&before=ID]
+ *       refused messages with the rule they broke, newest first; a page of top (default
+ *       API_QUARANTINE_TOP, at most API_QUARANTINE_MAX), @iot.nextLink to the next one
+ *       (before = the last id shown). from/to bound the time received (RFC 3339). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "tk_time.h"
+
+#define COUNTERS_MAX 128
+#define PAYLOAD_SHOWN_MAX 4096
+
+static void ingest_view(const struct api_request *req, struct api_reply *rep)
+{
+    struct store_counter *c = calloc(COUNTERS_MAX, sizeof *c);
+    size_t n = 0;
+    if (!c) {
+        api_reply_error(rep, API_E_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    enum tk_rc rc = store_counters_get(req->st, c, COUNTERS_MAX, &n);
+    if (rc) {
+        api_reply_error(rep, api_err_of_rc(rc), NULL, "store: %s", store_errmsg(req->st));
+        free(c);
+        return;
+    }
+    int64_t updated = 0;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].updated_us > updated)
+            updated = c[i].updated_us;
+    struct api_buf *b = &rep->body;
+    api_buf_puts(b, "{\"updatedAt\":");
+    if (updated) {
+        api_buf_puts(b, "\"");
+        api_buf_time(b, updated);
+        api_buf_puts(b, "\"");
+    } else {
+        api_buf_puts(b, "null");
+    }
+    api_buf_puts(b, ",\"counters\":{");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            api_buf_puts(b, ",");
+        api_buf_json_str(b, c[i].name, strlen(c[i].name));
+        api_buf_puts(b, ":");
+        api_buf_i64(b, c[i].value);
+    }
+    api_buf_puts(b, "}}");
+    free(c);
+}
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if none starts there. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t len = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len || len > n || p[0] == 0xc0 || p[0] == 0xc1 || p[0] > 0xf4)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+static int valid_utf8(const void *s, size_t n)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (!k)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+struct qwalk {
+    struct api_buf *b;
+    size_t n, top;
+    int more; /* a row beyond the page exists */
+    int64_t last_id;
+};
+
+static void str_or_null(struct api_buf *b, const char *s)
+{
+    if (s)
+        api_buf_json_str(b, s, strlen(s));
+    else
+        api_buf_puts(b, "null");
+}
+
+static int quarantine_row(const struct store_quarantine *q, void *ud)
+{
+    struct qwalk *w = ud;
+    struct api_buf *b = w->b;
+    if (w->n == w->top) {
+        w->more = 1;
+        return 0;
+    }
+    if (w->n++)
+        api_buf_puts(b, ",");
+    api_buf_puts(b, "{\"id\":");
+    api_buf_i64(b, q->id);
+    api_buf_puts(b, ",\"receivedAt\":\"");
+    api_buf_time(b, q->received_us);
+    api_buf_puts(b, "\",\"deviceId\":");
+    str_or_null(b, q->device_id);
+    api_buf_puts(b, ",\"topic\":");
+    str_or_null(b, q->topic);
+    api_buf_puts(b, ",\"code\":");
+    const char *code = tk_rc_name(q->code);
+    api_buf_json_str(b, code, strlen(code));
+    api_buf_puts(b, ",\"path\":");
+    str_or_null(b, q->path);
+    api_buf_puts(b, ",\"reason\":");
+    str_or_null(b, q->reason);
+    /* the payload as text when it is UTF-8, else hex; long ones cut (payloadLength says) */
+    size_t shown = q->payload_len > PAYLOAD_SHOWN_MAX ? PAYLOAD_SHOWN_MAX : q->payload_len;
+    while (shown && shown < q->payload_len && !valid_utf8(q->payload, shown))
+        shown--; /* do not cut a character in two */
+    api_buf_puts(b, ",\"payloadLength\":");
+    api_buf_i64(b, (int64_t)q->payload_len);
+    if (!q->payload) {
+        api_buf_puts(b, ",\"payload\":null");
+    } else if (valid_utf8(q->payload, shown)) {
+        api_buf_puts(b, ",\"payload\":");
+        api_buf_json_str(b, q->payload, shown);
+    } else {
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = q->payload;
+        api_buf_puts(b, ",\"payloadHex\":\"");
+        for (size_t i = 0; i < shown && i < PAYLOAD_SHOWN_MAX / 2; i++) {
+            char h[2] = {hex[p[i] >> 4], hex[p[i] & 15]};
+            api_buf_put(b, h, 2);
+        }
+        api_buf_puts(b, "\"");
+    }
+    api_buf_puts(b, "}");
+    w->last_id = q->id;
+    return b->err ? 1 : 0;
+}
+
+static int int_arg(const struct api_request *req, struct api_reply *rep, const char *key,
+                   int64_t lo, int64_t hi, int64_t *out)
+{
+    int seen;
+    const char *v = api_arg(req, key, &seen);
+    if (!seen)
+        return 1;
+    char *end = NULL;
+    long long x = v && *v ? strtoll(v, &end, 10) : 0;
+    if (seen > 1 || !end || *end || x < lo || x > hi) {
+        api_reply_error(rep, API_E_BADREQ, key, "%s: give one integer in %lld..%lld", key,
+                        (long long)lo, (long long)hi);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+static int time_arg(const struct api_request *req, struct api_reply *rep, const char *key,
+                    int64_t *out)
+{
+    int seen;
+    const char *v = api_arg(req, key, &seen);
+    if (!seen)
+        return 1;
+    if (seen > 1 || tk_time_parse_rfc3339(v, strlen(v), out) != TK_OK) {
+        api_reply_error(rep, API_E_BADREQ, key,
+                        "%s: one RFC 3339 date-time is needed (2026-11-26T00:00:00Z)", key);
+        return 0;
+    }
+    return 1;
+}
+
+static void quarantine_view(const struct api_request *req, struct api_reply *rep)
+{
+    int seen;
+    int64_t top = API_QUARANTINE_TOP, before = 0, from = 0, to = INT64_MAX;
+    const char *dev = api_arg(req, "device", &seen);
+    if (seen > 1 || (dev && !*dev)) {
+        api_reply_error(rep, API_E_BADREQ, "device", "device: give one device id");
+        return;
+    }
+    for (size_t i = 0; i < req->nargs; i++) {
+        const char *k = req->args[i].key;
+        if (strcmp(k, "device") && strcmp(k, "from") && strcmp(k, "to") && strcmp(k, "top") &&
+            strcmp(k, "before")) {
+            api_reply_error(rep, API_E_BADREQ, k,
+                            "unknown option '%.40s': use device, from, to, top, before", k);
+            return;
+        }
+    }
+    if (!int_arg(req, rep, "top", 1, API_QUARANTINE_MAX, &top) ||
+        !int_arg(req, rep, "before", 1, INT64_MAX, &before) ||
+        !time_arg(req, rep, "from", &from) || !time_arg(req, rep, "to", &to))
+        return;
+    struct store_quarantine_filter f = {.device_id = dev,
+                                        .from_us = from,
+                                        .to_us = to,
+                                        .before_id = before,
+                                        .limit = (size_t)top + 1};
+    if (from == 0 && to == INT64_MAX) /* no bound: the store's "any time" */
+        f.from_us = f.to_us = 0;
+    else if (from == 0)
+        f.from_us = INT64_MIN;
+    struct api_buf *b = &rep->body;
+    struct qwalk w = {.b = b, .top = (size_t)top};
+    api_buf_puts(b, "{\"value\":[");
+    /* one row more than the page says whether a next page exists */
+    enum tk_rc rc = store_quarantine_list(req->st, &f, quarantine_row, &w);
+    if (rc && !b->err) {
+        api_reply_error(rep, api_err_of_rc(rc), NULL, "store: %s", store_errmsg(req->st));
+        return;
+    }
+    api_buf_puts(b, "]");
+    if (w.more) {
+        api_buf_puts(b, ",\"@iot.nextLink\":\"");
+        api_buf_puts(b, req->cfg->base_url);
+        api_buf_puts(b, "/admin/quarantine?top=");
+        api_buf_i64(b, top);
+        api_buf_puts(b, "&before=");
+        api_buf_i64(b, w.last_id);
+        static const char *const keep[] = {"device", "from", "to"};
+        for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+            int n;
+            const char *v = api_arg(req, keep[i], &n);
+            if (!v)
+                continue;
+            api_buf_printf(b, "&%s=", keep[i]);
+            api_buf_url(b, v, 1);
+        }
+        api_buf_puts(b, "\"");
+    }
+    api_buf_puts(b, "}");
+}
+
+void api_admin_handle(const struct api_request *req, struct api_reply *rep)
+{
+    if (!api_require(req, API_SCOPE_ADMIN, rep))
+        return;
+    int ingest = strcmp(req->path, "/admin/ingest") == 0;
+    int quarantine = strcmp(req->path, "/admin/quarantine") == 0;
+    if (!ingest && !quarantine) {
+        api_reply_error(rep, API_E_NOTFOUND, NULL,
+                        "no resource here; the operator view is /admin/ingest and "
+                        "/admin/quarantine");
+        return;
+    }
+    if (req->method != API_M_GET && req->method != API_M_HEAD) {
+        api_reply_error(rep, API_E_METHOD, NULL, "only GET is allowed here");
+        return;
+    }
+    if (ingest)
+        ingest_view(req, rep);
+    else
+        quarantine_view(req, rep);
+}

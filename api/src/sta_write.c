@@ -814,9 +814,9 @@ static void create_observations(struct wctx *w, const json_t *body)
             int k = s ? component_of(s) : -1;
             if (k < 0 || seen[k]) {
                 fail(w, API_E_BADREQ, field,
-                     "%s[%zu]: %s; use phenomenonTime, resultTime, result, parameters,"
-                     " FeatureOfInterest/id, each once",
-                     field, c, k < 0 ? "unknown component" : "repeated component");
+                     "%s[%zu]: %s component \"%s\"; use phenomenonTime, resultTime, result,"
+                     " parameters, FeatureOfInterest/id, each once",
+                     field, c, k < 0 ? "unknown" : "repeated", s ? s : "(not a string)");
                 return;
             }
             seen[k] = 1;

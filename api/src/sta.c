@@ -15,6 +15,7 @@
 static const char *const conformance[] = {
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
 };
 
 static void root(const struct api_request *req, struct api_reply *rep)

@@ -127,6 +127,8 @@ def deep_thing(name, n_obs=3, bad=None):
 
 def test_who_may_write():
     stack()
+    conf = get("/v1.1")["serverSettings"]["conformance"]
+    assert "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete" in conf, conf
     before = counts()
     r = req("POST", "/v1.1/Things", {"name": "x", "description": "y"}, key=None)
     assert r.status == 401 and r.json()["code"] == "EUNAUTH", (r.status, r.body)

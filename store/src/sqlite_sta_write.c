@@ -23,7 +23,8 @@
  * a row older than the stream's latest. The latest cache of other writers is dropped at
  * their next BEGIN IMMEDIATE (PRAGMA data_version, sqlite_latest.c).
  *
- * Statements are prepared per call: operator writes are rare and their texts vary. */
+ * The statements run for every Observation are kept on the connection (a bulk
+ * CreateObservations runs them per row); the rest are prepared per call. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,24 +118,57 @@ static int link_many(enum store_sta_entity from, enum store_sta_entity to)
 
 /* ---- small SQL helpers -------------------------------------------------------------------- */
 
-static enum tk_rc prep(struct sq_store *sq, const char *sql, const int64_t *args, int n,
+/* Statements run for every Observation written are kept on the connection (slot >= 0:
+ * sq->sw[slot], prepared at first use); the others are prepared per call (slot -1). */
+enum {
+    SW_NEED = 0, /* + entity: does it exist */
+    SW_DS_FOI = SW_NEED + STORE_STA_N,
+    SW_LOC_OF_DS,
+    SW_OBS_INSERT,
+    SW_OBS_FOI_DS,
+    SW_OBS_LOAD,
+    SW_DEL_STAGED_ROW,
+    SW_DEL_MAIN_ROW,
+    SW_LATEST_MAIN,
+    SW_LATEST_STAGED,
+    SW_N
+};
+_Static_assert(SW_N <= SQ_SW_SLOTS, "SQ_SW_SLOTS too small");
+
+static enum tk_rc prep(struct sq_store *sq, int slot, const char *sql, const int64_t *args, int n,
                        sqlite3_stmt **out)
 {
-    *out = NULL;
-    int src = sqlite3_prepare_v2(sq->db, sql, -1, out, NULL);
-    if (src != SQLITE_OK)
-        return store_sqlite__err(sq, src, "preparing a SensorThings write");
+    *out = slot >= 0 ? sq->sw[slot] : NULL;
+    if (!*out) {
+        int src = sqlite3_prepare_v3(sq->db, sql, -1, slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0,
+                                     out, NULL);
+        if (src != SQLITE_OK)
+            return store_sqlite__err(sq, src, "preparing a SensorThings write");
+        if (slot >= 0)
+            sq->sw[slot] = *out;
+    }
     for (int i = 0; i < n; i++)
         sqlite3_bind_int64(*out, i + 1, args[i]);
     return TK_OK;
 }
 
+/* After use: a kept statement is reset for the next call, another finalised. */
+static void unprep(sqlite3_stmt *s, int slot)
+{
+    if (slot >= 0) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    } else {
+        sqlite3_finalize(s);
+    }
+}
+
 /* Run sql with integer parameters ?1..?n; *changes (may be NULL) gets the rows changed. */
-static enum tk_rc run(struct sq_store *sq, const char *sql, const int64_t *args, int n,
+static enum tk_rc run(struct sq_store *sq, int slot, const char *sql, const int64_t *args, int n,
                       int64_t *changes)
 {
     sqlite3_stmt *s;
-    enum tk_rc rc = prep(sq, sql, args, n, &s);
+    enum tk_rc rc = prep(sq, slot, sql, args, n, &s);
     if (rc)
         return rc;
     int src;
@@ -144,16 +178,16 @@ static enum tk_rc run(struct sq_store *sq, const char *sql, const int64_t *args,
         rc = store_sqlite__err(sq, src, "writing SensorThings entities");
     else if (changes)
         *changes = sqlite3_changes(sq->db);
-    sqlite3_finalize(s);
+    unprep(s, slot);
     return rc;
 }
 
 /* The first column of the first row as an integer: 1 found (not NULL), 0 none, -1 error. */
-static int first_int(struct sq_store *sq, const char *sql, const int64_t *args, int n,
+static int first_int(struct sq_store *sq, int slot, const char *sql, const int64_t *args, int n,
                      int64_t *out, enum tk_rc *rc)
 {
     sqlite3_stmt *s;
-    *rc = prep(sq, sql, args, n, &s);
+    *rc = prep(sq, slot, sql, args, n, &s);
     if (*rc)
         return -1;
     int r = 0, src = sqlite3_step(s);
@@ -164,7 +198,7 @@ static int first_int(struct sq_store *sq, const char *sql, const int64_t *args, 
         *rc = store_sqlite__err(sq, src, "reading SensorThings entities");
         r = -1;
     }
-    sqlite3_finalize(s);
+    unprep(s, slot);
     return r;
 }
 
@@ -176,7 +210,7 @@ static enum tk_rc collect(struct sq_store *sq, const char *sql, int64_t key, int
     size_t cap = 0;
     *ids = NULL;
     *n = 0;
-    enum tk_rc rc = prep(sq, sql, &key, 1, &s);
+    enum tk_rc rc = prep(sq, -1, sql, &key, 1, &s);
     if (rc)
         return rc;
     int src;
@@ -202,17 +236,20 @@ static enum tk_rc collect(struct sq_store *sq, const char *sql, int64_t key, int
 /* TK_OK if entity (e, id) exists, TK_ENOTFOUND (with a message) if not. */
 static enum tk_rc need(struct sq_store *sq, enum store_sta_entity e, int64_t id)
 {
-    char sql[160];
-    if (e == STORE_STA_OBSERVATION)
-        snprintf(sql, sizeof sql,
-                 "SELECT 1 FROM observations WHERE id = ?1 UNION ALL SELECT 1 FROM obs_staging"
-                 " WHERE batch = (?1 >> %d) AND id = ?1",
-                 SQ_BATCH_SHIFT);
-    else
-        snprintf(sql, sizeof sql, "SELECT 1 FROM %s WHERE id = ?1", tables[e]);
+    static const char *const sql[STORE_STA_N] = {
+        "SELECT 1 FROM things WHERE id = ?1",
+        "SELECT 1 FROM locations WHERE id = ?1",
+        "SELECT 1 FROM historical_locations WHERE id = ?1",
+        "SELECT 1 FROM datastreams WHERE id = ?1",
+        "SELECT 1 FROM sensors WHERE id = ?1",
+        "SELECT 1 FROM observed_properties WHERE id = ?1",
+        "SELECT 1 FROM observations WHERE id = ?1 UNION ALL SELECT 1 FROM obs_staging"
+        " WHERE batch = (?1 >> " STR(SQ_BATCH_SHIFT) ") AND id = ?1",
+        "SELECT 1 FROM features_of_interest WHERE id = ?1",
+    };
     int64_t one;
     enum tk_rc rc = TK_OK;
-    int f = first_int(sq, sql, &id, 1, &one, &rc);
+    int f = first_int(sq, SW_NEED + (int)e, sql[e], &id, 1, &one, &rc);
     if (f < 0)
         return rc;
     if (f == 0)
@@ -228,11 +265,11 @@ static enum tk_rc hl_add(struct sq_store *sq, int64_t thing)
 {
     int64_t a[2] = {thing, tk_now_utc_us()};
     enum tk_rc rc =
-        run(sq, "INSERT INTO historical_locations (thing_id, time_us) VALUES (?1, ?2)", a, 2, NULL);
+        run(sq, -1, "INSERT INTO historical_locations (thing_id, time_us) VALUES (?1, ?2)", a, 2, NULL);
     if (rc)
         return rc;
     a[1] = sqlite3_last_insert_rowid(sq->db);
-    return run(sq,
+    return run(sq, -1,
                "INSERT INTO historical_location_locations (historical_location_id, location_id)"
                " SELECT ?2, location_id FROM thing_locations WHERE thing_id = ?1",
                a, 2, NULL);
@@ -265,10 +302,10 @@ static enum tk_rc thing_locations(struct sq_store *sq, int64_t thing, const int6
     if (rc || !changed)
         return rc;
     if (replace)
-        rc = run(sq, "DELETE FROM thing_locations WHERE thing_id = ?1", &thing, 1, NULL);
+        rc = run(sq, -1, "DELETE FROM thing_locations WHERE thing_id = ?1", &thing, 1, NULL);
     for (size_t i = 0; !rc && i < n; i++) {
         int64_t a[2] = {thing, locs[i]};
-        rc = run(sq, "INSERT OR IGNORE INTO thing_locations (thing_id, location_id) VALUES (?1, ?2)",
+        rc = run(sq, -1, "INSERT OR IGNORE INTO thing_locations (thing_id, location_id) VALUES (?1, ?2)",
                  a, 2, NULL);
     }
     /* a HistoricalLocation records where the Thing is: none when it is nowhere now */
@@ -495,12 +532,12 @@ static enum tk_rc reg_after(struct sq_store *sq, const struct store_sta_input *i
     case STORE_STA_HLOCATION:
         n = links_to(in, STORE_STA_LOCATION, ids);
         if (!create && in->replace_links)
-            rc = run(sq,
+            rc = run(sq, -1,
                      "DELETE FROM historical_location_locations WHERE historical_location_id = ?1",
                      &id, 1, NULL);
         for (size_t i = 0; !rc && i < n; i++) {
             int64_t a[2] = {id, ids[i]};
-            rc = run(sq,
+            rc = run(sq, -1,
                      "INSERT OR IGNORE INTO historical_location_locations"
                      " (historical_location_id, location_id) VALUES (?1, ?2)",
                      a, 2, NULL);
@@ -553,11 +590,11 @@ static void obs_free(struct obs *rows, size_t n)
     ".result_time_us, 0), " a ".result, " a ".params, " a ".id, "
 
 /* Rows of sql (OBS_SELECT ..., foi, staged) with ?1 = key, appended to *rows. */
-static enum tk_rc obs_collect(struct sq_store *sq, const char *sql, int64_t key, struct obs **rows,
-                              size_t *n, size_t *cap)
+static enum tk_rc obs_collect(struct sq_store *sq, int slot, const char *sql, int64_t key,
+                              struct obs **rows, size_t *n, size_t *cap)
 {
     sqlite3_stmt *s;
-    enum tk_rc rc = prep(sq, sql, &key, 1, &s);
+    enum tk_rc rc = prep(sq, slot, sql, &key, 1, &s);
     if (rc)
         return rc;
     int src;
@@ -590,7 +627,7 @@ static enum tk_rc obs_collect(struct sq_store *sq, const char *sql, int64_t key,
     }
     if (!rc && src != SQLITE_DONE)
         rc = store_sqlite__err(sq, src, "reading observations");
-    sqlite3_finalize(s);
+    unprep(s, slot);
     return rc;
 }
 
@@ -600,7 +637,7 @@ static enum tk_rc obs_load(struct sq_store *sq, int64_t id, struct obs *out)
     struct obs *rows = NULL;
     size_t n = 0, cap = 0;
     enum tk_rc rc = obs_collect(
-        sq,
+        sq, SW_OBS_LOAD,
         OBS_SELECT("o") "coalesce(o.foi_id, 0), 0 FROM observations o WHERE o.id = ?1"
                         " UNION ALL " OBS_SELECT("s") "0, 1 FROM obs_staging s"
                                                       " WHERE s.batch = (?1 >> " STR(
@@ -623,11 +660,11 @@ static enum tk_rc obs_load(struct sq_store *sq, int64_t id, struct obs *out)
 static enum tk_rc default_foi(struct sq_store *sq, int64_t ds, int64_t *foi)
 {
     enum tk_rc rc = TK_OK;
-    int f = first_int(sq, "SELECT " DS_FOI("?1"), &ds, 1, foi, &rc);
+    int f = first_int(sq, SW_DS_FOI, "SELECT " DS_FOI("?1"), &ds, 1, foi, &rc);
     if (f)
         return f < 0 ? rc : TK_OK;
     int64_t loc;
-    f = first_int(sq,
+    f = first_int(sq, SW_LOC_OF_DS,
                   "SELECT tl.location_id FROM datastreams d JOIN thing_locations tl"
                   " ON tl.thing_id = d.thing_id WHERE d.id = ?1 ORDER BY tl.location_id DESC"
                   " LIMIT 1",
@@ -639,7 +676,7 @@ static enum tk_rc default_foi(struct sq_store *sq, int64_t ds, int64_t *foi)
                            "the Observation has no FeatureOfInterest, and the Thing of"
                            " Datastream(%lld) has no Location to make one from",
                            (long long)ds);
-    rc = run(sq,
+    rc = run(sq, -1,
              "INSERT INTO features_of_interest (name, description, encoding_type, feature,"
              " location_id) SELECT name, description, encoding_type, location, id FROM locations"
              " WHERE id = ?1",
@@ -700,7 +737,7 @@ static enum tk_rc obs_insert(struct sq_store *sq, struct obs *o)
     if (o->rt == o->t)
         o->rt = 0;
     sqlite3_stmt *s;
-    rc = prep(sq,
+    rc = prep(sq, SW_OBS_INSERT,
               "INSERT INTO observations (ds_id, t_us, id, t_end_us, result_time_us, result,"
               " params, foi_id) VALUES (?1, ?2, ?3, nullif(?4, 0), nullif(?5, 0), ?6, ?7,"
               " nullif(?8, 0))",
@@ -714,7 +751,7 @@ static enum tk_rc obs_insert(struct sq_store *sq, struct obs *o)
     int src = sqlite3_step(s);
     if (src != SQLITE_DONE)
         rc = store_sqlite__err(sq, src, "adding an observation");
-    sqlite3_finalize(s);
+    unprep(s, SW_OBS_INSERT);
     if (rc)
         return rc;
     struct sq_row r = {.ds = o->ds,
@@ -743,7 +780,7 @@ static enum tk_rc obs_insert(struct sq_store *sq, struct obs *o)
         e->foi = o->foi;
     }
     if (o->foi)
-        rc = run(sq, "INSERT OR IGNORE INTO obs_foi_ds (foi_id, ds_id) VALUES (?1, ?2)",
+        rc = run(sq, SW_OBS_FOI_DS, "INSERT OR IGNORE INTO obs_foi_ds (foi_id, ds_id) VALUES (?1, ?2)",
                  (int64_t[]){o->foi, o->ds}, 2, NULL);
     return rc;
 }
@@ -753,12 +790,12 @@ static enum tk_rc latest_recompute(struct sq_store *sq, int64_t ds, struct sq_lt
 {
     struct obs *rows = NULL;
     size_t n = 0, cap = 0;
-    enum tk_rc rc = obs_collect(sq,
+    enum tk_rc rc = obs_collect(sq, SW_LATEST_MAIN,
                                 OBS_SELECT("o") "0, 0 FROM observations o WHERE o.ds_id = ?1"
                                                 " ORDER BY o.t_us DESC LIMIT 1",
                                 ds, &rows, &n, &cap);
     if (!rc)
-        rc = obs_collect(sq,
+        rc = obs_collect(sq, SW_LATEST_STAGED,
                          SQ_BATCHES_CTE OBS_SELECT("s") "0, 1 FROM b CROSS JOIN obs_staging s"
                                                         " ON s.batch = b.x AND s.ds_id = ?1"
                                                         " ORDER BY s.t_us DESC LIMIT 1",
@@ -808,7 +845,7 @@ static enum tk_rc unfold_iv(struct sq_store *sq, const char *table, int64_t iv,
         }
         sqlite3_stmt *s;
         int64_t a[2] = {ds, bk};
-        rc = prep(sq, sql[0], a, 2, &s);
+        rc = prep(sq, -1, sql[0], a, 2, &s);
         if (rc)
             break;
         int src = sqlite3_step(s);
@@ -826,11 +863,11 @@ static enum tk_rc unfold_iv(struct sq_store *sq, const char *table, int64_t iv,
         if (rc || bn == 0)
             continue;
         if (bn <= k) {
-            rc = run(sq, sql[2], a, 2, NULL);
+            rc = run(sq, -1, sql[2], a, 2, NULL);
             continue;
         }
         if (lo <= blo || hi >= bhi) {
-            rc = prep(sq,
+            rc = prep(sq, -1,
                       "SELECT min(result), max(result) FROM observations WHERE ds_id = ?1"
                       " AND t_us >= ?2 AND t_us < ?3 AND result IS NOT NULL",
                       (int64_t[]){ds, bk, bk + iv}, 3, &s);
@@ -847,7 +884,7 @@ static enum tk_rc unfold_iv(struct sq_store *sq, const char *table, int64_t iv,
             if (rc)
                 break;
         }
-        rc = prep(sq, sql[1], a, 2, &s);
+        rc = prep(sq, -1, sql[1], a, 2, &s);
         if (rc)
             break;
         sqlite3_bind_int64(s, 3, bn - k);
@@ -910,7 +947,7 @@ static enum tk_rc unfold_minutes(struct sq_store *sq, struct obs *const *rows, s
             if (!redo[m])
                 continue;
             int64_t from = hour + m * SQ_MINUTE_US;
-            rc = prep(sq,
+            rc = prep(sq, -1,
                       "SELECT min(result), max(result) FROM observations WHERE ds_id = ?1"
                       " AND t_us >= ?2 AND t_us < ?3 AND result IS NOT NULL",
                       (int64_t[]){ds, from, from + SQ_MINUTE_US}, 3, &s);
@@ -930,7 +967,7 @@ static enum tk_rc unfold_minutes(struct sq_store *sq, struct obs *const *rows, s
         unsigned char buf[SQ_SLOTS_BLOB_MAX];
         int len = store_sqlite__slots_encode(slot, buf);
         if (len == 0) {
-            rc = run(sq, "DELETE FROM rollup_minute_slots WHERE ds_id = ?1 AND hour_us = ?2",
+            rc = run(sq, -1, "DELETE FROM rollup_minute_slots WHERE ds_id = ?1 AND hour_us = ?2",
                      (int64_t[]){ds, hour}, 2, NULL);
         } else {
             s = sq->ru[RU_SLOTS_PUT];
@@ -955,13 +992,13 @@ static enum tk_rc obs_remove(struct sq_store *sq, struct obs *rows, size_t n)
     for (size_t i = 0; !rc && i < n; i++) {
         struct obs *o = &rows[i];
         if (o->staged) {
-            rc = run(sq,
+            rc = run(sq, SW_DEL_STAGED_ROW,
                      "DELETE FROM obs_staging WHERE batch = (?1 >> " STR(
                          SQ_BATCH_SHIFT) ") AND ds_id = ?2 AND t_us = ?3",
                      (int64_t[]){o->id, o->ds, o->t}, 3, NULL);
             nstaged++;
         } else {
-            rc = run(sq, "DELETE FROM observations WHERE ds_id = ?1 AND t_us = ?2",
+            rc = run(sq, SW_DEL_MAIN_ROW, "DELETE FROM observations WHERE ds_id = ?1 AND t_us = ?2",
                      (int64_t[]){o->ds, o->t}, 2, NULL);
             main_rows[nmain++] = o;
         }
@@ -1085,7 +1122,7 @@ static enum tk_rc obs_update(struct sq_store *sq, int64_t id, const struct store
 static enum tk_rc ds_delete(struct sq_store *sq, int64_t ds)
 {
     int64_t staged = 0;
-    enum tk_rc rc = run(sq, "DELETE FROM obs_staging WHERE ds_id = ?1", &ds, 1, &staged);
+    enum tk_rc rc = run(sq, -1, "DELETE FROM obs_staging WHERE ds_id = ?1", &ds, 1, &staged);
     static const char *const sql[] = {
         "DELETE FROM observations WHERE ds_id = ?1",
         "DELETE FROM rollup_minute_slots WHERE ds_id = ?1",
@@ -1095,7 +1132,7 @@ static enum tk_rc ds_delete(struct sq_store *sq, int64_t ds)
         "DELETE FROM datastreams WHERE id = ?1",
     };
     for (size_t i = 0; !rc && i < sizeof sql / sizeof sql[0]; i++)
-        rc = run(sq, sql[i], &ds, 1, NULL);
+        rc = run(sq, -1, sql[i], &ds, 1, NULL);
     struct sq_lt_entry *e = NULL;
     if (!rc)
         rc = store_sqlite__lt_entry(sq, ds, 1, &e);
@@ -1126,12 +1163,12 @@ static enum tk_rc foi_delete(struct sq_store *sq, int64_t foi)
     struct obs *rows = NULL;
     size_t n = 0, cap = 0;
     enum tk_rc rc = obs_collect(
-        sq,
+        sq, -1,
         OBS_SELECT("o") "coalesce(o.foi_id, 0), 0 FROM observations o WHERE o.ds_id IN"
                         " (" FOI_DS ") AND coalesce(o.foi_id, " DS_FOI("o.ds_id") ") = ?1",
         foi, &rows, &n, &cap);
     if (!rc)
-        rc = obs_collect(sq,
+        rc = obs_collect(sq, -1,
                          OBS_SELECT("s") "0, 1 FROM obs_staging s WHERE s.ds_id IN (" FOI_DS
                                          ") AND " DS_FOI("s.ds_id") " = ?1",
                          foi, &rows, &n, &cap);
@@ -1156,9 +1193,9 @@ static enum tk_rc foi_delete(struct sq_store *sq, int64_t foi)
     }
     free(ds);
     if (!rc)
-        rc = run(sq, "DELETE FROM obs_foi_ds WHERE foi_id = ?1", &foi, 1, NULL);
+        rc = run(sq, -1, "DELETE FROM obs_foi_ds WHERE foi_id = ?1", &foi, 1, NULL);
     if (!rc)
-        rc = run(sq, "DELETE FROM features_of_interest WHERE id = ?1", &foi, 1, NULL);
+        rc = run(sq, -1, "DELETE FROM features_of_interest WHERE id = ?1", &foi, 1, NULL);
     return rc;
 }
 
@@ -1172,18 +1209,18 @@ static enum tk_rc delete_in_tx(struct sq_store *sq, enum store_sta_entity e, int
         rc = ds_delete_all(sq, "SELECT id FROM datastreams WHERE thing_id = ?1", id);
         /* thing_locations and HistoricalLocations go by ON DELETE CASCADE */
         if (!rc)
-            rc = run(sq, "DELETE FROM things WHERE id = ?1", &id, 1, NULL);
+            rc = run(sq, -1, "DELETE FROM things WHERE id = ?1", &id, 1, NULL);
         break;
     case STORE_STA_LOCATION:
-        rc = run(sq,
+        rc = run(sq, -1,
                  "DELETE FROM historical_locations WHERE id IN (SELECT historical_location_id"
                  " FROM historical_location_locations WHERE location_id = ?1)",
                  &id, 1, NULL);
         if (!rc)
-            rc = run(sq, "DELETE FROM locations WHERE id = ?1", &id, 1, NULL);
+            rc = run(sq, -1, "DELETE FROM locations WHERE id = ?1", &id, 1, NULL);
         break;
     case STORE_STA_HLOCATION:
-        rc = run(sq, "DELETE FROM historical_locations WHERE id = ?1", &id, 1, NULL);
+        rc = run(sq, -1, "DELETE FROM historical_locations WHERE id = ?1", &id, 1, NULL);
         break;
     case STORE_STA_DATASTREAM:
         rc = ds_delete(sq, id);
@@ -1191,12 +1228,12 @@ static enum tk_rc delete_in_tx(struct sq_store *sq, enum store_sta_entity e, int
     case STORE_STA_SENSOR:
         rc = ds_delete_all(sq, "SELECT id FROM datastreams WHERE sensor_id = ?1", id);
         if (!rc)
-            rc = run(sq, "DELETE FROM sensors WHERE id = ?1", &id, 1, NULL);
+            rc = run(sq, -1, "DELETE FROM sensors WHERE id = ?1", &id, 1, NULL);
         break;
     case STORE_STA_OPROPERTY:
         rc = ds_delete_all(sq, "SELECT id FROM datastreams WHERE observed_property_id = ?1", id);
         if (!rc)
-            rc = run(sq, "DELETE FROM observed_properties WHERE id = ?1", &id, 1, NULL);
+            rc = run(sq, -1, "DELETE FROM observed_properties WHERE id = ?1", &id, 1, NULL);
         break;
     case STORE_STA_OBSERVATION: {
         struct obs o;

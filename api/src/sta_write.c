@@ -26,12 +26,14 @@
 #include "tk_time.h"
 
 #define PATH_MAX_LEN 256
+#define NEST_MAX 8 /* Thing > Datastreams > Observations > FeatureOfInterest is 4 */
 #define BIT(p) (1u << (p))
 
 struct wctx {
     const struct api_request *req;
     struct api_reply *rep;
     int created;   /* entities created so far (API_DEEP_MAX) */
+    int depth;     /* nesting of the entity being created (NEST_MAX) */
     int failed;    /* err* hold the first refusal */
     enum api_err cls;
     char field[PATH_MAX_LEN];
@@ -412,9 +414,6 @@ static enum tk_rc must_exist(struct wctx *w, enum store_sta_entity e, int64_t id
 
 /* ---- create (deep insert) ---------------------------------------------------------------------- */
 
-static enum tk_rc create(struct wctx *w, enum store_sta_entity e, const json_t *obj,
-                         const char *path, const struct store_sta_link *parent, int64_t *out);
-
 /* Annotations a client may echo back from a GET ("@iot.selfLink",
  * "Datastreams@iot.navigationLink"): not data, skipped. */
 static int annotation(const char *key)
@@ -422,8 +421,23 @@ static int annotation(const char *key)
     return strcmp(key, "@iot.selfLink") == 0 || strstr(key, "@iot.navigationLink") != NULL;
 }
 
+static enum tk_rc create_one(struct wctx *w, enum store_sta_entity e, const json_t *obj,
+                             const char *path, const struct store_sta_link *parent, int64_t *out);
+
 static enum tk_rc create(struct wctx *w, enum store_sta_entity e, const json_t *obj,
                          const char *path, const struct store_sta_link *parent, int64_t *out)
+{
+    if (w->depth >= NEST_MAX)
+        return fail(w, API_E_BADREQ, path, "%s: entities nested more than %d deep", path,
+                    NEST_MAX);
+    w->depth++;
+    enum tk_rc rc = create_one(w, e, obj, path, parent, out);
+    w->depth--;
+    return rc;
+}
+
+static enum tk_rc create_one(struct wctx *w, enum store_sta_entity e, const json_t *obj,
+                             const char *path, const struct store_sta_link *parent, int64_t *out)
 {
     char field[PATH_MAX_LEN];
     if (!json_is_object(obj))

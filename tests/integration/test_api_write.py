@@ -450,6 +450,12 @@ def test_bad_bodies():
     refused("POST", "/v1.1/Observations", dict(obs, Datastream={"@iot.id": 999999}), 404, "ENOTFOUND",
             field="Datastream")
     refused("POST", "/v1.1/Things(999999)/Datastreams", ds, 404, "ENOTFOUND")
+    nest = {"name": "n", "description": "d"}  # Thing > Locations > Things > Locations ...
+    for i in range(12):
+        nest = {"name": "n%d" % i, "description": "d", "encodingType": "application/geo+json",
+                "location": POINT, "Things": [nest]} if i % 2 == 0 else {"name": "t", "description": "d",
+                                                                         "Locations": [nest]}
+    refused("POST", "/v1.1/Things", nest, 400, "EINVAL", text="nested more than")
     refused("POST", "/v1.1/Things(1)", thing, 400, "EINVAL", text="collection")
     refused("PATCH", "/v1.1/Things", thing, 400, "EINVAL", text="one entity")
     refused("DELETE", "/v1.1/Things(1)/Datastreams", None, 400, "EINVAL")

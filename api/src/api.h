@@ -317,9 +317,19 @@ int api_limiter_take(struct api_limiter *l, const char *name, int64_t rate_per_m
 /** 1 if value, of a Datastream measuring quantity (enum tk_quantity; -1 when the
  *  Datastream has none), must be withheld from who; 0 to publish it. */
 int api_suppress(const struct api_principal *who, int quantity, double value);
-/** 1 if values of quantity may ever be withheld from who (for renderers that look the
- *  quantity up only when needed). */
+/** 1 if values of quantity may ever be withheld from who. */
 int api_suppress_applies(const struct api_principal *who, int quantity);
+/** api_suppress for a value of Datastream ds (its quantity read from st only when the
+ *  value could be withheld): *withheld 1 or 0. TK_OK, or the store's error. */
+enum tk_rc api_suppress_ds(struct store *st, const struct api_principal *who, int64_t ds,
+                           double value, int *withheld) TK_WUR;
+/** The same rule for a query the store runs (store_sta_query.withhold): set it on every
+ *  query of Observations made for who, so that rows, $filter and $orderby see withheld
+ *  results as null. Rows then say which results were withheld (row[n + 1]). */
+struct store_sta_withhold api_withhold(const struct api_principal *who);
+/* The marker next to a withheld value: "resultQuality": API_SUPPRESSED_MARK. */
+#define API_SUPPRESSED_MARK "suppressed"
+
 
 /** Answer a GET under /v1.1 into rep (always a complete reply, error or success). */
 void api_sta_handle(const struct api_request *req, struct api_reply *rep);
@@ -328,6 +338,7 @@ void api_sta_handle(const struct api_request *req, struct api_reply *rep);
 struct api_render {
     const struct api_config *cfg;
     struct store *st;
+    const struct api_principal *who; /* the caller, for the privacy rule */
     struct api_buf *out;
     char errmsg[256]; /* set with a failing rc */
     enum api_err errcls;

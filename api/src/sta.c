@@ -109,7 +109,11 @@ static enum tk_rc resolve(struct api_render *ro, const struct api_route *r, stru
         prev = s->entity;
         prev_id = o.id;
     }
-    t->q = (struct store_sta_query){.entity = prev, .has_id = 1, .id = prev_id, .top = 1};
+    t->q = (struct store_sta_query){.entity = prev,
+                                    .has_id = 1,
+                                    .id = prev_id,
+                                    .top = 1,
+                                    .withhold = api_withhold(ro->who)};
     return TK_OK;
 }
 
@@ -121,6 +125,8 @@ static enum tk_rc resolve(struct api_render *ro, const struct api_route *r, stru
 struct da_group {
     int64_t ds;
     int64_t n;
+    int marked; /* results of this Datastream may be withheld from the caller: each row gets
+                   one component more, resultQuality ("suppressed" or null) */
     struct api_buf rows;
 };
 
@@ -158,6 +164,14 @@ static void da_components(struct dataarray *da, const struct api_query *q)
         da->comp[da->ncomp++] = api_prop_find(STORE_STA_OBSERVATION, dflt[i], strlen(dflt[i]));
 }
 
+static int da_has_result(const struct dataarray *da)
+{
+    for (size_t c = 0; c < da->ncomp; c++)
+        if (da->comp[c] == api_prop_find(STORE_STA_OBSERVATION, "result", 6))
+            return 1;
+    return 0;
+}
+
 static enum tk_rc da_row(struct page *pg, const struct store_sta_value *row, size_t n)
 {
     struct dataarray *da = pg->da;
@@ -175,9 +189,14 @@ static enum tk_rc da_row(struct page *pg, const struct store_sta_value *row, siz
             da->g = ng;
             da->cap = nc;
         }
+        int quantity = -1;
+        enum tk_rc rc = store_datastream_quantity(pg->ro->st, ds, &quantity);
+        if (rc && rc != TK_ENOTFOUND)
+            return rc;
         g = &da->g[da->ng++];
         g->ds = ds;
         g->n = 0;
+        g->marked = api_suppress_applies(pg->ro->who, quantity) && da_has_result(da);
         api_buf_init(&g->rows, pg->ro->out->max);
     }
     struct api_buf *b = &g->rows;
@@ -187,6 +206,8 @@ static enum tk_rc da_row(struct page *pg, const struct store_sta_value *row, siz
             api_buf_put(b, ",", 1);
         api_sta_render_value(b, &row[da->comp[c]]);
     }
+    if (g->marked)
+        api_buf_puts(b, row[n + 1].i ? ",\"" API_SUPPRESSED_MARK "\"" : ",null");
     api_buf_put(b, "]", 1);
     return b->err;
 }
@@ -209,6 +230,8 @@ static void da_write(struct page *pg)
                 api_buf_put(b, ",", 1);
             api_buf_json_str(b, nm, strlen(nm));
         }
+        if (g->marked)
+            api_buf_puts(b, ",\"resultQuality\"");
         api_buf_printf(b, "],\"dataArray@iot.count\":%lld,\"dataArray\":[", (long long)g->n);
         if (g->rows.len)
             api_buf_put(b, g->rows.data, g->rows.len);
@@ -280,6 +303,7 @@ static enum tk_rc collection(const struct api_request *req, struct api_render *r
     int64_t skip = q->has_skip ? q->skip : 0;
     enum tk_rc rc;
     sq->filter = api_filter_tree(q->filter);
+    sq->withhold = api_withhold(req->who);
     api_buf_put(b, "{", 1);
     if (q->has_count && q->count) {
         int64_t n = 0;
@@ -389,7 +413,7 @@ void api_sta_handle(const struct api_request *req, struct api_reply *rep)
     struct api_route r;
     struct api_query q;
     int have_q = 0, snap = 0;
-    struct api_render ro = {.cfg = req->cfg, .st = req->st, .out = &rep->body};
+    struct api_render ro = {.cfg = req->cfg, .st = req->st, .who = req->who, .out = &rep->body};
     const char *field = NULL;
 
     if (req->method != API_M_GET && req->method != API_M_HEAD) {

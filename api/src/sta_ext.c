@@ -185,6 +185,15 @@ static void aggregate(const struct api_request *req, struct api_reply *rep, int6
     api_buf_puts(b, "],\"value\":[");
     for (size_t i = 0; i < n; i++) {
         const struct store_agg *a = &out[i];
+        /* privacy: a bucket holding any withheld count (its min is one) withholds every
+         * value aggregate, since sum, max and count would give the small one away */
+        int withheld = 0;
+        rc = api_suppress_ds(req->st, req->who, ds, a->min, &withheld);
+        if (rc) {
+            free(out);
+            store_error(req, rep, rc);
+            return;
+        }
         api_buf_puts(b, i ? ",{\"bucket\":\"" : "{\"bucket\":\"");
         api_buf_time(b, a->bucket_us);
         api_buf_put(b, "\"", 1);
@@ -196,9 +205,13 @@ static void aggregate(const struct api_request *req, struct api_reply *rep, int6
             api_buf_printf(b, ",\"%s\":", fn_names[k]);
             if (k == 4)
                 api_buf_i64(b, a->count);
+            else if (withheld)
+                api_buf_puts(b, "null");
             else
                 api_buf_num(b, v[k]);
         }
+        if (withheld)
+            api_buf_puts(b, ",\"resultQuality\":\"" API_SUPPRESSED_MARK "\"");
         api_buf_put(b, "}", 1);
     }
     api_buf_puts(b, "]}");
@@ -313,7 +326,16 @@ static void latest(const struct api_request *req, struct api_reply *rep)
         api_buf_puts(b, "\",\"resultTime\":\"");
         api_buf_time(b, pt->result_time_us ? pt->result_time_us : pt->t_us);
         api_buf_puts(b, "\",\"result\":");
-        api_buf_num(b, pt->result);
+        int withheld = 0;
+        rc = api_suppress_ds(req->st, req->who, l.id[i], pt->result, &withheld);
+        if (rc) {
+            store_error(req, rep, rc);
+            goto cleanup;
+        }
+        if (withheld)
+            api_buf_puts(b, "null,\"resultQuality\":\"" API_SUPPRESSED_MARK "\"");
+        else
+            api_buf_num(b, pt->result);
         api_buf_put(b, "}", 1);
     }
     api_buf_put(b, "]", 1);

@@ -198,7 +198,8 @@ static enum tk_rc expand(struct api_render *ro, enum store_sta_entity e, int64_t
                                  .parent = e,
                                  .parent_id = id,
                                  .top = 1,
-                                 .filter = sub ? api_filter_tree(sub->filter) : NULL};
+                                 .filter = sub ? api_filter_tree(sub->filter) : NULL,
+                                 .withhold = api_withhold(ro->who)};
     struct exp_ctx x = {ro, (enum store_sta_entity)to, sub, depth + 1, 0};
     enum tk_rc rc;
     if (card == 2) {
@@ -269,6 +270,11 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
             continue;
         put_key(b, &first, props[i].name);
         api_sta_render_value(b, &row[i]);
+    }
+    /* a result withheld by the privacy rule (the store made it null) says so */
+    if (e == STORE_STA_OBSERVATION && n == np && row[n + 1].i && selected(q, "result")) {
+        put_key(b, &first, "resultQuality");
+        api_buf_puts(b, "\"" API_SUPPRESSED_MARK "\"");
     }
     for (int t = 0; t < STORE_STA_N; t++) {
         const char *nav = api_nav_name(e, (enum store_sta_entity)t);

@@ -210,6 +210,16 @@ static void test_suppress(void)
         CHECK(!api_suppress(&adm, q, 0));
         CHECK(api_suppress_applies(&rd, q) && !api_suppress_applies(&raw, q));
     }
+    /* the same rule as a store query condition */
+    struct store_sta_withhold w = api_withhold(&anon);
+    unsigned want = 0;
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        want |= 1u << counts[i];
+    CHECK_EQ_INT(w.mask, want);
+    CHECK(w.below == API_SUPPRESS_BELOW);
+    CHECK_EQ_INT(api_withhold(&rd).mask, want);
+    CHECK_EQ_INT(api_withhold(&raw).mask, 0);
+    CHECK_EQ_INT(api_withhold(&adm).mask, 0);
     CHECK(!api_suppress(&anon, TK_Q_WATER_LEVEL, 0.1));
     CHECK(!api_suppress(&anon, TK_Q_BATTERY_VOLTAGE, 3.6));
     CHECK(!api_suppress(&anon, -1, 1));

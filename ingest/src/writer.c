@@ -74,6 +74,7 @@ struct writer {
     struct ing_pub *pub; /* acks and observations, written after the commit */
     uint64_t npub;       /* packets queued in pub */
     int64_t now_us;
+    int64_t started_us; /* UTC, when the writer started: the counters count from then */
 };
 
 /* ---- the device cache ---------------------------------------------------------- */
@@ -466,6 +467,57 @@ static void log_stats(struct ing_ctx *ctx, size_t queued)
            (double)s->commit_us_max / 1000.0, s->acks, s->published, s->publish_failures, queued);
 }
 
+/* The counters for the operator view (GET /admin/ingest), written in the periodic
+ * transaction (about once a second) with everything else it commits: no extra commit, no
+ * second channel, and a reader sees exactly what was committed. They count since
+ * started_at_us (a restart starts them again). */
+static enum tk_rc save_counters(struct writer *w)
+{
+    const struct ing_stats *s = &w->ctx->stats;
+    size_t queued;
+    pthread_mutex_lock(&w->ctx->q.mu);
+    queued = w->ctx->q.len;
+    pthread_mutex_unlock(&w->ctx->q.mu);
+    const struct {
+        const char *name;
+        int64_t v;
+    } v[] = {
+        {"started_at_us", w->started_us},
+        {"received", (int64_t)s->received},
+        {"readings", (int64_t)s->readings},
+        {"stored", (int64_t)s->stored_obs},
+        {"duplicates", (int64_t)s->duplicates},
+        {"duplicate_observations", (int64_t)s->dup_obs},
+        {"quarantined", (int64_t)s->quarantined},
+        {"lost_seqs", (int64_t)s->lost_seqs},
+        {"untracked", (int64_t)s->untracked},
+        {"filled", (int64_t)s->filled},
+        {"commits", (int64_t)s->commits},
+        {"commit_failures", (int64_t)s->commit_failures},
+        {"commit_us_max", s->commit_us_max},
+        {"commit_us_avg", s->commits ? s->commit_us_sum / (int64_t)s->commits : 0},
+        {"acks_sent", (int64_t)s->acks},
+        {"published", (int64_t)s->published},
+        {"publish_failures", (int64_t)s->publish_failures},
+        {"queue_depth", (int64_t)queued},
+        {"queue_max", w->ctx->cfg.queue_max},
+    };
+    enum { NV = sizeof v / sizeof v[0] };
+    struct store_counter c[NV + TK_ERC_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < NV; i++) {
+        snprintf(c[n].name, sizeof c[n].name, "%s", v[i].name);
+        c[n].value = v[i].v;
+        c[n++].updated_us = w->now_us;
+    }
+    for (int code = 1; code < TK_ERC_MAX; code++) { /* quarantined_EPROTO, ... */
+        snprintf(c[n].name, sizeof c[n].name, "quarantined_%s", tk_rc_name((enum tk_rc)code));
+        c[n].value = (int64_t)s->quarantine_by_code[code];
+        c[n++].updated_us = w->now_us;
+    }
+    return store_counters_put(w->st, c, n);
+}
+
 /* ---- one transaction ---------------------------------------------------------------- */
 
 static void publish_after_commit(struct writer *w)
@@ -506,6 +558,8 @@ static enum tk_rc run_transaction(struct writer *w, int periodic)
         rc = process_msg(w, &w->batch[i]);
     if (!rc && periodic)
         rc = expire_gaps(w);
+    if (!rc && periodic)
+        rc = save_counters(w);
     for (size_t i = 0; i < w->ntouched && !rc; i++)
         rc = store_seq_save(w->st, w->touched[i]->dev.id, &w->touched[i]->seq);
     if (!rc)
@@ -557,7 +611,7 @@ static void retention_turn(struct writer *w)
 
 enum tk_rc ing_writer_run(struct ing_ctx *ctx)
 {
-    struct writer w = {.ctx = ctx};
+    struct writer w = {.ctx = ctx, .started_us = tk_now_utc_us()};
     enum tk_rc rc;
     size_t batch_max = (size_t)ctx->cfg.batch_max, cap = (size_t)ctx->cfg.readings_max;
     int64_t next_periodic = 0, next_stats = tk_mono_us() + ctx->cfg.stats_interval_s * 1000000;

@@ -67,6 +67,10 @@ enum tk_rc store_device_remove(struct store *st, const char *id) TK_WUR;
  *  is returned. */
 typedef int (*store_device_cb)(const struct store_device *dev, void *ud);
 enum tk_rc store_device_list(struct store *st, store_device_cb cb, void *ud) TK_WUR;
+/** The quantity (enum tk_quantity) Datastream ds_id measures into *quantity; -1 for a
+ *  Datastream that measures none of them (created through the API). TK_ENOTFOUND if there
+ *  is no such Datastream. */
+enum tk_rc store_datastream_quantity(struct store *st, int64_t ds_id, int *quantity) TK_WUR;
 
 /* ---- writing observations --------------------------------------------------- */
 

@@ -168,6 +168,17 @@ struct store_sta_filter {
  *  queries. TK_EDB if SQLite refuses. */
 enum tk_rc store_sta_init(struct store *st) TK_WUR;
 
+/* Privacy (SPEC section 5): with mask set, the result of an Observation whose Datastream
+ * measures a quantity in mask (bit 1u << enum tk_quantity) and is below `below` reads as
+ * null everywhere in the query: in the rows, in $filter (also through navigation paths)
+ * and in $orderby, so nothing about the value leaks through a condition or an order.
+ * Such rows carry row[n + 1].i = 1 (STORE_STA_INT; 0 otherwise). The API decides the
+ * mask per caller (api_withhold, from api_suppress's rule). */
+struct store_sta_withhold {
+    unsigned mask;
+    double below;
+};
+
 struct store_sta_query {
     enum store_sta_entity entity;
     int has_parent; /* only the entities related to (parent, parent_id) */
@@ -181,11 +192,12 @@ struct store_sta_query {
     int64_t top;   /* at most this many rows; < 0: no limit */
     int64_t skip;  /* rows skipped first */
     const struct store_sta_filter *filter; /* NULL: every row (borrowed) */
+    struct store_sta_withhold withhold;    /* zero: results as stored */
 };
 
 /** Called once per row with every property of the entity (n values, in the order of
- *  store_sta_props). Observation rows carry one value more, row[n]: the @iot.id of their
- *  Datastream (STORE_STA_INT). A non-zero return stops the walk and is returned by store_sta_list.
+ *  store_sta_props). Observation rows carry two values more: row[n], the @iot.id of their
+ *  Datastream, and row[n + 1], 1 when the result was withheld (both STORE_STA_INT). A non-zero return stops the walk and is returned by store_sta_list.
  */
 typedef enum tk_rc (*store_sta_row_cb)(void *ud, const struct store_sta_value *row, size_t n);
 

@@ -387,6 +387,7 @@ const struct store_ops store_sqlite__ops = {
     .apikey_find = store_sqlite__apikey_find,
     .apikey_revoke = store_sqlite__apikey_revoke,
     .apikey_list = store_sqlite__apikey_list,
+    .ds_quantity = store_sqlite__ds_quantity,
     .quarantine_list = store_sqlite__quarantine_list,
     .counters_put = store_sqlite__counters_put,
     .counters_get = store_sqlite__counters_get,

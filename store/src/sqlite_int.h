@@ -104,7 +104,7 @@ enum sq_state_stmt {
     ST_N
 };
 
-enum sq_key_stmt { KEY_INSERT, KEY_FIND, KEY_REVOKE, KEY_GET, KEY_LIST, KEY_N };
+enum sq_key_stmt { KEY_INSERT, KEY_FIND, KEY_REVOKE, KEY_GET, KEY_LIST, KEY_DS_QUANTITY, KEY_N };
 
 enum sq_q_stmt { Q_ID_MAIN, Q_ID_STAGED, Q_MAIN_ASC, Q_MAIN_DESC, Q_STAGE_ASC, Q_STAGE_DESC, Q_N };
 
@@ -295,7 +295,7 @@ enum tk_rc store_sqlite__retention(struct store *st, int64_t obs_before_us,
                                    int64_t quarantine_before_us, size_t max_rows,
                                    size_t *removed);
 
-/* sqlite_apikey.c */
+/* sqlite_access.c */
 enum tk_rc store_sqlite__apikey_prepare(struct sq_store *sq);
 enum tk_rc store_sqlite__apikey_add(struct store *st, struct store_apikey *k,
                                     const unsigned char hash[STORE_APIKEY_HASH_LEN]);
@@ -305,6 +305,7 @@ enum tk_rc store_sqlite__apikey_find(struct store *st, const char *prefix,
                                      size_t *n);
 enum tk_rc store_sqlite__apikey_revoke(struct store *st, int64_t id);
 enum tk_rc store_sqlite__apikey_list(struct store *st, store_apikey_cb cb, void *ud);
+enum tk_rc store_sqlite__ds_quantity(struct store *st, int64_t ds_id, int *quantity);
 
 /* sqlite_state.c: the operator view */
 enum tk_rc store_sqlite__quarantine_list(struct store *st, const struct store_quarantine_filter *f,

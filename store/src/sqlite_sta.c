@@ -204,9 +204,20 @@ static void order_by(struct sqlbuf *b, const struct store_sta_query *q, int defa
     put(b, "%s", en->cols[0]);
 }
 
-#define OBS_COLS(a)                                                                                \
-    a ".id AS id, " a ".t_us AS t, " a ".t_end_us AS te, coalesce(" a ".result_time_us, " a        \
-      ".t_us) AS rt, " a ".result AS r, " a ".params AS p, " a ".ds_id AS ds"
+/* The selected columns of one arm of the Observations union: the result as the caller may
+ * see it (store_sta_withhold), and w, whether it was withheld. */
+static void obs_cols(struct sqlbuf *b, const struct store_sta_withhold *w, const char *a)
+{
+    put(b, "SELECT %s.id AS id, %s.t_us AS t, %s.t_end_us AS te,"
+           " coalesce(%s.result_time_us, %s.t_us) AS rt, ", a, a, a, a, a);
+    store_sta__result_sql(b, w, a);
+    put(b, " AS r, %s.params AS p, %s.ds_id AS ds, ", a, a);
+    if (w->mask)
+        store_sta__withheld_sql(b, w, a);
+    else
+        put(b, "0");
+    put(b, " AS w");
+}
 
 static enum tk_rc obs_arms_(const struct store_sta_query *q, struct sqlbuf *main_arm,
                             struct sqlbuf *stage_arm, int *cte);
@@ -219,9 +230,11 @@ static enum tk_rc obs_arms(const struct store_sta_query *q, struct sqlbuf *main_
     enum tk_rc rc = obs_arms_(q, main_arm, stage_arm, cte);
     if (rc || !q->filter)
         return rc;
-    rc = store_sta__filter_sql(main_arm, q->filter, STORE_STA_OBSERVATION, "o", 0, why);
+    rc = store_sta__filter_sql(main_arm, q->filter, STORE_STA_OBSERVATION, "o", 0, &q->withhold,
+                               why);
     if (!rc)
-        rc = store_sta__filter_sql(stage_arm, q->filter, STORE_STA_OBSERVATION, "s", 1, why);
+        rc = store_sta__filter_sql(stage_arm, q->filter, STORE_STA_OBSERVATION, "s", 1,
+                                   &q->withhold, why);
     return rc;
 }
 
@@ -277,8 +290,11 @@ static enum tk_rc build_list(const struct store_sta_query *q, struct sqlbuf *b, 
         if (rc)
             return rc;
         b->overflow |= m->overflow | s->overflow;
-        put(b, "%sSELECT " OBS_COLS("o") "%s UNION ALL SELECT " OBS_COLS("s") "%s",
-            cte ? SQ_BATCHES_CTE : "", m->s, s->s);
+        put(b, "%s", cte ? SQ_BATCHES_CTE : "");
+        obs_cols(b, &q->withhold, "o");
+        put(b, "%s UNION ALL ", m->s);
+        obs_cols(b, &q->withhold, "s");
+        put(b, "%s", s->s);
         order_by(b, q, q->has_parent);
     } else {
         put(b, "SELECT ");
@@ -290,7 +306,7 @@ static enum tk_rc build_list(const struct store_sta_query *q, struct sqlbuf *b, 
         if (q->has_id)
             put(b, " AND e.id = ?2");
         if (q->filter)
-            rc = store_sta__filter_sql(b, q->filter, q->entity, "e", 0, why);
+            rc = store_sta__filter_sql(b, q->filter, q->entity, "e", 0, &q->withhold, why);
         order_by(b, q, 0);
     }
     put(b, " LIMIT ?3 OFFSET ?4");
@@ -317,7 +333,7 @@ static enum tk_rc build_count(const struct store_sta_query *q, struct sqlbuf *b,
     if (q->has_id)
         put(b, " AND e.id = ?2");
     if (q->filter)
-        return store_sta__filter_sql(b, q->filter, q->entity, "e", 0, why);
+        return store_sta__filter_sql(b, q->filter, q->entity, "e", 0, &q->withhold, why);
     return TK_OK;
 }
 
@@ -379,6 +395,8 @@ static void read_row(enum store_sta_entity e, sqlite3_stmt *s, struct store_sta_
             read_text(s, 5, STORE_STA_JSON, &row[4]);
         row[5].type = STORE_STA_INT; /* the Datastream, past the properties */
         row[5].i = sqlite3_column_int64(s, 6);
+        row[6].type = STORE_STA_INT; /* 1: the result was withheld */
+        row[6].i = sqlite3_column_int64(s, 7);
         return;
     }
     for (size_t i = 0; i < en->nprops; i++) {

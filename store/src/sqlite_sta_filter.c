@@ -40,6 +40,34 @@ static const char *const fcols[STORE_STA_N][STORE_STA_PROPS_MAX] = {
     [STORE_STA_FOI] = {"@T.id", "@T.name", "@T.description", "@T.encoding_type", "@T.feature"},
 };
 
+#define OBS_RESULT 3 /* index of "result" in the Observation properties */
+
+void store_sta__withheld_sql(struct sqlbuf *b, const struct store_sta_withhold *w,
+                             const char *alias)
+{
+    store_sta__put(b, "(%s.result < %.17g AND (SELECT quantity FROM datastreams WHERE id = %s.ds_id)"
+                      " IN (", alias, w->below, alias);
+    int first = 1;
+    for (unsigned q = 0; q < 32; q++)
+        if (w->mask & (1u << q)) {
+            store_sta__put(b, "%s%u", first ? "" : ", ", q);
+            first = 0;
+        }
+    store_sta__put(b, "))");
+}
+
+void store_sta__result_sql(struct sqlbuf *b, const struct store_sta_withhold *w,
+                           const char *alias)
+{
+    if (!w || !w->mask) {
+        store_sta__put(b, "%s.result", alias);
+        return;
+    }
+    store_sta__put(b, "CASE WHEN ");
+    store_sta__withheld_sql(b, w, alias);
+    store_sta__put(b, " THEN NULL ELSE %s.result END", alias);
+}
+
 static const char *const ftables[STORE_STA_N] = {
     [STORE_STA_THING] = "things",
     [STORE_STA_LOCATION] = "locations",
@@ -126,6 +154,7 @@ struct fctx {
     enum store_sta_entity e;
     const char *alias;
     int staged;
+    const struct store_sta_withhold *w;
     struct chain ch[CHAINS_MAX];
     size_t nch;
     int next_alias;
@@ -210,6 +239,10 @@ static int path_sql(struct fctx *c, int i)
         (size_t)p->prop >= np)
         return bad(c, "no such property");
     const char *col = fcols[e][p->prop];
+    if (e == STORE_STA_OBSERVATION && p->prop == OBS_RESULT && c->w && c->w->mask && !p->json) {
+        store_sta__result_sql(c->b, c->w, alias);
+        return 1;
+    }
     if (p->json) {
         store_sta__put(c->b, "json_extract(");
         tmpl(c->b, col, alias, alias, "NULL");
@@ -545,9 +578,10 @@ static int cond(struct fctx *c, int i, int depth)
 
 enum tk_rc store_sta__filter_sql(struct sqlbuf *b, const struct store_sta_filter *f,
                                  enum store_sta_entity e, const char *alias, int staged,
-                                 const char **why)
+                                 const struct store_sta_withhold *w, const char **why)
 {
-    struct fctx c = {.b = b, .f = f, .e = e, .alias = alias, .staged = staged, .next_alias = 1};
+    struct fctx c = {
+        .b = b, .f = f, .e = e, .alias = alias, .staged = staged, .w = w, .next_alias = 1};
     if (!f || !f->nodes || f->n == 0 || f->n > STORE_STA_FNODES_MAX) {
         *why = "an empty filter";
         return TK_EINVAL;

@@ -39,7 +39,14 @@ void store_sta__put(struct sqlbuf *b, const char *fmt, ...) TK_PRINTF(2, 3);
  *  TK_EINVAL (message in *why) for a tree the compiler cannot use. */
 enum tk_rc store_sta__filter_sql(struct sqlbuf *b, const struct store_sta_filter *f,
                                  enum store_sta_entity e, const char *alias, int staged,
-                                 const char **why) TK_WUR;
+                                 const struct store_sta_withhold *w, const char **why) TK_WUR;
+/** Append the condition "the result of the Observation named alias is withheld" under w
+ *  (w->mask != 0). Only constants of the server go into it, never client text. */
+void store_sta__withheld_sql(struct sqlbuf *b, const struct store_sta_withhold *w,
+                             const char *alias);
+/** Append the result column of the Observation named alias as the caller may see it. */
+void store_sta__result_sql(struct sqlbuf *b, const struct store_sta_withhold *w,
+                           const char *alias);
 /** Bind the filter's values on s (the parameters s does not have are skipped). */
 void store_sta__filter_bind(sqlite3_stmt *s, const struct store_sta_filter *f);
 

@@ -261,3 +261,11 @@ enum tk_rc store_counters_get(struct store *st, struct store_counter *out, size_
     *n = 0;
     return max ? st->ops->counters_get(st, out, max, n) : TK_OK;
 }
+
+enum tk_rc store_datastream_quantity(struct store *st, int64_t ds_id, int *quantity)
+{
+    if (!st || !quantity)
+        return TK_EINVAL;
+    *quantity = -1;
+    return st->ops->ds_quantity(st, ds_id, quantity);
+}

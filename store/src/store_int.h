@@ -53,6 +53,7 @@ struct store_ops {
                               size_t *n);
     enum tk_rc (*apikey_revoke)(struct store *st, int64_t id);
     enum tk_rc (*apikey_list)(struct store *st, store_apikey_cb cb, void *ud);
+    enum tk_rc (*ds_quantity)(struct store *st, int64_t ds_id, int *quantity);
     /* the operator view */
     enum tk_rc (*quarantine_list)(struct store *st, const struct store_quarantine_filter *f,
                                   store_quarantine_cb cb, void *ud);

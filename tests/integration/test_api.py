@@ -34,6 +34,7 @@ N_WL = 12  # water-level readings of wl-api-1: more than two pages
 
 S = None  # the one stack every test uses (see stack())
 BASE = None
+RAW_KEY = None  # a read:raw key: sees counts under 10 that anonymous callers do not
 
 
 class Reply:
@@ -88,11 +89,12 @@ def reading(dev, seq, ts_ms, **fields):
 
 def stack():
     """Broker, ingest, three devices with readings, then takumi-api on a free port."""
-    global S, BASE
+    global S, BASE, RAW_KEY
     if S is not None:
         return S
     S = tkfix.Stack("api")
     S.start_broker()
+    RAW_KEY = S.add_apikey("api tests", "read:raw")[1]
     pw1 = S.add_device("water_level", "wl-api-1", lat=34.39, lon=132.45, mount_height_m=MOUNT)
     S.add_device("water_level", "wl-api-2", lat=34.40, lon=132.46)
     pwf = S.add_device("people_flow", "pf-api-1", lat=34.38, lon=132.44)
@@ -313,7 +315,11 @@ def test_interval_phenomenon_time():
     obs = get("/v1.1/Datastreams(%d)/Observations" % ds["@iot.id"])["value"]
     assert len(obs) == 1, obs
     assert obs[0]["phenomenonTime"] == "2026-11-26T14:45:00.000000Z/2026-11-26T15:00:00.000000Z", obs
-    assert obs[0]["result"] == 7, obs
+    # 7 people is under 10: withheld from anonymous callers, shown to a read:raw key
+    assert obs[0]["result"] is None and obs[0]["resultQuality"] == "suppressed", obs
+    raw = get("/v1.1/Datastreams(%d)/Observations" % ds["@iot.id"],
+              extra=("-H", "X-API-Key: " + RAW_KEY))["value"]
+    assert raw[0]["result"] == 7 and "resultQuality" not in raw[0], raw
 
 
 def test_top_skip_count_orderby_select():

@@ -241,6 +241,17 @@ class Stack:
         self.passwords[gw_id] = pw
         return pw
 
+    def add_apikey(self, owner, scope, rate=None):
+        """An API key of takumi-api (takumi-admin apikey add): returns (id, key)."""
+        args = ["apikey", "add", "--owner", owner, "--scope", scope]
+        if rate is not None:
+            args += ["--rate", rate]
+        out = self.admin(*args).stdout
+        m = re.search(r"^api key (\d+) .*^key: (tk_\S+)$", out, re.M | re.S)
+        if not m:
+            raise FixtureError(f"no key in takumi-admin output:\n{out}")
+        return int(m.group(1)), m.group(2)
+
     def secret(self, name):
         """Cleartext password of a service: "ingest" or "dashboard"."""
         with open(os.path.join(self.dir, "secrets", f"{name}.pass")) as f:

@@ -1,7 +1,8 @@
-/* SQLite backend: the api_keys rows (schema version 6). The key itself never reaches this
- * file, only its prefix and SHA-256 (apikey.c). A lookup reads the rows sharing a prefix;
- * on a read-only API connection it runs in autocommit, so it sees the latest committed
- * revocation on every request. */
+/* SQLite backend: what access control reads. The api_keys rows (schema version 6): the
+ * key itself never reaches this file, only its prefix and SHA-256 (apikey.c). A lookup
+ * reads the rows sharing a prefix; on a read-only API connection it runs in autocommit,
+ * so it sees the latest committed revocation on every request. And the quantity a
+ * Datastream measures, which the privacy rule depends on. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ static const char *const key_sql[KEY_N] = {
                  " FROM api_keys WHERE prefix = ?1 ORDER BY id LIMIT ?2",
     [KEY_REVOKE] = "UPDATE api_keys SET revoked_us = coalesce(revoked_us, ?2) WHERE id = ?1",
     [KEY_GET] = "SELECT id FROM api_keys WHERE id = ?1",
+    [KEY_DS_QUANTITY] = "SELECT quantity FROM datastreams WHERE id = ?1",
     [KEY_LIST] = "SELECT id, prefix, owner, scopes, rate_per_min, created_us, revoked_us, hash"
                  " FROM api_keys WHERE id > ?1 ORDER BY id LIMIT 1",
 };
@@ -148,4 +150,21 @@ enum tk_rc store_sqlite__apikey_list(struct store *st, store_apikey_cb cb, void 
         if (r)
             return (enum tk_rc)r;
     }
+}
+
+enum tk_rc store_sqlite__ds_quantity(struct store *st, int64_t ds_id, int *quantity)
+{
+    struct sq_store *sq = sq_of(st);
+    sqlite3_stmt *s = sq->key[KEY_DS_QUANTITY];
+    sqlite3_bind_int64(s, 1, ds_id);
+    int src = sqlite3_step(s);
+    enum tk_rc rc = TK_OK;
+    if (src == SQLITE_ROW)
+        *quantity = sqlite3_column_type(s, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 0);
+    else if (src == SQLITE_DONE)
+        rc = store__fail(st, TK_ENOTFOUND, "no Datastream %lld", (long long)ds_id);
+    else
+        rc = store_sqlite__err(sq, src, "reading a Datastream's quantity");
+    sqlite3_reset(s);
+    return rc;
 }

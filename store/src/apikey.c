@@ -141,7 +141,8 @@ enum tk_rc store_apikey_add(struct store *st, const struct store_apikey *k, char
     row.revoked_us = 0;
     enum tk_rc rc = store_apikey_hash(token, STORE_APIKEY_TOKEN_LEN, hash);
     if (!rc)
-        rc = st->ops->apikey_add(st, &row, hash);
+        rc = st->ops->apikey_add ? st->ops->apikey_add(st, &row, hash)
+                                 : store__unsupported(st, "API keys");
     OPENSSL_cleanse(hash, sizeof hash);
     if (rc) {
         OPENSSL_cleanse(token, size);
@@ -170,6 +171,8 @@ enum tk_rc store_apikey_check(struct store *st, const char *token, size_t len,
     struct store_apikey rows[CANDIDATES_MAX];
     unsigned char hashes[CANDIDATES_MAX][STORE_APIKEY_HASH_LEN];
     size_t n = 0;
+    if (!st->ops->apikey_find)
+        return store__unsupported(st, "API keys");
     rc = st->ops->apikey_find(st, prefix, rows, hashes, CANDIDATES_MAX, &n);
     if (rc)
         return rc;
@@ -190,6 +193,8 @@ enum tk_rc store_apikey_revoke(struct store *st, int64_t id)
         return TK_EINVAL;
     if (id <= 0)
         return store__fail(st, TK_ENOTFOUND, "no key %lld", (long long)id);
+    if (!st->ops->apikey_revoke)
+        return store__unsupported(st, "API keys");
     return st->ops->apikey_revoke(st, id);
 }
 
@@ -197,5 +202,7 @@ enum tk_rc store_apikey_list(struct store *st, store_apikey_cb cb, void *ud)
 {
     if (!st || !cb)
         return TK_EINVAL;
+    if (!st->ops->apikey_list)
+        return store__unsupported(st, "API keys");
     return st->ops->apikey_list(st, cb, ud);
 }

@@ -234,11 +234,20 @@ enum tk_rc store_retention(struct store *st, int64_t obs_before_us, int64_t quar
     return rc;
 }
 
+/* The operations added with schema version 6 (keys, operator view): a backend that lacks
+ * one says so instead of crashing. */
+enum tk_rc store__unsupported(struct store *st, const char *what)
+{
+    return store__fail(st, TK_EDB, "the %s backend does not support %s", st->ops->name, what);
+}
+
 enum tk_rc store_quarantine_list(struct store *st, const struct store_quarantine_filter *f,
                                  store_quarantine_cb cb, void *ud)
 {
     if (!st || !f || !cb)
         return TK_EINVAL;
+    if (!st->ops->quarantine_list)
+        return store__unsupported(st, "listing the quarantine");
     if (f->limit == 0)
         return TK_OK;
     return st->ops->quarantine_list(st, f, cb, ud);
@@ -251,6 +260,8 @@ enum tk_rc store_counters_put(struct store *st, const struct store_counter *c, s
     for (size_t i = 0; i < n; i++)
         if (!c[i].name[0] || memchr(c[i].name, '\0', sizeof c[i].name) == NULL)
             return TK_EINVAL;
+    if (!st->ops->counters_put)
+        return store__unsupported(st, "ingest counters");
     return n ? st->ops->counters_put(st, c, n) : TK_OK;
 }
 
@@ -259,6 +270,8 @@ enum tk_rc store_counters_get(struct store *st, struct store_counter *out, size_
     if (!st || !n || (max && !out))
         return TK_EINVAL;
     *n = 0;
+    if (!st->ops->counters_get)
+        return store__unsupported(st, "ingest counters");
     return max ? st->ops->counters_get(st, out, max, n) : TK_OK;
 }
 
@@ -267,5 +280,7 @@ enum tk_rc store_datastream_quantity(struct store *st, int64_t ds_id, int *quant
     if (!st || !quantity)
         return TK_EINVAL;
     *quantity = -1;
+    if (!st->ops->ds_quantity)
+        return store__unsupported(st, "Datastream quantities");
     return st->ops->ds_quantity(st, ds_id, quantity);
 }

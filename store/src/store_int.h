@@ -69,6 +69,9 @@ struct store {
     char errmsg[STORE_ERRMSG_MAX];
 };
 
+/** TK_EDB with "the <backend> backend does not support <what>", for an operation a
+ *  backend leaves NULL in its ops table. */
+enum tk_rc store__unsupported(struct store *st, const char *what);
 /** Record the message store_errmsg returns; returns code. */
 enum tk_rc store__fail(struct store *st, enum tk_rc code, const char *fmt, ...) TK_PRINTF(3, 4);
 

@@ -260,6 +260,21 @@ static enum tk_rc need(struct sq_store *sq, enum store_sta_entity e, int64_t id)
 
 /* ---- Things' Locations and HistoricalLocations ------------------------------------------ */
 
+/* Before a Thing leaves a Location (or the Location goes): the Observations its
+ * Datastreams already have with the FeatureOfInterest made at that Location stay findable
+ * from it. FOI_DS finds them through the Thing's Locations, which are about to change, so
+ * the (FoI, Datastream) pairs are written down in obs_foi_ds. ?1: the Location, ?2: the
+ * Thing (0: every Thing at it). */
+static enum tk_rc keep_foi_links(struct sq_store *sq, int64_t loc, int64_t thing)
+{
+    return run(sq, -1,
+               "INSERT OR IGNORE INTO obs_foi_ds (foi_id, ds_id) SELECT f.id, d.id"
+               " FROM features_of_interest f JOIN thing_locations tl"
+               " ON tl.location_id = f.location_id JOIN datastreams d ON d.thing_id = tl.thing_id"
+               " WHERE f.location_id = ?1 AND (?2 = 0 OR tl.thing_id = ?2)",
+               (int64_t[]){loc, thing}, 2, NULL);
+}
+
 /* A HistoricalLocation of thing now, with its current Locations. */
 static enum tk_rc hl_add(struct sq_store *sq, int64_t thing)
 {
@@ -298,10 +313,15 @@ static enum tk_rc thing_locations(struct sq_store *sq, int64_t thing, const int6
         changed |= !has_id(cur, ncur, locs[i]);
     for (size_t i = 0; !rc && replace && i < ncur; i++)
         changed |= !has_id(locs, n, cur[i]);
-    free(cur);
-    if (rc || !changed)
+    if (rc || !changed) {
+        free(cur);
         return rc;
-    if (replace)
+    }
+    for (size_t i = 0; !rc && replace && i < ncur; i++)
+        if (!has_id(locs, n, cur[i]))
+            rc = keep_foi_links(sq, cur[i], thing);
+    free(cur);
+    if (!rc && replace)
         rc = run(sq, -1, "DELETE FROM thing_locations WHERE thing_id = ?1", &thing, 1, NULL);
     for (size_t i = 0; !rc && i < n; i++) {
         int64_t a[2] = {thing, locs[i]};
@@ -1212,7 +1232,9 @@ static enum tk_rc delete_in_tx(struct sq_store *sq, enum store_sta_entity e, int
             rc = run(sq, -1, "DELETE FROM things WHERE id = ?1", &id, 1, NULL);
         break;
     case STORE_STA_LOCATION:
-        rc = run(sq, -1,
+        rc = keep_foi_links(sq, id, 0);
+        if (!rc)
+            rc = run(sq, -1,
                  "DELETE FROM historical_locations WHERE id IN (SELECT historical_location_id"
                  " FROM historical_location_locations WHERE location_id = ?1)",
                  &id, 1, NULL);

@@ -288,6 +288,36 @@ int main(void)
     check_rollups(dds);
     CHECK_EQ_INT(count(STORE_STA_OBSERVATION, 1, STORE_STA_DATASTREAM, dds), 148);
 
+    /* a device (its rows written by the ingest's path only) moves: its Observations stay
+     * with the FeatureOfInterest they had, also once the old Location is deleted */
+    struct store_device dev2 = test_device("wl-002", TK_KIND_WATER_LEVEL, 34.5, 132.5), got2;
+    CHECK_EQ_INT(store_device_add(st, &dev2, &got2), TK_OK);
+    int64_t ds2 = 0;
+    for (int q = 0; q < TK_Q_MAX; q++)
+        if (got2.ds[q] && !ds2)
+            ds2 = got2.ds[q];
+    CHECK_EQ_INT(store_begin(st), TK_OK);
+    int64_t o2 = 0;
+    for (int i = 0; i < 20; i++) {
+        struct store_obs o = {.ds_id = ds2, .t_us = T0 + i * MIN_US, .result = i};
+        CHECK_EQ_INT(store_obs_add(st, &o), TK_OK);
+        o2 = o.id;
+    }
+    CHECK_EQ_INT(store_commit(st), TK_OK);
+    CHECK_EQ_INT(store_flush(st), TK_OK);
+    int64_t foi2dev = related(STORE_STA_OBSERVATION, o2, STORE_STA_FOI);
+    CHECK(foi2dev > 0);
+    CHECK_EQ_INT(count(STORE_STA_OBSERVATION, 1, STORE_STA_FOI, foi2dev), 20);
+    int64_t newloc = location_create(132.6, 34.6);
+    struct store_sta_input mv = {.entity = STORE_STA_THING, .replace_links = 1};
+    add_link(&mv, STORE_STA_LOCATION, newloc);
+    CHECK_EQ_INT(store_sta_update(st, got2.thing_id, &mv), TK_OK);
+    CHECK_EQ_INT(count(STORE_STA_OBSERVATION, 1, STORE_STA_FOI, foi2dev), 20);
+    CHECK_EQ_INT(store_sta_delete(st, STORE_STA_LOCATION, got2.location_id), TK_OK);
+    CHECK_EQ_INT(count(STORE_STA_OBSERVATION, 1, STORE_STA_FOI, foi2dev), 20);
+    CHECK_EQ_INT(related(STORE_STA_OBSERVATION, o2, STORE_STA_FOI), foi2dev);
+    CHECK_EQ_INT(count(STORE_STA_HLOCATION, 1, STORE_STA_THING, got2.thing_id), 1);
+
     /* atomic: a deep insert whose second part fails leaves nothing */
     int64_t before = count(STORE_STA_THING, 0, 0, 0);
     CHECK_EQ_INT(store_begin(st), TK_OK);
@@ -319,7 +349,7 @@ int main(void)
     CHECK_EQ_INT(count(STORE_STA_DATASTREAM, 1, STORE_STA_THING, thing), 0);
     CHECK_EQ_INT(count(STORE_STA_OBSERVATION, 0, 0, 0), obs_before - 1);
     CHECK_EQ_INT(count(STORE_STA_HLOCATION, 1, STORE_STA_THING, thing), 0);
-    CHECK_EQ_INT(count(STORE_STA_LOCATION, 0, 0, 0), 3); /* Locations stay */
+    CHECK_EQ_INT(count(STORE_STA_LOCATION, 0, 0, 0), 4); /* Locations stay */
     check_latest(ds, 0);
     int64_t t3 = thing_create("again", loc);
     CHECK_EQ_INT(count(STORE_STA_HLOCATION, 1, STORE_STA_THING, t3), 1);

@@ -32,9 +32,9 @@
 struct wctx {
     const struct api_request *req;
     struct api_reply *rep;
-    int created;   /* entities created so far (API_DEEP_MAX) */
-    int depth;     /* nesting of the entity being created (NEST_MAX) */
-    int failed;    /* err* hold the first refusal */
+    int created; /* entities created so far (API_DEEP_MAX) */
+    int depth;   /* nesting of the entity being created (NEST_MAX) */
+    int failed;  /* err* hold the first refusal */
     enum api_err cls;
     char field[PATH_MAX_LEN];
     char msg[512];
@@ -110,8 +110,7 @@ static char *dump(const json_t *v)
 
 static int is_geojson_type(const char *enc)
 {
-    return strcmp(enc, "application/geo+json") == 0 ||
-           strcmp(enc, "application/vnd.geo+json") == 0;
+    return strcmp(enc, "application/geo+json") == 0 || strcmp(enc, "application/vnd.geo+json") == 0;
 }
 
 /* coordinates of depth d (0: a position) */
@@ -159,8 +158,8 @@ static int geojson_ok(const json_t *v, char *why, size_t n)
     static const struct {
         const char *type;
         int depth;
-    } kinds[] = {{"Point", 0},      {"MultiPoint", 1},      {"LineString", 1},
-                 {"MultiLineString", 2}, {"Polygon", 2}, {"MultiPolygon", 3}};
+    } kinds[] = {{"Point", 0},           {"MultiPoint", 1}, {"LineString", 1},
+                 {"MultiLineString", 2}, {"Polygon", 2},    {"MultiPolygon", 3}};
     const char *type = json_string_value(json_object_get(v, "type"));
     if (!json_is_object(v) || !type) {
         snprintf(why, n, "must be a GeoJSON object with a \"type\"");
@@ -226,8 +225,8 @@ static enum tk_rc parse_time(struct wctx *w, const char *s, size_t len, int64_t 
 
 /* One property value of entity e from JSON v into in->v[p]. */
 static enum tk_rc prop_value(struct wctx *w, struct texts *tx, enum store_sta_entity e,
-                             struct store_sta_input *in, int p, const json_t *v,
-                             const json_t *obj, const char *field)
+                             struct store_sta_input *in, int p, const json_t *v, const json_t *obj,
+                             const char *field)
 {
     size_t np;
     const struct store_sta_prop *props = store_sta_props(e, &np);
@@ -288,8 +287,7 @@ static enum tk_rc prop_value(struct wctx *w, struct texts *tx, enum store_sta_en
     switch (props[p].type) {
     case STORE_STA_TEXT:
         if (!json_is_string(v))
-            return fail(w, API_E_BADREQ, field, "%s must be a string, not %s", field,
-                        type_name(v));
+            return fail(w, API_E_BADREQ, field, "%s must be a string, not %s", field, type_name(v));
         in->set |= BIT(p);
         in->v[p] = (struct store_sta_value){
             .type = STORE_STA_TEXT, .s = json_string_value(v), .len = json_string_length(v)};
@@ -320,7 +318,8 @@ static enum tk_rc prop_value(struct wctx *w, struct texts *tx, enum store_sta_en
         static const char *const keys[] = {"name", "symbol", "definition"};
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach((json_t *)v, k, x)
+        {
             int known = 0;
             for (size_t i = 0; i < 3; i++)
                 known |= strcmp(k, keys[i]) == 0;
@@ -371,8 +370,7 @@ static enum tk_rc add_link(struct wctx *w, struct store_sta_input *in, enum stor
                            int64_t id, const char *field)
 {
     if (in->nlinks == STORE_STA_LINKS_MAX)
-        return fail(w, API_E_BADREQ, field, "more than %d related entities",
-                    STORE_STA_LINKS_MAX);
+        return fail(w, API_E_BADREQ, field, "more than %d related entities", STORE_STA_LINKS_MAX);
     in->links[in->nlinks++] = (struct store_sta_link){to, id};
     return TK_OK;
 }
@@ -398,8 +396,7 @@ static int reference(struct wctx *w, const json_t *obj, int64_t *id, const char 
     return 1;
 }
 
-static enum tk_rc must_exist(struct wctx *w, enum store_sta_entity e, int64_t id,
-                             const char *field)
+static enum tk_rc must_exist(struct wctx *w, enum store_sta_entity e, int64_t id, const char *field)
 {
     struct store_sta_query q = {.entity = e, .has_id = 1, .id = id, .top = 1};
     int64_t n = 0;
@@ -407,12 +404,13 @@ static enum tk_rc must_exist(struct wctx *w, enum store_sta_entity e, int64_t id
     if (rc)
         return fail_store(w, rc, field);
     if (n == 0)
-        return fail(w, API_E_NOTFOUND, field, "%s: %s(%lld) does not exist", field,
-                    api_set_name(e), (long long)id);
+        return fail(w, API_E_NOTFOUND, field, "%s: %s(%lld) does not exist", field, api_set_name(e),
+                    (long long)id);
     return TK_OK;
 }
 
-/* ---- create (deep insert) ---------------------------------------------------------------------- */
+/* ---- create (deep insert) ----------------------------------------------------------------------
+ */
 
 /* Annotations a client may echo back from a GET ("@iot.selfLink",
  * "Datastreams@iot.navigationLink"): not data, skipped. */
@@ -428,8 +426,7 @@ static enum tk_rc create(struct wctx *w, enum store_sta_entity e, const json_t *
                          const char *path, const struct store_sta_link *parent, int64_t *out)
 {
     if (w->depth >= NEST_MAX)
-        return fail(w, API_E_BADREQ, path, "%s: entities nested more than %d deep", path,
-                    NEST_MAX);
+        return fail(w, API_E_BADREQ, path, "%s: entities nested more than %d deep", path, NEST_MAX);
     w->depth++;
     enum tk_rc rc = create_one(w, e, obj, path, parent, out);
     w->depth--;
@@ -473,7 +470,8 @@ static enum tk_rc create_one(struct wctx *w, enum store_sta_entity e, const json
     const char *key;
     json_t *v;
     /* first pass: properties and the entities this one links to */
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         if (rc)
             break;
         subpath(field, path, key, -1);
@@ -498,8 +496,9 @@ static enum tk_rc create_one(struct wctx *w, enum store_sta_entity e, const json
         if (!links_itself(e, (enum store_sta_entity)to))
             continue; /* second pass */
         if (parent && (int)parent->to == to && card == 1) {
-            rc = fail(w, API_E_BADREQ, field, "%s: given twice (by the path or the enclosing"
-                                              " entity, and here)",
+            rc = fail(w, API_E_BADREQ, field,
+                      "%s: given twice (by the path or the enclosing"
+                      " entity, and here)",
                       field);
             break;
         }
@@ -545,7 +544,8 @@ static enum tk_rc create_one(struct wctx *w, enum store_sta_entity e, const json
     }
     texts_free(&tx);
     /* second pass: the entities that link to this one */
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         if (rc)
             break;
         int card = 0;
@@ -575,21 +575,23 @@ static enum tk_rc create_one(struct wctx *w, enum store_sta_entity e, const json
     return rc;
 }
 
-/* ---- update (PATCH, PUT) ----------------------------------------------------------------------- */
+/* ---- update (PATCH, PUT) -----------------------------------------------------------------------
+ */
 
 static enum tk_rc update(struct wctx *w, enum store_sta_entity e, int64_t id, const json_t *obj,
                          int put)
 {
     char field[PATH_MAX_LEN];
     if (!json_is_object(obj))
-        return fail(w, API_E_BADREQ, NULL, "the body must be a %s object, not %s",
-                    single_name(e), type_name(obj));
+        return fail(w, API_E_BADREQ, NULL, "the body must be a %s object, not %s", single_name(e),
+                    type_name(obj));
     struct store_sta_input in = {.entity = e};
     struct texts tx = {.n = 0};
     enum tk_rc rc = TK_OK;
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         if (rc)
             break;
         snprintf(field, sizeof field, "%s", key);
@@ -675,7 +677,8 @@ static enum tk_rc update(struct wctx *w, enum store_sta_entity e, int64_t id, co
     return rc;
 }
 
-/* ---- replies ------------------------------------------------------------------------------------ */
+/* ---- replies ------------------------------------------------------------------------------------
+ */
 
 struct rctx {
     struct api_render ro;
@@ -725,7 +728,8 @@ static void reply_failure(struct wctx *w)
     api_reply_error(w->rep, w->cls, w->field[0] ? w->field : NULL, "%s", w->msg);
 }
 
-/* ---- CreateObservations (standard 14.4) --------------------------------------------------------- */
+/* ---- CreateObservations (standard 14.4) ---------------------------------------------------------
+ */
 
 enum { COMP_PTIME = 0, COMP_RTIME, COMP_RESULT, COMP_PARAMS, COMP_FOI, COMP_N };
 
@@ -757,16 +761,14 @@ static enum tk_rc row_input(struct wctx *w, struct texts *tx, const int *comp, s
         snprintf(field, sizeof field, "%s[%zu]", path, c);
         if (comp[c] == COMP_FOI) {
             if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-                rc = fail(w, API_E_BADREQ, field, "%s: FeatureOfInterest/id must be an id",
-                          field);
+                rc = fail(w, API_E_BADREQ, field, "%s: FeatureOfInterest/id must be an id", field);
                 break;
             }
             in->links[in->nlinks++] =
                 (struct store_sta_link){STORE_STA_FOI, (int64_t)json_integer_value(v)};
             continue;
         }
-        static const char *const pn[] = {"phenomenonTime", "resultTime", "result",
-                                         "parameters"};
+        static const char *const pn[] = {"phenomenonTime", "resultTime", "result", "parameters"};
         int p = api_prop_find(STORE_STA_OBSERVATION, pn[comp[c]], strlen(pn[comp[c]]));
         rc = prop_value(w, tx, STORE_STA_OBSERVATION, in, p, v, obj, field);
     }
@@ -796,7 +798,8 @@ static void create_observations(struct wctx *w, const json_t *body)
         }
         const char *key;
         json_t *v;
-        json_object_foreach((json_t *)grp, key, v) {
+        json_object_foreach((json_t *)grp, key, v)
+        {
             if (strcmp(key, "Datastream") && strcmp(key, "components") &&
                 strcmp(key, "dataArray") && strcmp(key, "dataArray@iot.count")) {
                 subpath(field, path, key, -1);
@@ -846,8 +849,8 @@ static void create_observations(struct wctx *w, const json_t *body)
             return;
         }
         const json_t *cnt = json_object_get(grp, "dataArray@iot.count");
-        if (cnt && (!json_is_integer(cnt) ||
-                    (size_t)json_integer_value(cnt) != json_array_size(rows))) {
+        if (cnt &&
+            (!json_is_integer(cnt) || (size_t)json_integer_value(cnt) != json_array_size(rows))) {
             subpath(field, path, "dataArray@iot.count", -1);
             fail(w, API_E_BADREQ, field, "%s does not match the number of rows (%zu)", field,
                  json_array_size(rows));
@@ -924,7 +927,8 @@ static void create_observations(struct wctx *w, const json_t *body)
     w->rep->status = 201;
 }
 
-/* ---- the handler ------------------------------------------------------------------------------- */
+/* ---- the handler -------------------------------------------------------------------------------
+ */
 
 static json_t *parse_body(struct wctx *w)
 {
@@ -936,8 +940,8 @@ static json_t *parse_body(struct wctx *w)
     json_error_t je;
     json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!j)
-        fail(w, API_E_BADREQ, NULL, "the body is not valid JSON: %s (line %d, column %d)",
-             je.text, je.line, je.column);
+        fail(w, API_E_BADREQ, NULL, "the body is not valid JSON: %s (line %d, column %d)", je.text,
+             je.line, je.column);
     return j;
 }
 
@@ -974,7 +978,8 @@ void api_sta_write(const struct api_request *req, struct api_reply *rep)
     if (m == API_M_POST) {
         if (r.target != API_T_COLLECTION || r.ref) {
             fail(&w, API_E_BADREQ, NULL,
-                 "POST creates entities in a collection (/v1.1/Things, /v1.1/Things(1)/Datastreams)");
+                 "POST creates entities in a collection (/v1.1/Things, "
+                 "/v1.1/Things(1)/Datastreams)");
             goto done;
         }
         struct store_sta_link parent, *pp = NULL;
@@ -1012,7 +1017,9 @@ void api_sta_write(const struct api_request *req, struct api_reply *rep)
     }
     if (r.nsteps != 1 || r.target != API_T_ENTITY || r.ref) {
         fail(&w, API_E_BADREQ, NULL, "%s addresses one entity by its id: /v1.1/%s(1)",
-             m == API_M_DELETE ? "DELETE" : m == API_M_PUT ? "PUT" : "PATCH",
+             m == API_M_DELETE ? "DELETE"
+             : m == API_M_PUT  ? "PUT"
+                               : "PATCH",
              api_set_name(last->entity));
         goto done;
     }

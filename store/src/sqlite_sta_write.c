@@ -54,13 +54,19 @@ unsigned store_sta_mandatory(enum store_sta_entity e)
 }
 
 static const char *const names[STORE_STA_N] = {
-    "Thing",      "Location",         "HistoricalLocation", "Datastream",
-    "Sensor",     "ObservedProperty", "Observation",        "FeatureOfInterest",
+    "Thing",  "Location",         "HistoricalLocation", "Datastream",
+    "Sensor", "ObservedProperty", "Observation",        "FeatureOfInterest",
 };
 
 static const char *const tables[STORE_STA_N] = {
-    "things",  "locations",           "historical_locations", "datastreams",
-    "sensors", "observed_properties", NULL,                   "features_of_interest",
+    "things",
+    "locations",
+    "historical_locations",
+    "datastreams",
+    "sensors",
+    "observed_properties",
+    NULL,
+    "features_of_interest",
 };
 
 /* The columns a property is written to and the expressions written ('@' stands for the
@@ -279,8 +285,8 @@ static enum tk_rc keep_foi_links(struct sq_store *sq, int64_t loc, int64_t thing
 static enum tk_rc hl_add(struct sq_store *sq, int64_t thing)
 {
     int64_t a[2] = {thing, tk_now_utc_us()};
-    enum tk_rc rc =
-        run(sq, -1, "INSERT INTO historical_locations (thing_id, time_us) VALUES (?1, ?2)", a, 2, NULL);
+    enum tk_rc rc = run(
+        sq, -1, "INSERT INTO historical_locations (thing_id, time_us) VALUES (?1, ?2)", a, 2, NULL);
     if (rc)
         return rc;
     a[1] = sqlite3_last_insert_rowid(sq->db);
@@ -300,14 +306,13 @@ static int has_id(const int64_t *ids, size_t n, int64_t id)
 
 /* Link thing to locs (replacing its current Locations when replace); a change of the set
  * is recorded as a HistoricalLocation. */
-static enum tk_rc thing_locations(struct sq_store *sq, int64_t thing, const int64_t *locs,
-                                  size_t n, int replace)
+static enum tk_rc thing_locations(struct sq_store *sq, int64_t thing, const int64_t *locs, size_t n,
+                                  int replace)
 {
     int64_t *cur = NULL;
     size_t ncur = 0;
-    enum tk_rc rc =
-        collect(sq, "SELECT location_id FROM thing_locations WHERE thing_id = ?1", thing, &cur,
-                &ncur);
+    enum tk_rc rc = collect(sq, "SELECT location_id FROM thing_locations WHERE thing_id = ?1",
+                            thing, &cur, &ncur);
     int changed = 0;
     for (size_t i = 0; !rc && i < n; i++)
         changed |= !has_id(cur, ncur, locs[i]);
@@ -325,8 +330,9 @@ static enum tk_rc thing_locations(struct sq_store *sq, int64_t thing, const int6
         rc = run(sq, -1, "DELETE FROM thing_locations WHERE thing_id = ?1", &thing, 1, NULL);
     for (size_t i = 0; !rc && i < n; i++) {
         int64_t a[2] = {thing, locs[i]};
-        rc = run(sq, -1, "INSERT OR IGNORE INTO thing_locations (thing_id, location_id) VALUES (?1, ?2)",
-                 a, 2, NULL);
+        rc = run(sq, -1,
+                 "INSERT OR IGNORE INTO thing_locations (thing_id, location_id) VALUES (?1, ?2)", a,
+                 2, NULL);
     }
     /* a HistoricalLocation records where the Thing is: none when it is nowhere now */
     return rc || n == 0 ? rc : hl_add(sq, thing);
@@ -391,8 +397,8 @@ static enum tk_rc check_input(struct sq_store *sq, const struct store_sta_input 
         if (in->entity == STORE_STA_OBSERVATION && p == 2) /* resultTime may be null */
             ok = v->type == STORE_STA_TIME || v->type == STORE_STA_NULL;
         if (!ok)
-            return store__fail(&sq->base, TK_EINVAL, "%s: unusable value for %s",
-                               names[in->entity], props[p].name);
+            return store__fail(&sq->base, TK_EINVAL, "%s: unusable value for %s", names[in->entity],
+                               props[p].name);
     }
     if (in->nlinks > STORE_STA_LINKS_MAX)
         return store__fail(&sq->base, TK_EINVAL, "too many links");
@@ -664,8 +670,8 @@ static enum tk_rc obs_load(struct sq_store *sq, int64_t id, struct obs *out)
                                                           SQ_BATCH_SHIFT) ") AND s.id = ?1",
         id, &rows, &n, &cap);
     if (!rc && n == 0)
-        rc = store__fail(&sq->base, TK_ENOTFOUND, "Observation(%lld) does not exist",
-                         (long long)id);
+        rc =
+            store__fail(&sq->base, TK_ENOTFOUND, "Observation(%lld) does not exist", (long long)id);
     if (!rc) {
         *out = rows[0];
         rows[0].params = NULL;
@@ -800,7 +806,8 @@ static enum tk_rc obs_insert(struct sq_store *sq, struct obs *o)
         e->foi = o->foi;
     }
     if (o->foi)
-        rc = run(sq, SW_OBS_FOI_DS, "INSERT OR IGNORE INTO obs_foi_ds (foi_id, ds_id) VALUES (?1, ?2)",
+        rc = run(sq, SW_OBS_FOI_DS,
+                 "INSERT OR IGNORE INTO obs_foi_ds (foi_id, ds_id) VALUES (?1, ?2)",
                  (int64_t[]){o->foi, o->ds}, 2, NULL);
     return rc;
 }
@@ -925,8 +932,8 @@ static enum tk_rc unfold_minutes(struct sq_store *sq, struct obs *const *rows, s
     enum tk_rc rc = TK_OK;
     struct sq_slot slot[SQ_SLOTS];
     for (size_t i = 0; !rc && i < n;) {
-        int64_t ds = rows[i]->ds, hour = rows[i]->t - (((rows[i]->t % SQ_HOUR_US) + SQ_HOUR_US) %
-                                                        SQ_HOUR_US);
+        int64_t ds = rows[i]->ds,
+                hour = rows[i]->t - (((rows[i]->t % SQ_HOUR_US) + SQ_HOUR_US) % SQ_HOUR_US);
         size_t j = i;
         while (j < n && rows[j]->ds == ds && rows[j]->t >= hour && rows[j]->t < hour + SQ_HOUR_US)
             j++;
@@ -1137,7 +1144,8 @@ static enum tk_rc obs_update(struct sq_store *sq, int64_t id, const struct store
     return rc;
 }
 
-/* ---- deletes ---------------------------------------------------------------------------------- */
+/* ---- deletes ----------------------------------------------------------------------------------
+ */
 
 static enum tk_rc ds_delete(struct sq_store *sq, int64_t ds)
 {
@@ -1235,9 +1243,9 @@ static enum tk_rc delete_in_tx(struct sq_store *sq, enum store_sta_entity e, int
         rc = keep_foi_links(sq, id, 0);
         if (!rc)
             rc = run(sq, -1,
-                 "DELETE FROM historical_locations WHERE id IN (SELECT historical_location_id"
-                 " FROM historical_location_locations WHERE location_id = ?1)",
-                 &id, 1, NULL);
+                     "DELETE FROM historical_locations WHERE id IN (SELECT historical_location_id"
+                     " FROM historical_location_locations WHERE location_id = ?1)",
+                     &id, 1, NULL);
         if (!rc)
             rc = run(sq, -1, "DELETE FROM locations WHERE id = ?1", &id, 1, NULL);
         break;
@@ -1275,7 +1283,8 @@ static enum tk_rc delete_in_tx(struct sq_store *sq, enum store_sta_entity e, int
     return rc;
 }
 
-/* ---- entry points ------------------------------------------------------------------------------ */
+/* ---- entry points ------------------------------------------------------------------------------
+ */
 
 static enum tk_rc check_store(struct store *st)
 {

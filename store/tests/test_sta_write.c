@@ -30,8 +30,8 @@ static void add_link(struct store_sta_input *in, enum store_sta_entity to, int64
 static int64_t count(enum store_sta_entity e, int has_parent, enum store_sta_entity parent,
                      int64_t pid)
 {
-    struct store_sta_query q = {.entity = e, .has_parent = has_parent, .parent = parent,
-                                .parent_id = pid, .top = -1};
+    struct store_sta_query q = {
+        .entity = e, .has_parent = has_parent, .parent = parent, .parent_id = pid, .top = -1};
     int64_t n = -1;
     CHECK_EQ_INT(store_sta_count(st, &q, &n), TK_OK);
     return n;
@@ -49,8 +49,8 @@ static enum tk_rc take(void *ud, const struct store_sta_value *row, size_t n)
 /* The id of the entity e related to (parent, pid) by a to-one navigation; 0 if none. */
 static int64_t related(enum store_sta_entity parent, int64_t pid, enum store_sta_entity e)
 {
-    struct store_sta_query q = {.entity = e, .has_parent = 1, .parent = parent,
-                                .parent_id = pid, .top = -1};
+    struct store_sta_query q = {
+        .entity = e, .has_parent = 1, .parent = parent, .parent_id = pid, .top = -1};
     one_id = 0;
     CHECK_EQ_INT(store_sta_list(st, &q, take, NULL), TK_OK);
     return one_id;
@@ -99,7 +99,8 @@ static int64_t ds_create(int64_t thing)
     CHECK_EQ_INT(store_sta_create(st, &op, &opid), TK_OK);
     text(&d, 1, "level");
     text(&d, 2, "level in the pipe");
-    json(&d, 3, "{\"name\":\"metre\",\"symbol\":\"m\",\"definition\":\"http://qudt.org/vocab/unit/M\"}");
+    json(&d, 3,
+         "{\"name\":\"metre\",\"symbol\":\"m\",\"definition\":\"http://qudt.org/vocab/unit/M\"}");
     text(&d, 4, "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement");
     add_link(&d, STORE_STA_THING, thing);
     add_link(&d, STORE_STA_SENSOR, sid);
@@ -125,8 +126,7 @@ static void check_rollups(int64_t ds)
 {
     static struct store_point pts[4096];
     size_t n = 0;
-    CHECK_EQ_INT(store_range(st, ds, T0 - 10 * DAY_US, T0 + 10 * DAY_US, 0, pts, 4096, &n),
-                 TK_OK);
+    CHECK_EQ_INT(store_range(st, ds, T0 - 10 * DAY_US, T0 + 10 * DAY_US, 0, pts, 4096, &n), TK_OK);
     static const int64_t ivs[3] = {MIN_US, HOUR_US, DAY_US};
     for (int k = 0; k < 3; k++) {
         static struct store_agg agg[4096];

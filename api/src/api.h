@@ -76,6 +76,7 @@ enum api_err {
     API_E_UNAUTH,     /* 401: a wrong or revoked key, or none where one is needed */
     API_E_FORBIDDEN,  /* 403: the key lacks the scope */
     API_E_RATE,       /* 429: over the caller's rate limit */
+    API_E_CONFLICT,   /* 409: e.g. an Observation at a phenomenonTime its Datastream has */
     API_E_N
 };
 
@@ -86,6 +87,7 @@ struct api_reply {
     const char *allow; /* Allow header for 405, static */
     int gzipped;       /* body is gzip (Content-Encoding) */
     int64_t retry_after_s; /* > 0: a Retry-After header (429) */
+    char location[512]; /* Location header (201 Created); "" for none */
 };
 
 void api_reply_init(struct api_reply *r, size_t max);
@@ -354,6 +356,16 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
 /** Render a property value as JSON. */
 void api_sta_render_value(struct api_buf *b, const struct store_sta_value *v);
 
+/* ---- operator writes (sta_write.c) --------------------------------------------------- */
+
+#define API_DEEP_MAX 256 /* entities created by one request (deep insert) */
+#define API_CREATE_OBS_ROWS_MAX 10000 /* rows of one CreateObservations request */
+
+/** Answer a POST, PUT, PATCH or DELETE under /v1.1: create (with deep insert, all or
+ *  nothing), update, delete with the standard's cascades, and /CreateObservations. Needs
+ *  req->st writable (api_pool_take_writer) and a caller with the write or admin scope. */
+void api_sta_write(const struct api_request *req, struct api_reply *rep);
+
 /* ---- extensions (sta_ext.c, openapi.c) -------------------------------------------- */
 
 #define API_AGG_BUCKETS_MAX 10000 /* buckets in one aggregate reply */
@@ -385,7 +397,11 @@ enum tk_rc api_pool_create(const char *uri, size_t n, struct api_pool **out, cha
 void api_pool_destroy(struct api_pool *p);
 /** Take a connection, waiting at most wait_ms; NULL if none became free. */
 struct store *api_pool_take(struct api_pool *p, int64_t wait_ms);
+/** Give back a connection from api_pool_take or api_pool_take_writer. */
 void api_pool_give(struct api_pool *p, struct store *st);
+/** Take the one writable connection (opened at the first call; writes are serialised
+ *  through it), waiting at most wait_ms; NULL if it stayed busy or cannot be opened. */
+struct store *api_pool_take_writer(struct api_pool *p, int64_t wait_ms);
 
 /* ---- HTTP server (http.c) ----------------------------------------------------------- */
 

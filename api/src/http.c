@@ -117,7 +117,9 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         api_reply_error(rep, API_E_BADREQ, NULL, "more than %d query arguments", API_ARGS_MAX);
         return;
     }
-    struct store *st = api_pool_take(s->pool, POOL_WAIT_MS);
+    int writes = is_sta && (m == API_M_POST || m == API_M_PUT || m == API_M_PATCH || m == API_M_DELETE);
+    struct store *st = writes ? api_pool_take_writer(s->pool, POOL_WAIT_MS)
+                              : api_pool_take(s->pool, POOL_WAIT_MS);
     if (!st) {
         api_reply_error(rep, API_E_BUSY, NULL, "no store connection free; try again");
         return;
@@ -176,6 +178,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *re
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     if (rep->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (rep->location[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rep->location);
     if (rep->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"takumi\"");
     if (rep->retry_after_s > 0) {

@@ -196,6 +196,7 @@ static const struct {
     [API_E_BUSY] = {503, "EBUSY"},         [API_E_DB] = {500, "EDB"},
     [API_E_INTERNAL] = {500, "EINTERNAL"}, [API_E_UNAUTH] = {401, "EUNAUTH"},
     [API_E_FORBIDDEN] = {403, "EFORBIDDEN"}, [API_E_RATE] = {429, "ERATE"},
+    [API_E_CONFLICT] = {409, "ECONFLICT"},
 };
 
 unsigned api_err_status(enum api_err e)
@@ -214,6 +215,8 @@ enum api_err api_err_of_rc(enum tk_rc rc)
         return API_E_REPLYMAX;
     case TK_EBUSY:
         return API_E_BUSY;
+    case TK_EDUP:
+        return API_E_CONFLICT;
     case TK_EDB:
     case TK_EIO:
     case TK_ESCHEMA:

@@ -15,6 +15,7 @@
 static const char *const conformance[] = {
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
 };
 
 static void root(const struct api_request *req, struct api_reply *rep)
@@ -416,8 +417,7 @@ void api_sta_handle(const struct api_request *req, struct api_reply *rep)
     const char *field = NULL;
 
     if (req->method != API_M_GET && req->method != API_M_HEAD) {
-        rep->allow = "GET, HEAD";
-        api_reply_error(rep, API_E_METHOD, NULL, "this API is read-only here");
+        api_sta_write(req, rep);
         return;
     }
     if (api_ext_handle(req, rep))

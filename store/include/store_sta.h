@@ -221,4 +221,59 @@ enum tk_rc store_sta_plan(struct store *st, const struct store_sta_query *q, cha
 enum tk_rc store_sta_snapshot_begin(struct store *st) TK_WUR;
 void store_sta_snapshot_end(struct store *st);
 
+/* ---- writes (operators' POST, PATCH, PUT, DELETE) -----------------------------------------
+ * Each call is all-or-nothing. Calls made between store_begin and store_commit form one
+ * transaction (a deep insert): a failed call then undoes only its own changes, and the
+ * caller decides whether to roll the whole back. The side effects the standard asks for
+ * happen here: a Thing whose Locations change gets a HistoricalLocation; an Observation
+ * without a FeatureOfInterest gets the one at its Thing's Location (made from that Location
+ * when there is none yet); deletes cascade (Thing -> Datastreams, HistoricalLocations;
+ * Location -> HistoricalLocations; Datastream -> Observations; Sensor, ObservedProperty ->
+ * Datastreams; FeatureOfInterest -> Observations). Rollups and latest values stay equal to
+ * what the remaining observations give. */
+
+#define STORE_STA_LINKS_MAX 64
+
+/* A link to another entity: for a to-one navigation (Datastream -> Thing) it sets the
+ * related entity; for a to-many one (Thing -> Locations, Location -> Things,
+ * HistoricalLocation -> Locations) it adds one. */
+struct store_sta_link {
+    enum store_sta_entity to;
+    int64_t id;
+};
+
+/* An entity's properties as written. Values by type: text properties STORE_STA_TEXT;
+ * JSON properties STORE_STA_JSON with valid JSON text (a Datastream's unitOfMeasurement:
+ * an object with string name, symbol and definition), or STORE_STA_NULL for an optional
+ * one; HistoricalLocation time STORE_STA_TIME; Observation phenomenonTime STORE_STA_TIME
+ * or STORE_STA_INTERVAL, resultTime STORE_STA_TIME or STORE_STA_NULL (the same as the
+ * phenomenonTime), result STORE_STA_REAL (this store keeps numeric results). Strings are
+ * borrowed for the call. */
+struct store_sta_input {
+    enum store_sta_entity entity;
+    unsigned set; /* bit p: v[p] holds property p of store_sta_props(entity) (p >= 1) */
+    struct store_sta_value v[STORE_STA_PROPS_MAX];
+    size_t nlinks;
+    struct store_sta_link links[STORE_STA_LINKS_MAX];
+    int replace_links; /* update: to-many links given replace the current ones (PUT, or a
+                          PATCH that names the navigation property) */
+};
+
+/** The properties an entity must have when created (bit p for property p). */
+unsigned store_sta_mandatory(enum store_sta_entity e);
+
+/** Create an entity; *id (may be NULL) gets its @iot.id. TK_EINVAL (store_errmsg says
+ *  which property or link) when a mandatory property or link is missing or a value is
+ *  unusable; TK_ENOTFOUND when a linked entity does not exist; TK_EDUP for an Observation
+ *  at a phenomenonTime its Datastream already has; TK_EDB / TK_EBUSY from the backend. */
+enum tk_rc store_sta_create(struct store *st, const struct store_sta_input *in,
+                            int64_t *id) TK_WUR;
+
+/** Change the properties set in `in` and the links it names on entity (in->entity, id).
+ *  TK_ENOTFOUND if it does not exist; otherwise as store_sta_create. */
+enum tk_rc store_sta_update(struct store *st, int64_t id, const struct store_sta_input *in) TK_WUR;
+
+/** Delete entity (e, id) with the standard's cascade. TK_ENOTFOUND if it does not exist. */
+enum tk_rc store_sta_delete(struct store *st, enum store_sta_entity e, int64_t id) TK_WUR;
+
 #endif

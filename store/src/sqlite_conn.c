@@ -266,6 +266,7 @@ static void sq_close(struct store *st)
     store_sqlite__finalize(sq->ru, RU_N);
     store_sqlite__finalize(sq->lt, LT_N);
     store_sqlite__finalize(sq->ret, RET_N);
+    store_sqlite__finalize(sq->sw, SQ_SW_SLOTS);
     store_sqlite__finalize(sq->key, KEY_N);
     store_sqlite__lt_free(sq);
     free(sq->pend);

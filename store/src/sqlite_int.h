@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-#define SQ_SCHEMA_VERSION 6
+#define SQ_SCHEMA_VERSION 7
 #define SQ_STAGE_ROWS_DEFAULT 262144
 /* Staged rows are keyed (batch, ds, t) with batch = id >> SQ_BATCH_SHIFT: a commit writes
  * into the few newest batches only (sequential pages), and a per-datastream lookup seeks
@@ -132,6 +132,8 @@ enum sq_ru_stmt {
     RU_N
 };
 
+#define SQ_SW_SLOTS 24
+
 enum sq_ret_stmt { RET_DS_NEXT, RET_OBS_DEL, RET_STAGED_OLD, RET_STAGED_DEL, RET_QUAR_DEL, RET_N };
 
 /* An observation row in memory (the move's working set, rows waiting for the staging). */
@@ -177,6 +179,9 @@ struct sq_store {
     /* rows added in this transaction, written to obs_staging at commit (sqlite_writer.c) */
     struct sq_row *pend;
     size_t npend, pend_cap;
+
+    /* SensorThings writes' statements, prepared at their first use (sqlite_sta_write.c) */
+    sqlite3_stmt *sw[SQ_SW_SLOTS];
 
     /* what tk_rows yields while one statement runs (sqlite_rows.c) */
     struct sq_row *const *vt_rows;

@@ -57,6 +57,8 @@
  *      reading the file with sqlite3.
  *   6  api_keys (API keys: only a SHA-256 of each key, found by a short non-secret prefix)
  *      and ingest_counters (the ingest's counters, written in its commits).
+ *   7  obs_foi_ds: which FeaturesOfInterest the API's writes gave to Observations of
+ *      which Datastreams (FeatureOfInterest -> Observations finds them without a scan).
  * A fresh database runs every step, so the migration path is the one always exercised. */
 #include <stdio.h>
 
@@ -247,6 +249,16 @@ static const char schema_v6[] =
     " updated_us INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX quarantine_device ON quarantine(device_id, received_us);";
 
+/* Observations written through the API carry their FeatureOfInterest in foi_id (they go
+ * straight to the clustered table, see sqlite_sta_write.c); one row per (FoI, Datastream)
+ * pair lets the FoI's Observations be found per Datastream by key. */
+static const char schema_v7[] =
+    "CREATE TABLE obs_foi_ds("
+    " foi_id INTEGER NOT NULL,"
+    " ds_id INTEGER NOT NULL,"
+    " PRIMARY KEY (foi_id, ds_id)) WITHOUT ROWID;"
+    "CREATE INDEX obs_foi_ds_ds ON obs_foi_ds(ds_id);";
+
 struct migration {
     const char *sql;
     enum tk_rc (*convert)(struct sq_store *sq); /* NULL: none */
@@ -260,6 +272,7 @@ static const struct migration migrations[SQ_SCHEMA_VERSION] = {
     {schema_v4, store_sqlite__migrate_v4, schema_v4_end},
     {schema_v5, NULL, NULL},
     {schema_v6, NULL, NULL},
+    {schema_v7, NULL, NULL},
 };
 
 static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)

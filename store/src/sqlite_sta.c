@@ -118,17 +118,6 @@ const struct store_sta_prop *store_sta_props(enum store_sta_entity e, size_t *n)
     return ents[e].props;
 }
 
-/* The FeatureOfInterest of a datastream's new observations: the one at its Thing's
- * Location (what the registry creates and the move assigns). */
-#define DS_FOI(ds)                                                                                 \
-    "(SELECT ff.id FROM datastreams fd JOIN thing_locations ftl ON ftl.thing_id = fd.thing_id"     \
-    " JOIN features_of_interest ff ON ff.location_id = ftl.location_id WHERE fd.id = " ds          \
-    " ORDER BY ff.id DESC LIMIT 1)"
-/* The datastreams whose observations may have FeatureOfInterest ?1. */
-#define FOI_DS                                                                                     \
-    "SELECT gd.id FROM features_of_interest gf JOIN thing_locations gtl"                           \
-    " ON gtl.location_id = gf.location_id JOIN datastreams gd ON gd.thing_id = gtl.thing_id"       \
-    " WHERE gf.id = ?1"
 /* One observation by id (?1) in either table. */
 #define OBS_BY_ID(col_main, col_staged)                                                            \
     "(SELECT " col_main " FROM observations WHERE id = ?1 UNION ALL SELECT " col_staged            \

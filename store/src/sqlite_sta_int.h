@@ -1,5 +1,6 @@
-/* Internal to the SQLite SensorThings reads (sqlite_sta.c, sqlite_sta_filter.c): the
- * bounded SQL text buffer and the $filter compiler. */
+/* Internal to the SQLite SensorThings reads and writes (sqlite_sta.c, sqlite_sta_filter.c,
+ * sqlite_sta_write.c): how Observations find their FeatureOfInterest, the bounded SQL text
+ * buffer and the $filter compiler. */
 #ifndef SQLITE_STA_INT_H
 #define SQLITE_STA_INT_H
 
@@ -7,6 +8,19 @@
 #include "store_sta.h"
 
 #define STA_SQL_MAX 16384
+
+/* The FeatureOfInterest of a datastream's new observations: the one at its Thing's
+ * Location (what the registry creates and the move assigns). */
+#define DS_FOI(ds)                                                                                 \
+    "(SELECT ff.id FROM datastreams fd JOIN thing_locations ftl ON ftl.thing_id = fd.thing_id"     \
+    " JOIN features_of_interest ff ON ff.location_id = ftl.location_id WHERE fd.id = " ds          \
+    " ORDER BY ff.id DESC LIMIT 1)"
+/* The datastreams whose observations may have FeatureOfInterest ?1: those of the Things at
+ * its Location, and those written with it explicitly (obs_foi_ds). */
+#define FOI_DS                                                                                     \
+    "SELECT gd.id FROM features_of_interest gf JOIN thing_locations gtl"                           \
+    " ON gtl.location_id = gf.location_id JOIN datastreams gd ON gd.thing_id = gtl.thing_id"       \
+    " WHERE gf.id = ?1 UNION SELECT ds_id FROM obs_foi_ds WHERE foi_id = ?1"
 
 struct sqlbuf {
     char s[STA_SQL_MAX];

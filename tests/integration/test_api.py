@@ -9,7 +9,7 @@ takumi-api checked with the real curl.
 - paging: the server's page limit, @iot.nextLink only when more exist (followed with curl
   until the end), $top, $skip, $count; Observations newest first under a Datastream
 - $select, $orderby, $expand (one level and nested options)
-- errors: 404 and 400 with a JSON body naming the problem, 405 for writes, 400 for a malformed $filter
+- errors: 404 and 400 with a JSON body naming the problem, 401 for anonymous writes, 405 for other methods, 400 for a malformed $filter
   (filters themselves: test_api_query.py)
 - gzip when asked (curl --compressed), plain otherwise
 """
@@ -406,6 +406,8 @@ def test_errors():
     err("/v1.1/Things", [("$filter", "name eq")], 400, field="$filter", text="at position 7")
     r = curl("/v1.1/Things", extra=["-X", "POST", "-H", "Content-Type: application/json",
                                     "--data", '{"name":"x","description":"y"}'])
+    assert r.status == 401 and r.json()["code"] == "EUNAUTH", (r.status, r.body)
+    r = curl("/v1.1/Things", extra=["-X", "OPTIONS"])
     assert r.status == 405 and r.json()["code"] == "EMETHOD", (r.status, r.body)
     assert "GET" in r.headers.get("allow", ""), r.headers
     big = os.path.join(S.dir, "big.bin")

@@ -36,6 +36,7 @@ struct gw_config {
     int64_t bodies_max;        /* block-wise bodies being reassembled at once */
     int64_t readings_max;      /* readings in one POST */
     int64_t spool_max;         /* readings held in the spool; beyond: 5.03 */
+    int64_t spool_fsync;       /* 1: fsync every commit; 0: measurement only */
     int64_t sessions_max;      /* idle DTLS sessions kept */
     int64_t handshakes_max;    /* DTLS handshakes in progress */
     int64_t session_timeout_s; /* an idle session is dropped after this */
@@ -121,6 +122,10 @@ enum tk_rc gw_spool_scan(struct gw_spool *sp, int64_t after, size_t limit,
  *  remember the watermark. *deleted (may be NULL) gets the count. */
 enum tk_rc gw_spool_ack(struct gw_spool *sp, const char *device, uint32_t watermark,
                         size_t *deleted) TK_WUR;
+/** on: every commit is fsynced (synchronous=FULL, the default); off: none
+ *  (synchronous=OFF), which survives a killed process but not a power loss: only for
+ *  measuring what the fsync costs. */
+enum tk_rc gw_spool_set_fsync(struct gw_spool *sp, int on) TK_WUR;
 /** Readings in the spool, and the smallest rowid (0 when empty). */
 int64_t gw_spool_count(const struct gw_spool *sp);
 enum tk_rc gw_spool_min_rowid(struct gw_spool *sp, int64_t *rowid) TK_WUR;

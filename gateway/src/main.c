@@ -95,6 +95,8 @@ int main(int argc, char **argv)
         {"readings-max", TK_OPT_INT, &c->readings_max, 0, "128", 1, 4096, "readings in one POST"},
         {"spool-max", TK_OPT_INT, &c->spool_max, 0, "1000000", 1, 1000000000,
          "readings held in the spool; beyond it POSTs get 5.03"},
+        {"spool-fsync", TK_OPT_INT, &c->spool_fsync, 0, "1", 0, 1,
+         "1: fsync every spool commit; 0: none, to measure its cost only (not power-safe)"},
         {"sessions-max", TK_OPT_INT, &c->sessions_max, 0, "1000", 1, 1000000,
          "idle DTLS sessions kept"},
         {"handshakes-max", TK_OPT_INT, &c->handshakes_max, 0, "100", 1, 100000,
@@ -162,6 +164,11 @@ int main(int argc, char **argv)
     if (gw_spool_open(c->spool, c->spool_max, &spool)) {
         tk_log(TK_LOG_ERR, "cannot open the spool %s", c->spool);
         goto cleanup;
+    }
+    if (!c->spool_fsync) {
+        if (gw_spool_set_fsync(spool, 0))
+            goto cleanup;
+        tk_log(TK_LOG_WARN, "--spool-fsync 0: spool commits are not fsynced (measurement only)");
     }
     if (gw_mqtt_start(c, password, &stats, &mqtt))
         goto cleanup;

@@ -40,6 +40,8 @@ os.environ["TAKUMI_BIN"] = BIN
 os.environ["TAKUMI_TOP"] = TOP
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 import tkfix  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fleet import cpu_s  # noqa: E402
 
 GATEWAY = os.path.join(BIN, "gateway", "takumi-gateway")
 LOAD = os.path.join(BIN, "bench", "gw-load")
@@ -107,12 +109,6 @@ class Relay:
                 x.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-
-
-def cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Bench:

@@ -355,18 +355,31 @@ static int on_event(coap_session_t *session, const coap_event_t event)
     return 0;
 }
 
+/* The device a GET speaks for, followed by the forwarder from now on; NULL after
+ * answering 4.01 when there is none. */
+static struct gw_device *getter_device(coap_session_t *session, const coap_string_t *query,
+                                       coap_pdu_t *response, struct gw_coap **cp)
+{
+    struct gw_coap *c = coap_get_app_data(coap_session_get_context(session));
+    struct gw_device *d = device_of(c, session, query);
+    *cp = c;
+    if (!d) {
+        reply(response, COAP_RESPONSE_CODE_UNAUTHORIZED, "no device identity");
+        return NULL;
+    }
+    gw_mqtt_watch(c->env->mqtt, d);
+    return d;
+}
+
 static void get_cfg(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
                     const coap_string_t *query, coap_pdu_t *response)
 {
-    struct gw_coap *c = coap_get_app_data(coap_session_get_context(session));
+    struct gw_coap *c;
     (void)res;
     (void)request;
-    struct gw_device *d = device_of(c, session, query);
-    if (!d) {
-        reply(response, COAP_RESPONSE_CODE_UNAUTHORIZED, "no device identity");
+    struct gw_device *d = getter_device(session, query, response, &c);
+    if (!d)
         return;
-    }
-    gw_mqtt_watch(c->env->mqtt, d);
     if (!d->has_config) {
         reply(response, COAP_RESPONSE_CODE_NOT_FOUND,
               "no configuration published for %s yet: ask again later", d->id);
@@ -385,15 +398,12 @@ void gw_coap_config_changed(struct gw_coap *c)
 static void get_ack(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
                     const coap_string_t *query, coap_pdu_t *response)
 {
-    struct gw_coap *c = coap_get_app_data(coap_session_get_context(session));
+    struct gw_coap *c;
     (void)res;
     (void)request;
-    struct gw_device *d = device_of(c, session, query);
-    if (!d) {
-        reply(response, COAP_RESPONSE_CODE_UNAUTHORIZED, "no device identity");
+    struct gw_device *d = getter_device(session, query, response, &c);
+    if (!d)
         return;
-    }
-    gw_mqtt_watch(c->env->mqtt, d);
     if (!d->has_watermark) {
         reply(response, COAP_RESPONSE_CODE_NOT_FOUND, "no ack from the platform yet");
         return;

@@ -8,8 +8,10 @@ baselines measured in the same run (the machine is shared and noisy).
   (d) store bulk insert from 1,000 interleaved devices  (store-bench)
   (e) one day of one datastream out of 10M rows           (store-bench)
   (f) 30 days of hourly averages                          (store-bench)
+  (g) the CoAP field gateway: bench/gateway.py (its own table)
 
-Options: --quick (smaller runs), --devices N, --count N (readings per device)."""
+Options: --quick (smaller runs), --devices N, --count N (readings per device),
+--skip-gateway, --gateway-outage-60 (the gateway's catch-up after 60 s, not 20)."""
 import argparse
 import json
 import os
@@ -134,8 +136,14 @@ def main():
     ap.add_argument("--devices", type=int, default=100)
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--skip-store", action="store_true")
-    ap.add_argument("--only", choices=["raw", "ingest", "python"], help="measure one figure")
+    ap.add_argument("--only", choices=["raw", "ingest", "python", "gateway"],
+                    help="measure one figure")
+    ap.add_argument("--skip-gateway", action="store_true")
+    ap.add_argument("--gateway-outage-60", action="store_true")
     a = ap.parse_args()
+    if a.only == "gateway":
+        gateway_figures(a)
+        return
     if a.only:
         f = {"raw": lambda: bench_raw(a.devices, a.count), "ingest": lambda: bench_ingest(a.devices, a.count)[0],
              "python": lambda: bench_ingest(a.devices, a.count, python=True)[0]}[a.only]
@@ -185,6 +193,19 @@ def main():
     for k, label in (("raw", "(a) counting subscriber"), ("ingest", "(b) takumi-ingest"), ("python", "(c) Python ingest")):
         if k in CPU:
             print("  %-26s consumer %6.1f   broker %6.1f" % (label, CPU[k]["consumer"] * 1000, CPU[k]["broker"] * 1000))
+    if not a.skip_gateway:
+        gateway_figures(a)
+
+
+def gateway_figures(a):
+    """(g): the CoAP field gateway's table, from bench/gateway.py."""
+    sys.path.insert(0, os.path.join(TOP, "bench"))
+    import gateway  # noqa: E402
+    print("measuring (g) the CoAP field gateway ...", file=sys.stderr)
+    rows, _ = gateway.run(seconds=3 if a.quick else 5,
+                          outage_s=60 if a.gateway_outage_60 else (10 if a.quick else 20))
+    print()
+    gateway.print_table(rows)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@
  * kind wildcard would let a water_level gauge write people_flow readings. Ids are checked
  * against [a-z0-9-]{3,48} before they get here (and again here, so a bad registry row
  * cannot widen the ACL). Services get the wildcard topics their job needs; gateways get
- * the device topics of the devices they front. Anything not listed is denied. */
+ * the device topics of the devices they front, plus their own retained status
+ * gateway/{id}/status (outside city/+/+/#, so no device topic can be named so). Anything
+ * not listed is denied. */
 #include "admin.h"
 
 #include <errno.h>
@@ -114,7 +116,9 @@ static void service_topics(struct admin_buf *b, const char *name)
                              "topic write city/+/+/ack\n"
                              "topic write city/+/+/config\n"
                              "topic write v1.1/#\n"
-                             "topic write city/alerts/#\n");
+                             "topic write city/alerts/#\n"
+                             "# the field gateways' own retained online/offline\n"
+                             "topic read gateway/+/status\n");
     } else if (strcmp(name, ADMIN_DASHBOARD_USER) == 0) {
         admin_buf__printf(b, "# read-only: its password ends up in a public web page\n"
                              "topic read v1.1/#\n"
@@ -143,7 +147,8 @@ static enum tk_rc write_acl(const struct admin_ctx *ctx, const struct admin_cred
             admin_buf__printf(&b, "\nuser %s\n", e->name);
             device_topics(&b, d);
         } else if (e->role == ADMIN_ROLE_GATEWAY) {
-            admin_buf__printf(&b, "\nuser %s\n", e->name);
+            admin_buf__printf(&b, "\nuser %s\ntopic write gateway/%s/status\n", e->name,
+                              e->name);
             gateway_topics(&b, r, e->devices ? e->devices : "-");
         } else {
             admin_buf__printf(&b, "\nuser %s\n", e->name);

@@ -46,15 +46,18 @@ static int check_devices(struct store *st, const char *list)
 
 static int gateway_add(struct admin_ctx *ctx, int argc, char **argv)
 {
-    const char *id = NULL, *devices = "all";
+    const char *id = NULL, *devices = "all", *password_file = NULL;
     struct admin_flag flags[] = {
         {"id", ADMIN_FLAG_STR, &id, 1, 0, "gateway id, [a-z0-9-]{3,48}"},
         {"devices", ADMIN_FLAG_STR, &devices, 0, 0, "'all' (default) or id1,id2,..."},
+        {"password-file", ADMIN_FLAG_STR, &password_file, 0, 0,
+         "write the password there (mode 0600) instead of printing it"},
     };
     struct tk_error err = {0};
-    if (admin_args__parse(argc, argv, flags, 2, &err)) {
+    if (admin_args__parse(argc, argv, flags, 3, &err)) {
         fprintf(stderr, "takumi-admin gateway add: %s\n", err.text);
-        admin_args__usage("gateway add --id GW [--devices all|id1,id2]", flags, 2);
+        admin_args__usage("gateway add --id GW [--devices all|id1,id2] [--password-file F]",
+                          flags, 3);
         return ADMIN_EXIT_USAGE;
     }
     if (!tk_device_id_valid(id)) {
@@ -98,12 +101,27 @@ static int gateway_add(struct admin_ctx *ctx, int argc, char **argv)
                 tk_strerror(rc));
         goto cleanup;
     }
+    if (password_file) { /* before the broker learns it: a failure leaves nothing usable */
+        size_t plen = strlen(password);
+        password[plen] = '\n';
+        rc = admin_fs__write_atomic(password_file, password, plen + 1, 0600);
+        password[plen] = '\0';
+        if (rc) {
+            fprintf(stderr, "takumi-admin gateway add: cannot write %s: %s\n", password_file,
+                    tk_strerror(rc));
+            goto cleanup;
+        }
+    }
     if (admin_broker__apply(ctx, "gateway add", &creds, st) != ADMIN_EXIT_OK)
         goto cleanup;
-    printf("gateway %s registered for %s%s\nmqtt username: %s\nmqtt password: %s\n", id,
+    printf("gateway %s registered for %s%s\nmqtt username: %s\n", id,
            strcmp(devices, "all") == 0 ? "all devices" : "devices ",
-           strcmp(devices, "all") == 0 ? "" : devices, id, password);
-    printf("(the password is shown only this once; only its hash is kept)\n");
+           strcmp(devices, "all") == 0 ? "" : devices, id);
+    if (password_file)
+        printf("mqtt password in %s (mode 0600)\n", password_file);
+    else
+        printf("mqtt password: %s\n(the password is shown only this once; only its hash is "
+               "kept)\n", password);
     ex = ADMIN_EXIT_OK;
 cleanup:
     memset(password, 0, sizeof password);

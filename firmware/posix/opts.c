@@ -18,6 +18,9 @@ static int usage(void)
             "  [--ack-timeout-ms N] (real time) [--ring-slots N] [--mount-height-mm N]\n"
             "  [--sensor ultrasonic|pressure] [--macs FILE] [--count N] [--exit-when-drained]\n"
             "  [--duration-s N] [--stats-ms N] [--wdt-ms N] [-v]\n"
+            "  or, through the CoAP field gateway (one device, no MQTT user):\n"
+            "  --transport coap --id ID --psk-file F [--coap-host H] [--coap-port 5684]\n"
+            "  [--ack-poll-ms 1000] (real time)\n"
             "devices file: one device a line, \"KIND ID [MOUNT_HEIGHT_MM]\", '#' comments\n"
             "SIGUSR1: stop recording, exit when every reading is acknowledged\n");
     return 2;
@@ -76,6 +79,8 @@ static void defaults(struct fw_opts *o)
     o->wdt_ms = 60000;
     o->connections = 1;
     o->time_scale = 1;
+    o->coap_port = 5684;
+    o->ack_poll_ms = 1000;
 }
 
 int fw_opts_parse(int argc, char **argv, struct fw_opts *o)
@@ -103,6 +108,11 @@ int fw_opts_parse(int argc, char **argv, struct fw_opts *o)
         else if (!strcmp(a, "--password")) o->password = val;
         else if (!strcmp(a, "--password-file")) o->password_file = val;
         else if (!strcmp(a, "--id")) o->id = val;
+        else if (!strcmp(a, "--transport") && (!strcmp(val, "coap") || !strcmp(val, "mqtt"))) o->coap = !strcmp(val, "coap");
+        else if (!strcmp(a, "--coap-host")) o->coap_host = val;
+        else if (!strcmp(a, "--coap-port") && !num(val, 1, 65535, &o->coap_port)) {}
+        else if (!strcmp(a, "--psk-file")) o->psk_file = val;
+        else if (!strcmp(a, "--ack-poll-ms") && !num(val, 10, 3600000, &o->ack_poll_ms)) {}
         else if (!strcmp(a, "--prefix")) o->prefix = val;
         else if (!strcmp(a, "--devices")) o->devices_file = val;
         else if (!strcmp(a, "--macs")) o->macs_file = val;
@@ -140,8 +150,15 @@ int fw_opts_parse(int argc, char **argv, struct fw_opts *o)
         free(pw);
         o->password = o->password_buf;
     }
-    if (!o->user || !o->password || !pd->state_dir || sources != 1)
+    if (o->coap) {
+        if (!o->id || !o->psk_file || !pd->state_dir || sources != 1) {
+            fprintf(stderr, "takumi-device: --transport coap needs --id, --psk-file and "
+                            "--state-dir (one device)\n");
+            return usage();
+        }
+    } else if (!o->user || !o->password || !pd->state_dir || sources != 1) {
         return usage();
+    }
     if (!pd->dev.ring_slots)
         pd->dev.ring_slots = o->id ? 256 : 64;
     if (c->fast_interval_ms > c->interval_ms)

@@ -18,6 +18,9 @@ struct devspec {
 struct fw_opts {
     struct pdevice_opts pd;
     const char *host, *user, *password, *password_file, *id, *prefix, *devices_file, *macs_file;
+    int coap;                          /* --transport coap: one device through the gateway */
+    const char *coap_host, *psk_file;  /* coap_host NULL: --host */
+    long long coap_port, ack_poll_ms;
     char password_buf[257];
     enum fw_kind kind;
     long long port, fleet, count, duration_s, wdt_ms, stats_ms, connections, utc_start_s;

@@ -17,17 +17,23 @@ static int64_t utc_ms(void *ctx)
 
 static enum fw_rc net_connect(void *ctx)
 {
-    return link_connect(((struct pdevice *)ctx)->net.link);
+    struct pdevice *p = ctx;
+    return p->coap ? coap_link_connect(p->coap) : link_connect(p->net.link);
 }
 
 static void net_close(void *ctx)
 {
-    link_close(((struct pdevice *)ctx)->net.link);
+    struct pdevice *p = ctx;
+    if (p->coap)
+        coap_link_close(p->coap);
+    else
+        link_close(p->net.link);
 }
 
 static enum fw_net net_state(void *ctx)
 {
-    return link_state(((struct pdevice *)ctx)->net.link);
+    struct pdevice *p = ctx;
+    return p->coap ? coap_link_state(p->coap) : link_state(p->net.link);
 }
 
 static enum fw_rc net_publish(void *ctx, enum fw_topic topic, const char *payload, size_t len,
@@ -35,7 +41,8 @@ static enum fw_rc net_publish(void *ctx, enum fw_topic topic, const char *payloa
 {
     struct pdevice *p = ctx;
     const char *t = topic == FW_TOPIC_STATUS ? p->net.t_status : p->net.t_reading;
-    enum fw_rc rc = link_publish(p->net.link, t, payload, len, retain);
+    enum fw_rc rc = p->coap ? coap_link_publish(p->coap, topic, payload, len)
+                            : link_publish(p->net.link, t, payload, len, retain);
     if (p->verbose > 1 && rc == FW_OK)
         fprintf(stderr, "fw %s: publish %s %.*s\n", p->id, t, (int)len, payload);
     return rc;
@@ -43,7 +50,9 @@ static enum fw_rc net_publish(void *ctx, enum fw_topic topic, const char *payloa
 
 static enum fw_rc net_poll(void *ctx, enum fw_topic *topic, char *buf, size_t cap, size_t *len)
 {
-    return link_poll(&((struct pdevice *)ctx)->net, topic, buf, cap, len);
+    struct pdevice *p = ctx;
+    return p->coap ? coap_link_poll(p->coap, topic, buf, cap, len)
+                   : link_poll(&p->net, topic, buf, cap, len);
 }
 
 static enum fw_rc nv_read(void *ctx, uint32_t off, void *buf, size_t len)

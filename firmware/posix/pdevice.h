@@ -4,6 +4,7 @@
 #ifndef FW_POSIX_PDEVICE_H
 #define FW_POSIX_PDEVICE_H
 
+#include "coap_link.h"
 #include "fw_device.h"
 #include "fw_people_flow.h"
 #include "fw_water_level.h"
@@ -18,6 +19,7 @@ struct pdevice {
     enum fw_kind kind;
     const struct simclock *clock; /* borrowed */
     struct pdev_net net;
+    struct coap_link *coap; /* borrowed; set: the CoAP transport instead of net.link */
     struct nv_file nv;
     struct scenario scen;
     struct fw_port port;

@@ -56,5 +56,37 @@ def test_demo_fleet():
         assert len([ln for ln in r.stdout.splitlines()[1:] if ln.strip()]) == 40, r.stdout
 
 
+def test_demo_fleet_coap():
+    """With --coap-port, three of the gauges report through the CoAP gateway."""
+    gateway = os.path.join(tkfix.BIN, "gateway", "takumi-gateway")
+    with tkfix.Stack("fw-demo-coap") as st:
+        st.start_broker()
+        st.start_ingest()
+        pw = st.add_gateway("takumi-gateway", devices="all")
+        pass_file = os.path.join(st.dir, "gw.pass")
+        with open(pass_file, "w") as f:
+            f.write(pw)
+        port = tkfix.free_port()
+        gw = st.spawn("gateway", [gateway, "--data", st.dir, "--mqtt-port", st.mqtt_port,
+                                  "--mqtt-user", "takumi-gateway", "--mqtt-password-file",
+                                  pass_file, "--coaps-port", port])
+        tkfix.wait_for(lambda: "gateway running" in st.log("gateway"), 20, "the gateway")
+        p = st.spawn("demo", [DEMO, "--data", st.dir, "--mqtt-port", st.mqtt_port,
+                              "--bin", tkfix.BIN, "--time-scale", 600, "--coap-port", port])
+        coap_ids = ["wl-higashi-%04d" % i for i in (2, 3, 4)]
+        tkfix.wait_for(lambda: all(d in stored(st) for d in coap_ids) or p.poll() is not None,
+                       60, "readings of the CoAP gauges through the gateway")
+        assert p.poll() is None, st.log("demo")[-3000:]
+        log = st.log("demo")
+        assert "provisioned 3 CoAP gauges: " + " ".join(coap_ids) in log, log[-2000:]
+        for d in coap_ids:
+            with open(os.path.join(st.dir, "secrets", "psk", d)) as f:
+                assert f.read().startswith("water_level "), d
+        tkfix.wait_for(lambda: len(stored(st)) == 40, 60, "readings from all 40 devices")
+        assert st.kill(p, signal.SIGTERM) == 0, st.log("demo")[-2000:]
+        assert st.log("demo").count('"final":true') == 4, "the fleet and three gauges stopped"
+        assert gw.poll() is None
+
+
 if __name__ == "__main__":
-    sys.exit(tkfix.main([test_demo_fleet]))
+    sys.exit(tkfix.main([test_demo_fleet, test_demo_fleet_coap]))

@@ -17,6 +17,7 @@
 
 #define GW_PATH_MAX 1100
 #define GW_PSK_MAX 64 /* bytes of one pre-shared key */
+#define GW_CONFIG_MAX 512 /* bytes of one device configuration (retained config topic) */
 
 struct gw_config {
     char data_dir[1024];
@@ -29,10 +30,13 @@ struct gw_config {
     int64_t mqtt_port;
     char mqtt_user[64];              /* the gateway's broker identity */
     char password_file[GW_PATH_MAX]; /* default DATA/secrets/gateway.pass */
+    char status_topic[128];          /* the gateway's retained online/offline (MQTT will) */
     char client_id[64];
     int64_t payload_max;       /* largest request body (after block-wise reassembly) */
+    int64_t bodies_max;        /* block-wise bodies being reassembled at once */
     int64_t readings_max;      /* readings in one POST */
     int64_t spool_max;         /* readings held in the spool; beyond: 5.03 */
+    int64_t spool_fsync;       /* 1: fsync every commit; 0: measurement only */
     int64_t sessions_max;      /* idle DTLS sessions kept */
     int64_t handshakes_max;    /* DTLS handshakes in progress */
     int64_t session_timeout_s; /* an idle session is dropped after this */
@@ -45,7 +49,8 @@ struct gw_config {
 
 struct gw_stats {
     uint64_t posts, readings_in, duplicates, refused_full, refused_forbidden, refused_bad,
-        published_msgs, published_readings, publish_failures, acks, deleted, resends, spool_commits;
+        published_msgs, published_readings, publish_failures, acks, deleted, resends, spool_commits,
+        configs, notifies, refused_busy;
     int64_t commit_us_sum, commit_us_max;
 };
 
@@ -60,6 +65,9 @@ struct gw_device {
     size_t key_len;
     uint32_t watermark;
     int has_watermark;
+    char config[GW_CONFIG_MAX]; /* the retained city/{kind}/{id}/config, as published */
+    size_t config_len;
+    int has_config;
     int watched;    /* the forwarder knows it (mqtt_side.c) */
     int subscribed; /* ack topic subscription requested on the current connection */
 };
@@ -74,6 +82,10 @@ void gw_psk_destroy(struct gw_psk *p);
  *  device id: ids are file names here), TK_EPROTO if the file is malformed. */
 enum tk_rc gw_psk_get(struct gw_psk *p, const char *id, size_t id_len,
                       struct gw_device **out) TK_WUR;
+/** Load every device with a key file in the directory (so its acks and configuration
+ *  are followed before it first speaks). Files that are not valid keys are skipped with
+ *  a warning. TK_EIO if the directory cannot be read (a missing one is empty). */
+enum tk_rc gw_psk_load_all(struct gw_psk *p) TK_WUR;
 /** Number of devices loaded, and the i-th (borrowed). */
 size_t gw_psk_count(const struct gw_psk *p);
 struct gw_device *gw_psk_at(struct gw_psk *p, size_t i);
@@ -110,6 +122,10 @@ enum tk_rc gw_spool_scan(struct gw_spool *sp, int64_t after, size_t limit,
  *  remember the watermark. *deleted (may be NULL) gets the count. */
 enum tk_rc gw_spool_ack(struct gw_spool *sp, const char *device, uint32_t watermark,
                         size_t *deleted) TK_WUR;
+/** on: every commit is fsynced (synchronous=FULL, the default); off: none
+ *  (synchronous=OFF), which survives a killed process but not a power loss: only for
+ *  measuring what the fsync costs. */
+enum tk_rc gw_spool_set_fsync(struct gw_spool *sp, int on) TK_WUR;
 /** Readings in the spool, and the smallest rowid (0 when empty). */
 int64_t gw_spool_count(const struct gw_spool *sp);
 enum tk_rc gw_spool_min_rowid(struct gw_spool *sp, int64_t *rowid) TK_WUR;
@@ -131,9 +147,11 @@ void gw_mqtt_stop(struct gw_mqtt *m);
 /** Remember that dev has readings to forward (subscribes to its ack topic). */
 void gw_mqtt_watch(struct gw_mqtt *m, struct gw_device *dev);
 /** One turn of the forwarder, on the main thread: apply acks that arrived (deleting
- *  from the spool), subscribe to new devices' acks, publish spooled readings not yet
- *  sent (batched per device), resend what stays unacknowledged. */
-void gw_mqtt_tick(struct gw_mqtt *m, struct gw_spool *sp, struct gw_psk *psk, int64_t now_us);
+ *  from the spool) and configurations (cached in the device), subscribe to new devices'
+ *  ack and config topics, publish spooled readings not yet sent (batched per device),
+ *  resend what stays unacknowledged. Returns the number of devices whose cached
+ *  configuration changed in this turn (their observers are due a notification). */
+int gw_mqtt_tick(struct gw_mqtt *m, struct gw_spool *sp, struct gw_psk *psk, int64_t now_us);
 int gw_mqtt_connected(const struct gw_mqtt *m);
 
 /* ---- coap_side.c: the CoAP server ------------------------------------------------ */
@@ -152,6 +170,8 @@ struct gw_coap_env {
  *  borrowed and must outlive the server. New. */
 enum tk_rc gw_coap_start(const struct gw_coap_env *env, struct gw_coap **out) TK_WUR;
 void gw_coap_stop(struct gw_coap *c);
+/** A device's configuration changed: notify the observers of GET /cfg. */
+void gw_coap_config_changed(struct gw_coap *c);
 /** Serve requests for up to timeout_ms. */
 void gw_coap_run(struct gw_coap *c, unsigned timeout_ms);
 

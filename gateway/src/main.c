@@ -47,7 +47,8 @@ static void log_stats(const struct gw_stats *s, const struct gw_spool *sp, int c
            "\"refused_forbidden\":%llu,\"refused_bad\":%llu,\"spooled\":%lld,"
            "\"published_msgs\":%llu,\"published_readings\":%llu,\"publish_failures\":%llu,"
            "\"acks\":%llu,\"deleted\":%llu,\"resends\":%llu,\"spool_commits\":%llu,"
-           "\"commit_us_avg\":%lld,\"commit_us_max\":%lld,\"backhaul\":%s}",
+           "\"commit_us_avg\":%lld,\"commit_us_max\":%lld,\"configs\":%llu,\"cfg_sent\":%llu,"
+           "\"refused_busy\":%llu,\"backhaul\":%s}",
            (unsigned long long)s->posts, (unsigned long long)s->readings_in,
            (unsigned long long)s->duplicates, (unsigned long long)s->refused_full,
            (unsigned long long)s->refused_forbidden, (unsigned long long)s->refused_bad,
@@ -56,7 +57,9 @@ static void log_stats(const struct gw_stats *s, const struct gw_spool *sp, int c
            (unsigned long long)s->acks, (unsigned long long)s->deleted,
            (unsigned long long)s->resends, (unsigned long long)s->spool_commits,
            (long long)(s->spool_commits ? s->commit_us_sum / (int64_t)s->spool_commits : 0),
-           (long long)s->commit_us_max, connected ? "\"up\"" : "\"down\"");
+           (long long)s->commit_us_max, (unsigned long long)s->configs,
+           (unsigned long long)s->notifies, (unsigned long long)s->refused_busy,
+           connected ? "\"up\"" : "\"down\"");
 }
 
 int main(int argc, char **argv)
@@ -79,15 +82,21 @@ int main(int argc, char **argv)
         {"mqtt-port", TK_OPT_INT, &c->mqtt_port, 0, "1883", 1, 65535, "broker port"},
         {"mqtt-user", TK_OPT_STR, c->mqtt_user, sizeof c->mqtt_user, "takumi-gateway", 0, 0,
          "the gateway's broker identity (takumi-admin gateway add --id ...)"},
-        {"password-file", TK_OPT_STR, c->password_file, sizeof c->password_file, "", 0, 0,
+        {"mqtt-password-file", TK_OPT_STR, c->password_file, sizeof c->password_file, "", 0, 0,
          "file holding the broker password (default DATA/secrets/gateway.pass)"},
+        {"status-topic", TK_OPT_STR, c->status_topic, sizeof c->status_topic, "", 0, 0,
+         "retained online/offline of the gateway (default gateway/USER/status)"},
         {"client-id", TK_OPT_STR, c->client_id, sizeof c->client_id, "", 0, 0,
          "MQTT client id (default: the user)"},
         {"payload-max", TK_OPT_INT, &c->payload_max, 0, "16384", 64, 1048576,
          "largest request body in bytes (after block-wise reassembly)"},
+        {"bodies-max", TK_OPT_INT, &c->bodies_max, 0, "16", 1, 100000,
+         "block-wise bodies reassembled at once (memory: bodies-max x payload-max)"},
         {"readings-max", TK_OPT_INT, &c->readings_max, 0, "128", 1, 4096, "readings in one POST"},
         {"spool-max", TK_OPT_INT, &c->spool_max, 0, "1000000", 1, 1000000000,
          "readings held in the spool; beyond it POSTs get 5.03"},
+        {"spool-fsync", TK_OPT_INT, &c->spool_fsync, 0, "1", 0, 1,
+         "1: fsync every spool commit; 0: none, to measure its cost only (not power-safe)"},
         {"sessions-max", TK_OPT_INT, &c->sessions_max, 0, "1000", 1, 1000000,
          "idle DTLS sessions kept"},
         {"handshakes-max", TK_OPT_INT, &c->handshakes_max, 0, "100", 1, 100000,
@@ -125,6 +134,8 @@ int main(int argc, char **argv)
         tk_log(TK_LOG_ERR, "--data or --mqtt-user is too long");
         return 2;
     }
+    if (!c->status_topic[0]) /* the user is at most 63 bytes: it fits */
+        snprintf(c->status_topic, sizeof c->status_topic, "gateway/%s/status", c->mqtt_user);
     if (!c->spool[0]) {
         if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
             tk_log(TK_LOG_ERR, "cannot create %s: %s", dir, strerror(errno));
@@ -154,11 +165,21 @@ int main(int argc, char **argv)
         tk_log(TK_LOG_ERR, "cannot open the spool %s", c->spool);
         goto cleanup;
     }
+    if (!c->spool_fsync) {
+        if (gw_spool_set_fsync(spool, 0))
+            goto cleanup;
+        tk_log(TK_LOG_WARN, "--spool-fsync 0: spool commits are not fsynced (measurement only)");
+    }
     if (gw_mqtt_start(c, password, &stats, &mqtt))
         goto cleanup;
     struct watch_arg wa = {psk, mqtt};
     if (gw_spool_devices(spool, watch_spooled, &wa))
         tk_log(TK_LOG_WARN, "spool: cannot list its devices: %s", gw_spool_errmsg(spool));
+    /* follow every provisioned device's ack and configuration from the start */
+    if (gw_psk_load_all(psk))
+        tk_log(TK_LOG_WARN, "cannot list the device keys in %s", c->psk_dir);
+    for (size_t i = 0; i < gw_psk_count(psk); i++)
+        gw_mqtt_watch(mqtt, gw_psk_at(psk, i));
     struct gw_coap_env env = {c, spool, psk, mqtt, &stats};
     if (gw_coap_start(&env, &coap))
         goto cleanup;
@@ -170,7 +191,8 @@ int main(int argc, char **argv)
     while (!stop_flag) {
         gw_coap_run(coap, 10);
         int64_t now = tk_mono_us();
-        gw_mqtt_tick(mqtt, spool, psk, now);
+        if (gw_mqtt_tick(mqtt, spool, psk, now) > 0)
+            gw_coap_config_changed(coap);
         if (c->stats_interval_s && now >= next_stats) {
             log_stats(&stats, spool, gw_mqtt_connected(mqtt));
             next_stats = now + c->stats_interval_s * 1000000;

@@ -10,7 +10,16 @@
  * everything from it on, with doubling pauses while no ack makes progress. The ingest
  * absorbs the duplicates this makes.
  *
- * Paho calls back on its own threads; those only move acks into a locked list and count.
+ * The same subscription pattern follows each device's retained configuration
+ * city/{kind}/{id}/config: the latest is cached in the device for GET /cfg (coap_side.c
+ * notifies its observers when it changes).
+ *
+ * The gateway's own state is retained on cfg->status_topic: {"online":true} once
+ * connected, {"online":false} as its MQTT will (a crash or a lost link) and on a clean
+ * stop, so the platform can tell a silent gauge from a silent gateway.
+ *
+ * Paho calls back on its own threads; those only move acks and configs into locked
+ * lists and count.
  * Spool and device table are touched by the main thread alone (gw_mqtt_tick).
  * Catching up after an outage, a tick reads a page of the spool and sends each device's
  * rows in it as one JSON array (up to --batch-max readings). */
@@ -27,10 +36,19 @@
 #define ACKQ_MAX 8192
 #define PAYLOAD_MAX 60000
 #define CHECKPOINTS 64
+#define CFGQ_MAX 256
+#define STATUS_ONLINE "{\"online\":true}"
+#define STATUS_OFFLINE "{\"online\":false}"
 
 struct ack_item {
     char id[TK_ID_MAX + 1];
     uint32_t seq;
+};
+
+struct cfg_item {
+    char id[TK_ID_MAX + 1];
+    char body[GW_CONFIG_MAX];
+    size_t len;
 };
 
 struct send_ctx {
@@ -50,9 +68,12 @@ struct gw_mqtt {
     atomic_int inflight; /* publishes of the current generation not yet completed */
     atomic_int failed;   /* a publish failed: rewind */
     atomic_ullong published_msgs, published_readings, publish_failures;
-    pthread_mutex_t mu; /* guards acks */
+    pthread_mutex_t mu; /* guards acks and cfgs */
     struct ack_item *acks;
     size_t nacks;
+    struct cfg_item *cfgs;
+    size_t ncfgs;
+    atomic_int status_due; /* publish the retained online status (main thread) */
     struct gw_device **watch;
     size_t nwatch, capwatch;
     int64_t cursor; /* rowids <= cursor have been sent on this connection */
@@ -77,6 +98,7 @@ static void on_connected(void *context, char *cause)
     (void)cause;
     atomic_fetch_add(&m->gen, 1);
     atomic_store(&m->connected, 1);
+    atomic_store(&m->status_due, 1);
     tk_log(TK_LOG_INFO, "connected to %s:%lld as %s", m->cfg->mqtt_host,
            (long long)m->cfg->mqtt_port, m->cfg->mqtt_user);
 }
@@ -96,12 +118,31 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
     enum tk_topic_type type;
     struct ack_item it;
     (void)topic_len;
-    if (tk_topic_parse(topic, &kind, it.id, &type, NULL) == TK_OK && type == TK_TOPIC_ACK &&
-        tk_ack_parse(msg->payload, (size_t)msg->payloadlen, &it.seq, NULL) == TK_OK) {
+    if (tk_topic_parse(topic, &kind, it.id, &type, NULL) != TK_OK) {
+        /* not a device topic: nothing subscribed to delivers it */
+    } else if (type == TK_TOPIC_ACK &&
+               tk_ack_parse(msg->payload, (size_t)msg->payloadlen, &it.seq, NULL) == TK_OK) {
         pthread_mutex_lock(&m->mu);
         if (m->nacks < ACKQ_MAX) /* past that, a lost ack is asked for again by a resend */
             m->acks[m->nacks++] = it;
         pthread_mutex_unlock(&m->mu);
+    } else if (type == TK_TOPIC_CONFIG) {
+        if (msg->payloadlen < 0 || (size_t)msg->payloadlen > GW_CONFIG_MAX) {
+            tk_log(TK_LOG_WARN, "config of %s: %d bytes, more than %d: not cached", it.id,
+                   msg->payloadlen, GW_CONFIG_MAX);
+        } else {
+            pthread_mutex_lock(&m->mu);
+            int full = m->ncfgs == CFGQ_MAX;
+            if (!full) {
+                struct cfg_item *c = &m->cfgs[m->ncfgs++];
+                memcpy(c->id, it.id, sizeof c->id);
+                memcpy(c->body, msg->payload, (size_t)msg->payloadlen);
+                c->len = (size_t)msg->payloadlen;
+            }
+            pthread_mutex_unlock(&m->mu);
+            if (full)
+                return 0; /* Paho delivers it again later: configs are never dropped */
+        }
     }
     MQTTAsync_freeMessage(&msg);
     MQTTAsync_free(topic);
@@ -146,7 +187,10 @@ enum tk_rc gw_mqtt_start(const struct gw_config *cfg, const char *password, stru
     if (!m)
         return TK_ENOMEM;
     m->acks = calloc(ACKQ_MAX, sizeof *m->acks);
-    if (!m->acks) {
+    m->cfgs = calloc(CFGQ_MAX, sizeof *m->cfgs);
+    if (!m->acks || !m->cfgs) {
+        free(m->acks);
+        free(m->cfgs);
         free(m);
         return TK_ENOMEM;
     }
@@ -178,6 +222,12 @@ enum tk_rc gw_mqtt_start(const struct gw_config *cfg, const char *password, stru
     o.connectTimeout = 10;
     o.onFailure = on_connect_fail;
     o.context = m;
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    will.topicName = cfg->status_topic;
+    will.message = STATUS_OFFLINE;
+    will.retained = 1;
+    will.qos = 1;
+    o.will = &will;
     prc = MQTTAsync_connect(m->client, &o);
     if (prc != MQTTASYNC_SUCCESS) {
         tk_log(TK_LOG_ERR, "MQTT connect: %s", MQTTAsync_strerror(prc));
@@ -196,6 +246,16 @@ void gw_mqtt_stop(struct gw_mqtt *m)
         return;
     if (m->client) {
         if (MQTTAsync_isConnected(m->client)) {
+            /* a clean stop sends no will: say offline ourselves */
+            MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+            MQTTAsync_message msg = MQTTAsync_message_initializer;
+            msg.payload = (void *)STATUS_OFFLINE;
+            msg.payloadlen = (int)strlen(STATUS_OFFLINE);
+            msg.qos = 1;
+            msg.retained = 1;
+            if (MQTTAsync_sendMessage(m->client, m->cfg->status_topic, &msg, &ro) ==
+                MQTTASYNC_SUCCESS)
+                (void)MQTTAsync_waitForCompletion(m->client, ro.token, 1000);
             MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
             d.timeout = 1000;
             (void)MQTTAsync_disconnect(m->client, &d);
@@ -208,6 +268,7 @@ void gw_mqtt_stop(struct gw_mqtt *m)
     }
     pthread_mutex_destroy(&m->mu);
     free(m->acks);
+    free(m->cfgs);
     free(m->watch);
     memset(m->password, 0, sizeof m->password);
     free(m);
@@ -270,21 +331,63 @@ static void apply_acks(struct gw_mqtt *m, struct gw_spool *sp, struct gw_psk *ps
     }
 }
 
+/* Configurations that arrived: cached in their device. Returns how many changed. */
+static int apply_configs(struct gw_mqtt *m, struct gw_psk *psk)
+{
+    static struct cfg_item local[32];
+    int changed = 0;
+    for (;;) {
+        size_t n;
+        pthread_mutex_lock(&m->mu);
+        n = m->ncfgs < 32 ? m->ncfgs : 32;
+        memcpy(local, m->cfgs, n * sizeof *local);
+        memmove(m->cfgs, m->cfgs + n, (m->ncfgs - n) * sizeof *m->cfgs);
+        m->ncfgs -= n;
+        pthread_mutex_unlock(&m->mu);
+        if (n == 0)
+            return changed;
+        for (size_t i = 0; i < n; i++) {
+            struct gw_device *d;
+            if (gw_psk_get(psk, local[i].id, strlen(local[i].id), &d) != TK_OK)
+                continue;
+            m->stats->configs++;
+            if (d->has_config && d->config_len == local[i].len &&
+                memcmp(d->config, local[i].body, local[i].len) == 0)
+                continue; /* the retained config again, after a reconnect */
+            memcpy(d->config, local[i].body, local[i].len);
+            d->config_len = local[i].len;
+            d->has_config = local[i].len > 0; /* an empty retained message clears it */
+            changed++;
+        }
+    }
+}
+
 static void subscribe_new(struct gw_mqtt *m)
 {
-    char topic[160];
+    char topics[2][160];
     for (size_t i = 0; i < m->nwatch; i++) {
         struct gw_device *d = m->watch[i];
         if (d->subscribed)
             continue;
-        if (tk_topic_make(topic, sizeof topic, d->kind, d->id, TK_TOPIC_ACK))
+        if (tk_topic_make(topics[0], sizeof topics[0], d->kind, d->id, TK_TOPIC_ACK) ||
+            tk_topic_make(topics[1], sizeof topics[1], d->kind, d->id, TK_TOPIC_CONFIG))
             continue;
+        char *tv[2] = {topics[0], topics[1]};
+        int qos[2] = {1, 1};
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        if (MQTTAsync_subscribe(m->client, topic, 1, &ro) == MQTTASYNC_SUCCESS)
+        if (MQTTAsync_subscribeMany(m->client, 2, tv, qos, &ro) == MQTTASYNC_SUCCESS)
             d->subscribed = 1;
         else
             return; /* next tick */
     }
+}
+
+static void publish_status(struct gw_mqtt *m)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    if (MQTTAsync_send(m->client, m->cfg->status_topic, (int)strlen(STATUS_ONLINE),
+                       STATUS_ONLINE, 1, 1, &ro) != MQTTASYNC_SUCCESS)
+        atomic_store(&m->status_due, 1); /* next tick */
 }
 
 /* A page of rows, grouped per device into JSON arrays. */
@@ -447,7 +550,7 @@ static void check_stall(struct gw_mqtt *m, struct gw_spool *sp, int64_t now)
     m->cp_head = 0;
 }
 
-void gw_mqtt_tick(struct gw_mqtt *m, struct gw_spool *sp, struct gw_psk *psk, int64_t now)
+int gw_mqtt_tick(struct gw_mqtt *m, struct gw_spool *sp, struct gw_psk *psk, int64_t now)
 {
     unsigned gen = atomic_load(&m->gen);
     if (gen != m->seen_gen) {
@@ -464,12 +567,16 @@ void gw_mqtt_tick(struct gw_mqtt *m, struct gw_spool *sp, struct gw_psk *psk, in
     if (atomic_exchange(&m->failed, 0))
         m->cursor = 0;
     apply_acks(m, sp, psk, now);
+    int changed = apply_configs(m, psk);
     m->stats->published_msgs = atomic_load(&m->published_msgs);
     m->stats->published_readings = atomic_load(&m->published_readings);
     m->stats->publish_failures = atomic_load(&m->publish_failures);
     if (!atomic_load(&m->connected))
-        return;
+        return changed;
+    if (atomic_exchange(&m->status_due, 0))
+        publish_status(m);
     subscribe_new(m);
     forward(m, sp, psk);
     check_stall(m, sp, now);
+    return changed;
 }

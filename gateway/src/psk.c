@@ -6,12 +6,14 @@
  * provisioned while the gateway runs works at once, with no reload. The PSK identity is
  * the device id; it is validated as one before it becomes a file name. Entries are
  * allocated one by one and never moved, so libcoap may keep a pointer to a key. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw.h"
+#include "tk_log.h"
 
 struct gw_psk {
     char dir[GW_PATH_MAX];
@@ -122,4 +124,28 @@ enum tk_rc gw_psk_get(struct gw_psk *p, const char *id, size_t id_len, struct gw
     p->v[p->n++] = d;
     *out = d;
     return TK_OK;
+}
+
+enum tk_rc gw_psk_load_all(struct gw_psk *p)
+{
+    DIR *dir = opendir(p->dir);
+    if (!dir)
+        return errno == ENOENT ? TK_OK : TK_EIO;
+    struct dirent *e;
+    enum tk_rc rc = TK_OK;
+    while ((e = readdir(dir)) != NULL) {
+        struct gw_device *d;
+        if (e->d_name[0] == '.')
+            continue;
+        enum tk_rc r = gw_psk_get(p, e->d_name, strlen(e->d_name), &d);
+        if (r == TK_ENOMEM) {
+            rc = r;
+            break;
+        }
+        if (r)
+            tk_log(TK_LOG_WARN, "%s/%s: not a device key (%s); skipped", p->dir, e->d_name,
+                   tk_strerror(r));
+    }
+    closedir(dir);
+    return rc;
 }

@@ -257,3 +257,11 @@ enum tk_rc gw_spool_devices(struct gw_spool *sp, void (*fn)(const char *id, void
     sqlite3_reset(sp->devs);
     return s == SQLITE_DONE ? TK_OK : TK_EDB;
 }
+
+enum tk_rc gw_spool_set_fsync(struct gw_spool *sp, int on)
+{
+    return sqlite3_exec(sp->db, on ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF", NULL,
+                        NULL, NULL) == SQLITE_OK
+               ? TK_OK
+               : TK_EDB;
+}

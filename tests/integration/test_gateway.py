@@ -56,6 +56,7 @@ def coap(method, url, dev=None, psk=None, payload=None, cf="50", block=None, wai
 
 class Rig:
     """A stack with broker, ingest, one gateway identity and CoAP gauges."""
+    DEVICE_ARGS = ()  # more `device add` flags for every gauge
 
     def __init__(self, st, gauges, *gw_args):
         self.st = st
@@ -63,7 +64,7 @@ class Rig:
         self.psk = {}
         for dev in gauges:
             r = st.admin("device", "add", "--kind", "water_level", "--id", dev, "--lat", "34.39",
-                         "--lon", "132.45", "--transport", "coap")
+                         "--lon", "132.45", "--transport", "coap", *self.DEVICE_ARGS)
             self.psk[dev] = re.search(r"^coap psk: (\S+)$", r.stdout, re.M).group(1)
         pw = st.add_gateway("field-gw", ",".join(gauges))
         self.pass_file = os.path.join(st.dir, "secrets", "gateway.pass")

@@ -102,6 +102,10 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         return;
     }
     enum api_method m = method_of(method);
+    struct api_request sreq = {.cfg = s->cfg, .path = url, .method = m, .header = header_of,
+                               .conn = c};
+    if (api_static_handle(&sreq, rep))
+        return;
     if (strcmp(url, "/openapi.json") == 0) {
         if (m != API_M_GET && m != API_M_HEAD) {
             rep->allow = "GET, HEAD";
@@ -168,6 +172,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *re
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     if (rep->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    for (size_t i = 0; i < rep->nheaders; i++)
+        MHD_add_response_header(resp, rep->headers[i].name, rep->headers[i].value);
     enum MHD_Result r = MHD_queue_response(c, rep->status, resp);
     MHD_destroy_response(resp);
     return r;

@@ -49,6 +49,16 @@ int main(int argc, char **argv)
         {"timeout-s", TK_OPT_INT, &c.timeout_s, 0, "30", 1, 3600,
          "idle connection timeout in seconds"},
         {"log-level", TK_OPT_INT, &c.log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
+        {"static", TK_OPT_STR, c.static_dir, sizeof c.static_dir, "", 0, 0,
+         "the dashboard's built files, served at /dashboard/ (\"\": none)"},
+        {"ws-port", TK_OPT_INT, &c.ws_port, 0, "0", 0, 65535,
+         "the broker's MQTT WebSocket port the dashboard connects to (0: none)"},
+        {"ws-url", TK_OPT_STR, c.ws_url, sizeof c.ws_url, "", 0, 0,
+         "the MQTT WebSocket URL as browsers reach it (default ws://PAGE-HOST:WS-PORT)"},
+        {"ws-user", TK_OPT_STR, c.ws_user, sizeof c.ws_user, "takumi-dashboard", 0, 0,
+         "the broker's read-only identity the dashboard logs in with"},
+        {"ws-password-file", TK_OPT_STR, c.ws_password_file, sizeof c.ws_password_file, "", 0,
+         0, "its password (default DATA/secrets/dashboard.pass)"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];
     struct api_pool *pool = NULL;
@@ -91,6 +101,8 @@ int main(int argc, char **argv)
         base_url(&c, api_server_port(srv));
     tk_log(TK_LOG_INFO, "api listening on %s port %u: %s/v1.1 (store %s)", c.bind,
            api_server_port(srv), c.base_url, c.db);
+    if (c.static_dir[0])
+        tk_log(TK_LOG_INFO, "dashboard at %s/dashboard/ (files in %s)", c.base_url, c.static_dir);
     while (!stop_flag) {
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);

@@ -87,9 +87,12 @@ function buildMap() {
       style: { color: '#37474f', weight: 1.5, dashArray: '4 4', fillColor: '#90a4ae', fillOpacity: 0.12 },
       interactive: false,
     }).addTo(map);
-    layer.bindTooltip('', { permanent: true, direction: 'top', className: 'area-label', pane: 'areaLabels' });
-    layer.openTooltip(L.latLng(Math.max(...f.geometry.coordinates[0].map((c) => c[1])),
-      f.geometry.coordinates[0].reduce((s, c) => s + c[0], 0) / f.geometry.coordinates[0].length));
+    const dir = f.properties.label || 'top';
+    const b = layer.getBounds();
+    const at = { top: [b.getNorth(), b.getCenter().lng], bottom: [b.getSouth(), b.getCenter().lng],
+      left: [b.getCenter().lat, b.getWest()], right: [b.getCenter().lat, b.getEast()] }[dir];
+    layer.bindTooltip('', { permanent: true, direction: dir, className: 'area-label', pane: 'areaLabels' });
+    layer.openTooltip(L.latLng(at));
     areaLayers.push({ feature: f, layer, devices: [] });
   }
   for (const dev of city.devices.values()) {
@@ -291,6 +294,7 @@ function setStatus(state, text) {
   s.dataset.state = state;
   s.textContent = text;
   probe.live = state === 'live';
+  if (probe.live && !probe.liveMs) probe.liveMs = performance.now();
 }
 
 function connectLive(cfg) {
@@ -379,6 +383,7 @@ async function start() {
       queueRender(null);
     }, 5000);
     probe.ready = true;
+    probe.readyMs = performance.now();
   } catch (e) {
     probe.error = String(e.message || e);
     setStatus('error', t('load_error', { msg: probe.error }));

@@ -30,10 +30,10 @@ struct api_config {
     int64_t conn_max;  /* concurrent connections */
     int64_t timeout_s; /* idle connection timeout */
     int64_t log_level;
-    char static_dir[512];    /* --static: the dashboard's files ("": not served) */
-    char ws_url[256];        /* --ws-url: MQTT over WebSockets as the browser reaches it */
-    int64_t ws_port;         /* --ws-port: used when ws_url is "" (0: no live updates) */
-    char ws_user[64];        /* --ws-user: the broker's read-only dashboard identity */
+    char static_dir[512];       /* --static: the dashboard's files ("": not served) */
+    char ws_url[256];           /* --ws-url: MQTT over WebSockets as the browser reaches it */
+    int64_t ws_port;            /* --ws-port: used when ws_url is "" (0: no live updates) */
+    char ws_user[64];           /* --ws-user: the broker's read-only dashboard identity */
     char ws_password_file[600]; /* --ws-password-file (default DATA/secrets/dashboard.pass) */
 };
 
@@ -110,8 +110,7 @@ enum tk_rc api_reply_gzip(struct api_reply *r) TK_WUR;
 /** Add a response header (name static, value formatted; longer than 255 bytes or past
  *  API_REPLY_HEADERS_MAX: not added, and the reply becomes a 500). api_reply_error drops
  *  the headers added before it. */
-void api_reply_header(struct api_reply *r, const char *name, const char *fmt, ...)
-    TK_PRINTF(3, 4);
+void api_reply_header(struct api_reply *r, const char *name, const char *fmt, ...) TK_PRINTF(3, 4);
 /** Before sending: turn a buffer error into a JSON error reply. */
 void api_reply_finish(struct api_reply *r);
 

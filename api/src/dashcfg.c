@@ -21,11 +21,14 @@ void api_dashboard_config(const struct api_request *req, struct api_reply *rep)
     else
         snprintf(pwfile, sizeof pwfile, "%s/secrets/dashboard.pass", cfg->data_dir);
     if (!cfg->ws_url[0] && !cfg->ws_port)
-        snprintf(err, sizeof err, "the API was started without --ws-port or --ws-url, so the"
-                                  " page has no MQTT WebSocket to listen on");
+        snprintf(err, sizeof err,
+                 "the API was started without --ws-port or --ws-url, so the"
+                 " page has no MQTT WebSocket to listen on");
     else if (tk_secret_read(pwfile, pw, sizeof pw))
-        snprintf(err, sizeof err, "cannot read the dashboard's broker password from %.200s"
-                                  " (takumi-admin init creates it)", pwfile);
+        snprintf(err, sizeof err,
+                 "cannot read the dashboard's broker password from %.200s"
+                 " (takumi-admin init creates it)",
+                 pwfile);
 
     struct api_buf *b = &rep->body;
     api_buf_puts(b, "{\"api\":\"/v1.1\",\"mqtt\":");

@@ -102,8 +102,8 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         return;
     }
     enum api_method m = method_of(method);
-    struct api_request sreq = {.cfg = s->cfg, .path = url, .method = m, .header = header_of,
-                               .conn = c};
+    struct api_request sreq = {
+        .cfg = s->cfg, .path = url, .method = m, .header = header_of, .conn = c};
     if (api_static_handle(&sreq, rep))
         return;
     if (strcmp(url, "/openapi.json") == 0) {

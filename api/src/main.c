@@ -57,8 +57,8 @@ int main(int argc, char **argv)
          "the MQTT WebSocket URL as browsers reach it (default ws://PAGE-HOST:WS-PORT)"},
         {"ws-user", TK_OPT_STR, c.ws_user, sizeof c.ws_user, "takumi-dashboard", 0, 0,
          "the broker's read-only identity the dashboard logs in with"},
-        {"ws-password-file", TK_OPT_STR, c.ws_password_file, sizeof c.ws_password_file, "", 0,
-         0, "its password (default DATA/secrets/dashboard.pass)"},
+        {"ws-password-file", TK_OPT_STR, c.ws_password_file, sizeof c.ws_password_file, "", 0, 0,
+         "its password (default DATA/secrets/dashboard.pass)"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];
     struct api_pool *pool = NULL;

@@ -164,7 +164,7 @@ static void serve_file(const struct api_request *req, struct api_reply *rep, con
     api_reply_header(rep, "ETag", "%s", etag);
     api_reply_header(rep, "Cache-Control", "%s",
                      strncmp(rel, "assets/", 7) == 0 ? "public, max-age=31536000, immutable"
-                                                      : "no-cache");
+                                                     : "no-cache");
     api_reply_header(rep, "X-Content-Type-Options", "nosniff");
     if (etag_matches(req->header(req, "If-None-Match"), etag)) {
         rep->status = 304;
@@ -173,8 +173,7 @@ static void serve_file(const struct api_request *req, struct api_reply *rep, con
     }
     const struct stat *which = gz >= 0 ? &gst : &st;
     if ((uint64_t)which->st_size > (uint64_t)cfg->reply_max) {
-        api_reply_error(rep, API_E_REPLYMAX, NULL, "/dashboard/%s is larger than --reply-max",
-                        rel);
+        api_reply_error(rep, API_E_REPLYMAX, NULL, "/dashboard/%s is larger than --reply-max", rel);
         goto cleanup;
     }
     if (read_all(gz >= 0 ? gz : fd, (size_t)which->st_size, &rep->body)) {

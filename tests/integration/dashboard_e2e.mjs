@@ -4,8 +4,10 @@
 //
 //   node dashboard_e2e.mjs SPEC.json
 //
-// SPEC: { url, artifacts, mqtt: {host, port}, devices: [{id, kind, password}],
-//         gauge: {id, password, mount_height_m}, alert_user, alert_password }
+// SPEC: { url, artifacts, mqtt: {host, port}, devices: [{id, kind}],
+//         gauge: {id, password, mount_height_m}, counter: {id, password},
+//         areas: {flow: {AREA: N}, wifi: {AREA: N}}, alert_user, alert_password,
+//         engine: {gauge, password} (only when the ingest has the alert engine) }
 // Every wait is bounded; the browser is closed on every path. Exit 0 when every check
 // passed; otherwise the failing check on stderr and exit 1.
 import { execFileSync } from 'node:child_process';
@@ -78,6 +80,22 @@ try {
   const row = await page.textContent(`#gauge-table tr[data-device="${g.id}"]`);
   check(row.includes('警戒'), `the gauge list says 警戒 (${row.trim()})`);
 
+  // people flow and Wi-Fi per area, and a counter's reading moving its area's total
+  for (const [kind, attr] of [['flow', 'data-flow'], ['wifi', 'data-wifi']]) {
+    for (const [area, n] of Object.entries(spec.areas[kind])) {
+      const v = await page.getAttribute(`#area-table tr[data-area="${area}"] td[${attr}]`, attr);
+      check(Number(v) === n, `${kind} in area ${area}: ${n} (got ${v})`);
+    }
+  }
+  const c = spec.counter;
+  pub(c.id, c.password, `city/people_flow/${c.id}/reading`,
+    { v: 1, id: c.id, seq: seq++, ts: Date.now(), interval_s: 900, in: 30, out: 20 });
+  const eki = Object.keys(spec.areas.flow)[0];
+  const want = spec.areas.flow[eki] - 21 + 50; // the counter's 12 + 9 replaced by 30 + 20
+  await page.waitForFunction(([a, n]) => Number(document.querySelector(`#area-table tr[data-area="${a}"] td[data-flow]`)
+    ?.getAttribute('data-flow')) === n, [eki, want]);
+  check(true, `${c.id}'s new reading moves area ${eki}'s flow to ${want}`);
+
   // 3. an alert on city/alerts/ID shows in the list, highlighted as new
   const now = new Date().toISOString();
   pub(spec.alert_user, spec.alert_password, `city/alerts/${g.id}`, {
@@ -101,6 +119,15 @@ try {
   });
   await page.waitForFunction((s) => !document.querySelector(s), item);
   check(true, 'a cleared alert leaves the list');
+
+  // the alert engine (when the ingest has it): a reading above warning raises a real alert
+  if (spec.engine) {
+    const e = spec.engine;
+    pub(e.gauge, e.password, `city/water_level/${e.gauge}/reading`,
+      { v: 1, id: e.gauge, seq: seq++, ts: Date.now() + 2000, level_m: warning });
+    await page.waitForSelector(`#alert-list li[data-device="${e.gauge}"][data-kind="level"]`);
+    check(true, `the alert engine's level alert for ${e.gauge} shows in the list`);
+  }
 
   // 4. the keyboard reaches a marker; Enter opens its details with a history chart
   await page.focus('#lang');

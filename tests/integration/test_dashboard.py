@@ -173,8 +173,14 @@ def test_browser():
             "mqtt": {"host": tkfix.HOST, "port": st.mqtt_port},
             "devices": [{"id": d[1], "kind": d[0]} for d in devs],
             "gauge": {"id": "wl-dash-2", "password": pw["wl-dash-2"], "mount_height_m": MOUNT},
+            "counter": {"id": "pf-dash-1", "password": pw["pf-dash-1"]},
+            # both counters (12 in, 9 out each) at the station, both APs (40) on Hondori
+            "areas": {"flow": {"eki": 42, "hondori": 0}, "wifi": {"hondori": 80, "eki": 0}},
             "alert_user": "takumi-ingest", "alert_password": st.secret("ingest"),
         }
+        if "alert set" in st.admin("--help", check=False).stdout + \
+                st.admin("--help", check=False).stderr:  # the alert engine is there
+            spec["engine"] = {"gauge": "wl-dash-3", "password": pw["wl-dash-3"]}
         with tempfile.NamedTemporaryFile("w", suffix=".json", dir=st.dir, delete=False) as f:
             json.dump(spec, f)
         r = subprocess.run([NODE, E2E, f.name], capture_output=True, text=True, timeout=180,

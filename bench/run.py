@@ -8,7 +8,7 @@ baselines measured in the same run (the machine is shared and noisy).
   (d) store bulk insert from 1,000 interleaved devices  (store-bench)
   (e) one day of one datastream out of 10M rows           (store-bench)
   (f) 30 days of hourly averages                          (store-bench)
-  (g) the dashboard in headless Chromium: load size and time, publish -> browser latency
+  (h) the dashboard in headless Chromium: load size and time, publish -> browser latency
       (bench/dashboard.py)
 
 Options: --quick (smaller runs), --devices N, --count N (readings per device)."""
@@ -163,7 +163,7 @@ def main():
     figs = {} if a.skip_store else store_figures(a.quick)
     dash = None
     if not a.skip_dashboard:
-        print("measuring (g) the dashboard in headless Chromium ...", file=sys.stderr)
+        print("measuring (h) the dashboard in headless Chromium ...", file=sys.stderr)
         dash = dashboard.measure(3 if a.quick else 5, 20 if a.quick else 50)
 
     rows = [
@@ -189,7 +189,7 @@ def main():
     if d:
         rows.append(("    latest values of 1,000 datastreams", "%.0f us" % d["value"], "", "API target < 5000 us"))
     if dash:
-        rows += [("(g) " + r[0],) + r[1:] for r in dashboard.rows(dash)]
+        rows += [("(h) " + r[0],) + r[1:] for r in dashboard.rows(dash)]
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)

@@ -166,14 +166,14 @@ function renderGauges() {
     .sort((a, b) => rank[a.state] - rank[b.state]
       || (b.latest.water_level?.result ?? -1) - (a.latest.water_level?.result ?? -1) || a.id.localeCompare(b.id));
   const body = $('gauge-table').tBodies[0];
-  body.innerHTML = gauges.map((d) => {
+  keepFocus(body, () => { body.innerHTML = gauges.map((d) => {
     const lv = d.latest.water_level?.result;
     const w = d.levels?.danger ? Math.min(100, Math.max(0, (100 * (lv ?? 0)) / (d.levels.danger * 1.15))) : 0;
     return `<tr data-device="${d.id}" class="state-${d.state}"><th scope="row">`
       + `<button type="button" class="link" data-device="${d.id}">${d.id}</button></th>`
       + `<td><span class="bar" style="--w:${w}%"></span>${fmt(lv)} m</td>`
       + `<td><span class="badge state-${d.state}">${t(d.state)}</span></td></tr>`;
-  }).join('');
+  }).join(''); });
 }
 
 function kindName(k) {
@@ -181,17 +181,30 @@ function kindName(k) {
   return key ? t(key) : k;
 }
 
+// Re-rendering a list must not take the keyboard focus away from a button in it.
+function keepFocus(container, render) {
+  const dev = container.contains(document.activeElement) ? document.activeElement.dataset?.device : null;
+  render();
+  if (dev) container.querySelector(`button[data-device="${CSS.escape(dev)}"]`)?.focus();
+}
+
+let alertsShown = ''; // what the list shows, so an unchanged list is not announced again
+
 function renderAlerts() {
   const list = city.activeAlerts();
+  const now0 = Date.now();
+  const key = list.map((a) => `${a.key}:${a.rev}:${a.severity}:${now0 - a.first < NEW_ALERT_MS}`).join('|') + getLang();
+  if (key === alertsShown) return;
+  alertsShown = key;
   $('alert-count').textContent = String(list.length);
   $('alert-empty').hidden = list.length > 0;
   const now = Date.now();
-  $('alert-list').innerHTML = list.map((a) => `<li class="alert state-${a.severity}${now - a.first < NEW_ALERT_MS ? ' new' : ''}"`
+  keepFocus($('alert-list'), () => { $('alert-list').innerHTML = list.map((a) => `<li class="alert state-${a.severity}${now - a.first < NEW_ALERT_MS ? ' new' : ''}"`
     + ` data-device="${escapeHtml(a.device)}" data-severity="${a.severity}" data-kind="${escapeHtml(a.kind)}" data-alert="${escapeHtml(a.key)}">`
     + `<button type="button" class="link" data-device="${escapeHtml(a.device)}">`
     + `<span class="badge state-${a.severity}">${t(a.severity)}</span> <strong>${escapeHtml(a.device)}</strong> ${escapeHtml(kindName(a.kind))}`
     + `${a.value !== null ? ` ${fmt(a.value)} ${escapeHtml(a.unit)}` : ''}</button>`
-    + `<small>${t('raised')} ${fmtTime(a.start)}${a.peak !== null ? ` · ${t('peak')} ${fmt(a.peak)} ${escapeHtml(a.unit)}` : ''}</small></li>`).join('');
+    + `<small>${t('raised')} ${fmtTime(a.start)}${a.peak !== null ? ` · ${t('peak')} ${fmt(a.peak)} ${escapeHtml(a.unit)}` : ''}</small></li>`).join(''); });
 }
 
 function escapeHtml(s) {

@@ -149,6 +149,14 @@ try {
   await page.click(`#gauge-table button[data-device="${g.id}"]`);
   await page.waitForSelector('#chart canvas');
   check(true, `a history chart (uPlot) for ${g.id} from the aggregation extension`);
+  // a live update redraws the gauge list without taking the keyboard focus out of it
+  await page.focus(`#gauge-table button[data-device="${g.id}"]`);
+  pub(g.id, g.password, `city/water_level/${g.id}/reading`,
+    { v: 1, id: g.id, seq: seq++, ts: ahead + 120000, level_m: 1.5 });
+  await page.waitForFunction((s) => document.querySelector(s)?.dataset.value === '1.5', sel);
+  const focused = await page.evaluate(() => (document.activeElement?.closest('#gauge-table')
+    ? document.activeElement.dataset.device : null));
+  check(focused === g.id, `the focus stays on ${g.id} in the gauge list (${focused})`);
   await page.screenshot({ path: join(spec.artifacts, 'dashboard-details.png') });
 
   // 5. English labels with the toggle

@@ -72,8 +72,7 @@ export class City {
   /** Active alerts and alert levels, when the API has them (/alerts). */
   async loadAlerts() {
     if (!this.alertsUrl) return;
-    const page = await getJSON(`${this.alertsUrl}?state=active`);
-    for (const a of page.value || []) this.alert(a);
+    for (const a of await getAll(`${this.alertsUrl}?state=active`)) this.alert(a);
   }
 
   /** A new observation of datastream ds; returns the device or null. */
@@ -99,6 +98,9 @@ export class City {
     if (old && a.rev !== null && old.rev !== null && a.rev <= old.rev) return { alert: old, isNew: false, dev };
     const isNew = !old && a.active;
     this.alerts.set(a.key, { ...a, first: old ? old.first : Date.now() });
+    if (this.alerts.size > 2000) { // cleared alerts are kept only to order late messages
+      for (const [k, v] of this.alerts) if (!v.active && this.alerts.size > 1000) this.alerts.delete(k);
+    }
     if (dev && a.kind === 'level' && typeof a.threshold === 'number') {
       dev.levels = { ...(dev.levels || {}), [a.severity]: a.threshold }; // the engine's own level
     }

@@ -132,6 +132,11 @@ try {
       { v: 1, id: e.gauge, seq: seq++, ts: Date.now() + 2000, level_m: warning });
     await page.waitForSelector(`#alert-list li[data-device="${e.gauge}"][data-kind="level"]`);
     check(true, `the alert engine's level alert for ${e.gauge} shows in the list`);
+    // a page loaded later starts from GET /alerts?state=active
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForFunction(() => window.takumiDashboard?.ready);
+    check(await page.$(`#alert-list li[data-device="${e.gauge}"][data-kind="level"]`) !== null,
+      'a fresh page lists the active alert from /alerts');
   }
 
   // 4. the keyboard reaches a marker; Enter opens its details with a history chart

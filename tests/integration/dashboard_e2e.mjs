@@ -134,7 +134,7 @@ try {
     check(true, `the alert engine's level alert for ${e.gauge} shows in the list`);
     // a page loaded later starts from GET /alerts?state=active
     await page.reload({ waitUntil: 'load' });
-    await page.waitForFunction(() => window.takumiDashboard?.ready);
+    await page.waitForFunction(() => window.takumiDashboard?.ready && window.takumiDashboard.live);
     check(await page.$(`#alert-list li[data-device="${e.gauge}"][data-kind="level"]`) !== null,
       'a fresh page lists the active alert from /alerts');
   }

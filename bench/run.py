@@ -9,6 +9,8 @@ baselines measured in the same run (the machine is shared and noisy).
   (e) one day of one datastream out of 10M rows           (store-bench)
   (f) 30 days of hourly averages                          (store-bench)
   (g) the CoAP field gateway: bench/gateway.py (its own table)
+  (h) the dashboard in headless Chromium: load size and time, publish -> browser latency
+      (bench/dashboard.py)
 
 Options: --quick (smaller runs), --devices N, --count N (readings per device),
 --skip-gateway, --gateway-outage-60 (the gateway's catch-up after 60 s, not 20)."""
@@ -26,6 +28,8 @@ os.environ["TAKUMI_BIN"] = BIN
 os.environ["TAKUMI_TOP"] = TOP
 
 import tkfix  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "bench"))
+import dashboard  # noqa: E402
 
 INGEST_ARGS = os.environ.get("TAKUMI_BENCH_INGEST_ARGS", "").split()
 
@@ -136,13 +140,18 @@ def main():
     ap.add_argument("--devices", type=int, default=100)
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--skip-store", action="store_true")
-    ap.add_argument("--only", choices=["raw", "ingest", "python", "gateway"],
+    ap.add_argument("--only", choices=["raw", "ingest", "python", "gateway", "dashboard"],
                     help="measure one figure")
     ap.add_argument("--skip-gateway", action="store_true")
     ap.add_argument("--gateway-outage-60", action="store_true")
+    ap.add_argument("--skip-dashboard", action="store_true")
     a = ap.parse_args()
     if a.only == "gateway":
         gateway_figures(a)
+        return
+    if a.only == "dashboard":
+        for r in dashboard.rows(dashboard.measure()):
+            print("%-44s  %-14s  %-20s  %s" % r)
         return
     if a.only:
         f = {"raw": lambda: bench_raw(a.devices, a.count), "ingest": lambda: bench_ingest(a.devices, a.count)[0],
@@ -159,6 +168,10 @@ def main():
     print("measuring (c) Python paho-mqtt + sqlite3 ingest ...", file=sys.stderr)
     py, _ = bench_ingest(a.devices, a.count, python=True)
     figs = {} if a.skip_store else store_figures(a.quick)
+    dash = None
+    if not a.skip_dashboard:
+        print("measuring (h) the dashboard in headless Chromium ...", file=sys.stderr)
+        dash = dashboard.measure(3 if a.quick else 5, 20 if a.quick else 50)
 
     rows = [
         ("(a) raw MQTT QoS1 transport", "%.0f msg/s" % raw, "1.00x (baseline)", ""),
@@ -182,6 +195,8 @@ def main():
     d = figs.get("store.latest_1000")
     if d:
         rows.append(("    latest values of 1,000 datastreams", "%.0f us" % d["value"], "", "API target < 5000 us"))
+    if dash:
+        rows += [("(h) " + r[0],) + r[1:] for r in dashboard.rows(dash)]
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)

@@ -32,6 +32,11 @@ struct api_config {
     int64_t log_level;
     int64_t anon_rate;  /* requests per minute per client address without a key; 0: no limit */
     int64_t rate_slots; /* most callers (addresses and keys) the rate limiter tracks */
+    char static_dir[512];       /* --static: the dashboard's files ("": not served) */
+    char ws_url[256];           /* --ws-url: MQTT over WebSockets as the browser reaches it */
+    int64_t ws_port;            /* --ws-port: used when ws_url is "" (0: no live updates) */
+    char ws_user[64];           /* --ws-user: the broker's read-only dashboard identity */
+    char ws_password_file[600]; /* --ws-password-file (default DATA/secrets/dashboard.pass) */
 };
 
 /* ---- bounded output buffer (reply.c) ------------------------------------------------ */
@@ -80,6 +85,8 @@ enum api_err {
     API_E_N
 };
 
+#define API_REPLY_HEADERS_MAX 6
+
 struct api_reply {
     unsigned status;          /* 0 until set */
     const char *content_type; /* static string */
@@ -88,6 +95,11 @@ struct api_reply {
     int gzipped;       /* body is gzip (Content-Encoding) */
     int64_t retry_after_s; /* > 0: a Retry-After header (429) */
     char location[512]; /* Location header (201 Created); "" for none */
+    size_t nheaders;   /* further response headers (api_reply_header) */
+    struct {
+        const char *name; /* static */
+        char value[256];
+    } headers[API_REPLY_HEADERS_MAX];
 };
 
 void api_reply_init(struct api_reply *r, size_t max);
@@ -103,6 +115,10 @@ unsigned api_err_status(enum api_err e);
 int api_accepts_gzip(const char *accept_encoding);
 /** Gzip the body in place when it is worth it (>= 256 bytes); sets gzipped. */
 enum tk_rc api_reply_gzip(struct api_reply *r) TK_WUR;
+/** Add a response header (name static, value formatted; longer than 255 bytes or past
+ *  API_REPLY_HEADERS_MAX: not added, and the reply becomes a 500). api_reply_error drops
+ *  the headers added before it. */
+void api_reply_header(struct api_reply *r, const char *name, const char *fmt, ...) TK_PRINTF(3, 4);
 /** Before sending: turn a buffer error into a JSON error reply. */
 void api_reply_finish(struct api_reply *r);
 
@@ -387,6 +403,18 @@ void api_openapi(struct api_reply *rep);
 #define API_QUARANTINE_MAX 1000
 /** Answer a request under /admin/ (req->path is the whole path) into rep. */
 void api_admin_handle(const struct api_request *req, struct api_reply *rep);
+/* ---- the dashboard (static.c, dashcfg.c) ------------------------------------------- */
+
+/** Answer "/" (a redirect), "/dashboard" and everything below it from cfg->static_dir: GET
+ *  and HEAD, content types by extension, no path outside the directory, a precompressed
+ *  FILE.gz for clients that accept gzip, ETag/If-None-Match and Cache-Control. req->path
+ *  is the whole decoded URL path. Returns 0 (rep untouched) when the path is not one of
+ *  these or no static directory is configured. */
+int api_static_handle(const struct api_request *req, struct api_reply *rep);
+/** The page's settings (/dashboard/config.json): the API base path, the MQTT WebSocket URL
+ *  and the read-only dashboard identity with its password (public by design: that
+ *  identity may only read observations and alerts). */
+void api_dashboard_config(const struct api_request *req, struct api_reply *rep);
 
 /* ---- store connection pool (pool.c) ------------------------------------------------ */
 

@@ -103,6 +103,11 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         return;
     }
     enum api_method m = method_of(method);
+    /* the dashboard's static files are public and need no store */
+    struct api_request sreq = {
+        .cfg = s->cfg, .path = url, .method = m, .header = header_of, .conn = c};
+    if (api_static_handle(&sreq, rep))
+        return;
     int is_openapi = strcmp(url, "/openapi.json") == 0;
     int is_sta = strncmp(url, "/v1.1", 5) == 0 && (url[5] == '\0' || url[5] == '/');
     int is_admin = strncmp(url, "/admin/", 7) == 0;
@@ -187,6 +192,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *re
         snprintf(ra, sizeof ra, "%lld", (long long)rep->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
+    for (size_t i = 0; i < rep->nheaders; i++)
+        MHD_add_response_header(resp, rep->headers[i].name, rep->headers[i].value);
     enum MHD_Result r = MHD_queue_response(c, rep->status, resp);
     MHD_destroy_response(resp);
     return r;

@@ -53,6 +53,16 @@ int main(int argc, char **argv)
          "requests per minute from one client address without a key (0: no limit)"},
         {"rate-slots", TK_OPT_INT, &c.rate_slots, 0, "65536", 16, 16777216,
          "callers (addresses and keys) the rate limiter tracks at once"},
+        {"static", TK_OPT_STR, c.static_dir, sizeof c.static_dir, "", 0, 0,
+         "the dashboard's built files, served at /dashboard/ (\"\": none)"},
+        {"ws-port", TK_OPT_INT, &c.ws_port, 0, "0", 0, 65535,
+         "the broker's MQTT WebSocket port the dashboard connects to (0: none)"},
+        {"ws-url", TK_OPT_STR, c.ws_url, sizeof c.ws_url, "", 0, 0,
+         "the MQTT WebSocket URL as browsers reach it (default ws://PAGE-HOST:WS-PORT)"},
+        {"ws-user", TK_OPT_STR, c.ws_user, sizeof c.ws_user, "takumi-dashboard", 0, 0,
+         "the broker's read-only identity the dashboard logs in with"},
+        {"ws-password-file", TK_OPT_STR, c.ws_password_file, sizeof c.ws_password_file, "", 0, 0,
+         "its password (default DATA/secrets/dashboard.pass)"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];
     struct api_pool *pool = NULL;
@@ -95,6 +105,8 @@ int main(int argc, char **argv)
         base_url(&c, api_server_port(srv));
     tk_log(TK_LOG_INFO, "api listening on %s port %u: %s/v1.1 (store %s)", c.bind,
            api_server_port(srv), c.base_url, c.db);
+    if (c.static_dir[0])
+        tk_log(TK_LOG_INFO, "dashboard at %s/dashboard/ (files in %s)", c.base_url, c.static_dir);
     while (!stop_flag) {
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);

@@ -254,6 +254,7 @@ void api_reply_error(struct api_reply *r, enum api_err e, const char *field, con
     r->status = err_table[e].status;
     r->content_type = "application/json";
     r->gzipped = 0;
+    r->nheaders = 0;
     api_buf_puts(&r->body, "{\"code\":");
     api_buf_json_str(&r->body, err_table[e].code, strlen(err_table[e].code));
     api_buf_puts(&r->body, ",\"message\":");
@@ -265,6 +266,25 @@ void api_reply_error(struct api_reply *r, enum api_err e, const char *field, con
     api_buf_puts(&r->body, "}");
     if (e == API_E_METHOD)
         r->allow = "GET, HEAD";
+}
+
+void api_reply_header(struct api_reply *r, const char *name, const char *fmt, ...)
+{
+    if (r->nheaders == API_REPLY_HEADERS_MAX) {
+        if (!r->body.err)
+            r->body.err = TK_EINVAL;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(r->headers[r->nheaders].value, sizeof r->headers[0].value, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= sizeof r->headers[0].value) {
+        if (!r->body.err)
+            r->body.err = TK_EINVAL;
+        return;
+    }
+    r->headers[r->nheaders++].name = name;
 }
 
 void api_reply_finish(struct api_reply *r)

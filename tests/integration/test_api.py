@@ -67,8 +67,10 @@ def curl(path, params=None, extra=(), full_url=None):
                 if ":" in line:
                     k, v = line.split(":", 1)
                     headers[k.strip().lower()] = v.strip()
-        with open(body, "rb") as f:
-            data = f.read()
+        data = b""
+        if os.path.exists(body):  # curl writes no file for an empty body (HEAD, 304)
+            with open(body, "rb") as f:
+                data = f.read()
     return Reply(int(r.stdout), headers, data)
 
 

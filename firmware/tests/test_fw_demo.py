@@ -110,7 +110,12 @@ def test_demo_fleet_coap():
         tkfix.wait_for(lambda: "gateway running" in st.log("gateway"), 20, "the gateway")
         p = st.spawn("demo", [DEMO, "--data", st.dir, "--mqtt-port", st.mqtt_port,
                               "--bin", tkfix.BIN, "--time-scale", 600, "--coap-port", port])
-        coap_ids = ["wl-higashi-%04d" % i for i in (2, 3, 4)]
+        coap_txt = os.path.join(st.dir, "demo-fleet", "coap.txt")
+        tkfix.wait_for(lambda: os.path.exists(coap_txt) or p.poll() is not None, 60,
+                       "the demo city provisioned")
+        with open(coap_txt) as f:
+            coap_ids = [ln.split()[0] for ln in f if ln.strip() and not ln.startswith("#")]
+        assert len(coap_ids) == 3 and all(d.startswith("wl-") for d in coap_ids), coap_ids
         tkfix.wait_for(lambda: all(d in stored(st) for d in coap_ids) or p.poll() is not None,
                        60, "readings of the CoAP gauges through the gateway")
         assert p.poll() is None, st.log("demo")[-3000:]
@@ -119,7 +124,7 @@ def test_demo_fleet_coap():
         for d in coap_ids:
             with open(os.path.join(st.dir, "secrets", "psk", d)) as f:
                 assert f.read().startswith("water_level "), d
-        tkfix.wait_for(lambda: len(stored(st)) == 40, 60, "readings from all 40 devices")
+        tkfix.wait_for(lambda: len(stored(st)) == N, 60, "readings from all %d devices" % N)
         assert st.kill(p, signal.SIGTERM) == 0, st.log("demo")[-2000:]
         assert st.log("demo").count('"final":true') == 4, "the fleet and three gauges stopped"
         assert gw.poll() is None

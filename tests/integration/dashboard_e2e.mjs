@@ -94,7 +94,7 @@ try {
   pub(c.id, c.password, `city/people_flow/${c.id}/reading`,
     { v: 1, id: c.id, seq: seq++, ts: Date.now(), interval_s: 900, in: 30, out: 20 });
   const eki = Object.keys(spec.areas.flow)[0];
-  const want = spec.areas.flow[eki] - 21 + 50; // the counter's 12 + 9 replaced by 30 + 20
+  const want = spec.areas.flow[eki] - 25 + 50; // the counter's 14 + 11 replaced by 30 + 20
   await page.waitForFunction(([a, n]) => Number(document.querySelector(`#area-table tr[data-area="${a}"] td[data-flow]`)
     ?.getAttribute('data-flow')) === n, [eki, want]);
   check(true, `${c.id}'s new reading moves area ${eki}'s flow to ${want}`);

@@ -160,8 +160,8 @@ def test_browser():
         st.start_ingest()
         now = int(time.time() * 1000)
         for kind, dev_id, *_ in devs[1:]:  # wl-dash-1 has no reading before the page loads
-            body = {"water_level": {"level_m": 0.4}, "people_flow": {"interval_s": 900, "in": 12,
-                    "out": 9}, "wifi_ap": {"interval_s": 300, "unique_devices": 40,
+            body = {"water_level": {"level_m": 0.4}, "people_flow": {"interval_s": 900, "in": 14,
+                    "out": 11}, "wifi_ap": {"interval_s": 300, "unique_devices": 40,
                                           "associated": 11}}[kind]
             for k in range(3):
                 st.pub(dev_id, pw[dev_id], "city/%s/%s/reading" % (kind, dev_id),
@@ -174,8 +174,8 @@ def test_browser():
             "devices": [{"id": d[1], "kind": d[0]} for d in devs],
             "gauge": {"id": "wl-dash-2", "password": pw["wl-dash-2"], "mount_height_m": MOUNT},
             "counter": {"id": "pf-dash-1", "password": pw["pf-dash-1"]},
-            # both counters (12 in, 9 out each) at the station, both APs (40) on Hondori
-            "areas": {"flow": {"eki": 42, "hondori": 0}, "wifi": {"hondori": 80, "eki": 0}},
+            # both counters (14 in, 11 out each) at the station, both APs (40) on Hondori
+            "areas": {"flow": {"eki": 50, "hondori": 0}, "wifi": {"hondori": 80, "eki": 0}},
             "alert_user": "takumi-ingest", "alert_password": st.secret("ingest"),
         }
         if "alert set" in st.admin("--help", check=False).stdout + \

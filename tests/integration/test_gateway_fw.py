@@ -129,6 +129,9 @@ def test_cfg_observe_with_coap_client():
                                                       rig.psk[dev]), 20,
                        "GET /cfg answering with the retained configuration")
         # each device sees its own configuration only
+        tkfix.wait_for(lambda: '"version": 9' in coap("get", rig.url("cfg"), other,
+                                                      rig.psk[other]), 20,
+                       "GET /cfg answering the other device's configuration")
         out = coap("get", rig.url("cfg"), other, rig.psk[other])
         assert '"version": 9' in out and '"version": 5' not in out, out
         # observe for 8 s; the configuration changes meanwhile

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "ack.h"
+#include "alert_io.h"
 #include "ingest.h"
 #include "normalize.h"
 #include "pub.h"
@@ -57,6 +58,7 @@ struct dev_entry {
     int resent_beyond;
     uint32_t resent_seq;
     struct cum_slot cum[CUM_SLOTS];
+    struct ing_alert_gauge *al; /* water-level gauges with alerts on; owned */
 };
 
 struct writer {
@@ -74,6 +76,8 @@ struct writer {
     struct ing_pub *pub; /* acks and observations, written after the commit */
     uint64_t npub;       /* packets queued in pub */
     int64_t now_us;
+    int64_t alert_stamp; /* store_alert_config_stamp when the settings were last read */
+    int preload_due;     /* load every gauge (start, after a failed transaction) */
 };
 
 /* ---- the device cache ---------------------------------------------------------- */
@@ -113,6 +117,7 @@ static void map_drop(struct writer *w, struct dev_entry *d)
     for (; *pp; pp = &(*pp)->next) {
         if (*pp == d) {
             *pp = d->next;
+            free(d->al);
             free(d);
             w->ndevs--;
             return;
@@ -139,9 +144,12 @@ static enum tk_rc device_get(struct writer *w, const char *id, struct dev_entry 
     rc = store_device_get(w->st, id, &d->dev);
     if (!rc)
         rc = store_seq_load(w->st, id, &d->seq);
+    if (!rc && d->dev.kind == TK_KIND_WATER_LEVEL && w->ctx->cfg.alerts)
+        rc = ing_alerts_load(w->st, &d->dev, w->now_us, &d->al);
     if (!rc && w->ndevs + 1 > w->nbuckets / 2)
         rc = map_grow(w);
     if (rc) {
+        free(d->al);
         free(d);
         return rc;
     }
@@ -282,6 +290,14 @@ static enum tk_rc store_norm(struct writer *w, struct dev_entry *d, const struct
         w->ctx->stats.stored_obs++;
         if (w->ctx->cfg.publish_observations && pub_observation(w, &o))
             w->ctx->stats.publish_failures++; /* live push only; the row is stored */
+        if (d->al && io->q == TK_Q_WATER_LEVEL) {
+            /* in the reading's own transaction: published right after its commit */
+            rc = ing_alerts_reading(w->st, w->pub, d->al, o.t_us, o.result, w->now_us, &w->npub);
+            if (!rc)
+                rc = touch(w, d); /* a rollback must drop the changed alert state */
+            if (rc)
+                return rc;
+        }
     }
     return TK_OK;
 }
@@ -368,6 +384,46 @@ static enum tk_rc process_reading(struct writer *w, struct dev_entry *d, const s
     return record_seq(w, d, r->seq);
 }
 
+/* The latest city/{kind}/{id}/status of a registered device (device health). */
+static enum tk_rc process_status(struct writer *w, const struct ing_msg *m, const char *id,
+                                 enum tk_kind kind)
+{
+    struct tk_error e = {0};
+    struct tk_status ts;
+    struct dev_entry *d = NULL;
+    size_t len;
+    const char *payload = ing_msg_payload(m, &len);
+    if (len == 0)
+        return TK_OK; /* a retained status being deleted: nothing to record */
+    enum tk_rc rc = device_get(w, id, &d);
+    if (rc == TK_ENOTFOUND) {
+        tk_error_set(&e, TK_ENOTFOUND, "topic", "device '%s' is not registered", id);
+        return quarantine(w, m, id, &e);
+    }
+    if (rc)
+        return rc;
+    if (d->dev.kind != kind) {
+        tk_error_set(&e, TK_EINVAL, "topic", "device '%s' is registered as %s, not %s", id,
+                     tk_kind_name(d->dev.kind), tk_kind_name(kind));
+        return quarantine(w, m, id, &e);
+    }
+    if (len > (size_t)w->ctx->cfg.payload_max || tk_status_parse(payload, len, &ts, &e)) {
+        if (!e.code)
+            tk_error_set(&e, TK_EFULL, "", "status of %zu bytes exceeds the limit", len);
+        return quarantine(w, m, id, &e);
+    }
+    struct store_device_status s = {.online = ts.online,
+                                     .has_battery = ts.has_battery,
+                                     .has_rssi = ts.has_rssi,
+                                     .battery_v = ts.battery_v,
+                                     .rssi_dbm = ts.rssi_dbm,
+                                     .received_us = m->recv_us};
+    snprintf(s.device_id, sizeof s.device_id, "%s", id);
+    snprintf(s.fw, sizeof s.fw, "%s", ts.fw);
+    w->ctx->stats.statuses++;
+    return store_device_status_put(w->st, &s);
+}
+
 static enum tk_rc process_msg(struct writer *w, const struct ing_msg *m)
 {
     struct tk_error e = {0};
@@ -382,8 +438,10 @@ static enum tk_rc process_msg(struct writer *w, const struct ing_msg *m)
     w->ctx->stats.received++;
     if (tk_topic_parse(m->topic, &kind, id, &type, &e))
         return quarantine(w, m, NULL, &e);
+    if (type == TK_TOPIC_STATUS)
+        return process_status(w, m, id, kind);
     if (type != TK_TOPIC_READING) {
-        tk_error_set(&e, TK_EINVAL, "topic", "ingest takes readings only");
+        tk_error_set(&e, TK_EINVAL, "topic", "ingest takes readings and status only");
         return quarantine(w, m, id, &e);
     }
     if (len > (size_t)w->ctx->cfg.payload_max) {
@@ -427,6 +485,49 @@ static enum tk_rc process_msg(struct writer *w, const struct ing_msg *m)
 
 /* ---- periodic work ----------------------------------------------------------------- */
 
+static int preload_one(const struct store_device *dev, void *ud)
+{
+    struct writer *w = ud;
+    struct dev_entry *d;
+    if (dev->kind != TK_KIND_WATER_LEVEL)
+        return 0;
+    return device_get(w, dev->id, &d) ? 1 : 0;
+}
+
+/* Alerts: load every gauge (so one that went silent before a restart is watched too),
+ * pick up changed settings, run the silence timer. */
+static enum tk_rc alert_turn(struct writer *w)
+{
+    enum tk_rc rc;
+    int64_t stamp = 0;
+    if (w->preload_due) {
+        rc = store_device_list(w->st, preload_one, w);
+        if (rc)
+            return rc;
+        w->preload_due = 0;
+    }
+    rc = store_alert_config_stamp(w->st, &stamp);
+    if (rc)
+        return rc;
+    int reload = stamp != w->alert_stamp;
+    w->alert_stamp = stamp;
+    for (size_t i = 0; i < w->nbuckets; i++) {
+        for (struct dev_entry *d = w->buckets[i]; d; d = d->next) {
+            if (!d->al)
+                continue;
+            if (reload && (rc = ing_alerts_reconfig(w->st, d->al, &d->dev)))
+                return rc;
+            uint64_t before = w->npub;
+            rc = ing_alerts_tick(w->st, w->pub, d->al, w->now_us, &w->npub);
+            if (!rc && w->npub != before)
+                rc = touch(w, d);
+            if (rc)
+                return rc;
+        }
+    }
+    return TK_OK;
+}
+
 static enum tk_rc expire_gaps(struct writer *w)
 {
     int64_t timeout = w->ctx->cfg.gap_timeout_s * 1000000;
@@ -459,11 +560,11 @@ static void log_stats(struct ing_ctx *ctx, size_t queued)
            " quarantined=%" PRIu64 " duplicates=%" PRIu64 " duplicate_observations=%" PRIu64
            " lost_seqs=%" PRIu64 " untracked=%" PRIu64 " filled=%" PRIu64 " commits=%" PRIu64
            " commit_failures=%" PRIu64 " commit_ms_avg=%.2f commit_ms_max=%.2f acks=%" PRIu64
-           " published=%" PRIu64 " publish_failures=%" PRIu64 " queued=%zu",
+           " published=%" PRIu64 " publish_failures=%" PRIu64 " statuses=%" PRIu64 " queued=%zu",
            s->received, s->readings, s->stored_obs, s->quarantined, s->duplicates, s->dup_obs,
            s->lost_seqs, s->untracked, s->filled, s->commits, s->commit_failures,
            s->commits ? (double)s->commit_us_sum / (double)s->commits / 1000.0 : 0.0,
-           (double)s->commit_us_max / 1000.0, s->acks, s->published, s->publish_failures, queued);
+           (double)s->commit_us_max / 1000.0, s->acks, s->published, s->publish_failures, s->statuses, queued);
 }
 
 /* ---- one transaction ---------------------------------------------------------------- */
@@ -506,6 +607,8 @@ static enum tk_rc run_transaction(struct writer *w, int periodic)
         rc = process_msg(w, &w->batch[i]);
     if (!rc && periodic)
         rc = expire_gaps(w);
+    if (!rc && periodic && ctx->cfg.alerts)
+        rc = alert_turn(w);
     for (size_t i = 0; i < w->ntouched && !rc; i++)
         rc = store_seq_save(w->st, w->touched[i]->dev.id, &w->touched[i]->seq);
     if (!rc)
@@ -518,6 +621,7 @@ static enum tk_rc run_transaction(struct writer *w, int periodic)
         for (size_t i = 0; i < w->ntouched; i++)
             map_drop(w, w->touched[i]);
         w->ntouched = 0;
+        w->preload_due = 1;
         ing_pub_discard(w->pub);
         w->npub = 0;
         return rc;
@@ -557,7 +661,7 @@ static void retention_turn(struct writer *w)
 
 enum tk_rc ing_writer_run(struct ing_ctx *ctx)
 {
-    struct writer w = {.ctx = ctx};
+    struct writer w = {.ctx = ctx, .preload_due = 1, .alert_stamp = -1};
     enum tk_rc rc;
     size_t batch_max = (size_t)ctx->cfg.batch_max, cap = (size_t)ctx->cfg.readings_max;
     int64_t next_periodic = 0, next_stats = tk_mono_us() + ctx->cfg.stats_interval_s * 1000000;
@@ -636,6 +740,7 @@ cleanup:
         struct dev_entry *e = w.buckets[i], *next;
         for (; e; e = next) {
             next = e->next;
+            free(e->al);
             free(e);
         }
     }

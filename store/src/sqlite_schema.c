@@ -55,6 +55,8 @@
  *   4  latest rows folded into latest_blocks (in C).
  *   5  the all_observations view (observations UNION ALL obs_staging) for people
  *      reading the file with sqlite3.
+ *   6  alerts of water-level gauges, their settings, what the platform last published
+ *      to each gauge's config topic, and the latest device status (docs/alerts.md).
  * A fresh database runs every step, so the migration path is the one always exercised. */
 #include <stdio.h>
 
@@ -224,6 +226,33 @@ static const char schema_v5[] =
     " UNION ALL"
     " SELECT ds_id, t_us, id, t_end_us, result_time_us, result, params FROM obs_staging;";
 
+/* Alerts (docs/alerts.md). Position, name and unit are copied into the alert when it is
+ * raised: it describes where and what was observed then, and the API filters by area
+ * without a join. Conditions, severities and events are the store.h enums. */
+static const char schema_v6[] =
+    "CREATE TABLE alert_config("
+    " device_id TEXT PRIMARY KEY,"
+    " caution_m REAL NOT NULL, warning_m REAL NOT NULL, danger_m REAL NOT NULL,"
+    " rise_m_per_10min REAL NOT NULL, hysteresis_m REAL NOT NULL,"
+    " silence_intervals INTEGER NOT NULL, interval_s INTEGER NOT NULL,"
+    " fast_interval_s INTEGER NOT NULL, updated_us INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE alerts("
+    " id INTEGER PRIMARY KEY,"
+    " device_id TEXT NOT NULL, name TEXT NOT NULL, lat REAL, lon REAL,"
+    " cond INTEGER NOT NULL, active INTEGER NOT NULL, event INTEGER NOT NULL,"
+    " severity INTEGER NOT NULL, severity_max INTEGER NOT NULL,"
+    " value REAL, threshold REAL,"
+    " start_us INTEGER NOT NULL, end_us INTEGER," /* NULL while active */
+    " peak_value REAL, peak_us INTEGER, updated_us INTEGER NOT NULL, rev INTEGER NOT NULL);"
+    "CREATE INDEX alerts_device ON alerts(device_id, active);"
+    "CREATE INDEX alerts_active ON alerts(active, id);"
+    "CREATE TABLE alert_device("
+    " device_id TEXT PRIMARY KEY, config_version INTEGER NOT NULL, fast INTEGER NOT NULL,"
+    " fast_since_us INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE device_status("
+    " device_id TEXT PRIMARY KEY, online INTEGER NOT NULL, fw TEXT, battery_v REAL,"
+    " rssi_dbm INTEGER, received_us INTEGER NOT NULL) WITHOUT ROWID;";
+
 struct migration {
     const char *sql;
     enum tk_rc (*convert)(struct sq_store *sq); /* NULL: none */
@@ -236,6 +265,7 @@ static const struct migration migrations[SQ_SCHEMA_VERSION] = {
     {schema_v3, store_sqlite__migrate_v3, schema_v3_end},
     {schema_v4, store_sqlite__migrate_v4, schema_v4_end},
     {schema_v5, NULL, NULL},
+    {schema_v6, NULL, NULL},
 };
 
 static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)

@@ -4,6 +4,7 @@
  *   takumi-admin --data DIR broker-conf --template FILE --mqtt-port N [--ws-port N] [--bind A]
  *   takumi-admin --data DIR device add|list|remove ...
  *   takumi-admin --data DIR gateway add|list|remove ...
+ *   takumi-admin --data DIR alert set|list|show ...
  *
  * Exit codes: 0 ok, 2 usage or invalid input, 1 any other failure. */
 #include "admin.h"
@@ -22,7 +23,10 @@ static void usage(void)
         "  device add --kind K --id ID --lat X --lon Y [--mount-height-m H] [--density D]\n"
         "             [--name N] [--transport mqtt|coap]\n"
         "  device list | device remove --id ID\n"
-        "  gateway add --id GW [--devices all|id1,id2] | gateway list | gateway remove --id GW\n");
+        "  gateway add --id GW [--devices all|id1,id2] | gateway list | gateway remove --id GW\n"
+        "  alert set --device ID [--caution M] [--warning M] [--danger M] [--rise M_PER_10MIN]\n"
+        "            [--silence-intervals N] [--hysteresis M] [--interval-s S] [--fast-interval-s S]\n"
+        "  alert list | alert show ID   alert settings of water-level gauges\n");
 }
 
 int main(int argc, char **argv)
@@ -59,6 +63,8 @@ int main(int argc, char **argv)
         run = admin_cmd_device;
     else if (strcmp(cmd, "gateway") == 0)
         run = admin_cmd_gateway;
+    else if (strcmp(cmd, "alert") == 0)
+        run = admin_cmd_alert;
     if (!run) {
         fprintf(stderr, "takumi-admin: unknown command '%s'\n", cmd);
         usage();

@@ -71,6 +71,8 @@ enum api_err {
     API_E_BUSY,       /* 503: no store connection in time, database busy */
     API_E_DB,         /* 500: store error */
     API_E_INTERNAL,   /* 500 */
+    API_E_UNAUTHORIZED, /* 401: no API key where one is needed */
+    API_E_FORBIDDEN,    /* 403: the key lacks the scope */
     API_E_N
 };
 
@@ -287,6 +289,13 @@ void api_sta_render_value(struct api_buf *b, const struct store_sta_value *v);
 int api_ext_handle(const struct api_request *req, struct api_reply *rep);
 /** The OpenAPI 3 document of the extensions into rep's body. */
 void api_openapi(struct api_reply *rep);
+
+/* ---- alerts (alerts.c, docs/alerts.md) ---------------------------------------------- */
+
+/** 1 if url is one of the alert paths (/alerts..., /admin/devices). */
+int api_alerts_path(const char *url);
+/** Answer an alert path (req->path is the whole URL path) into rep. */
+void api_alerts_handle(const struct api_request *req, struct api_reply *rep);
 
 /* ---- store connection pool (pool.c) ------------------------------------------------ */
 

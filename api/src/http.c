@@ -111,7 +111,8 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         api_openapi(rep);
         return;
     }
-    if (strncmp(url, "/v1.1", 5) != 0 || (url[5] != '\0' && url[5] != '/')) {
+    int alerts = api_alerts_path(url);
+    if (!alerts && (strncmp(url, "/v1.1", 5) != 0 || (url[5] != '\0' && url[5] != '/'))) {
         api_reply_error(rep, API_E_NOTFOUND, NULL,
                         "no resource here; the SensorThings API is under /v1.1");
         return;
@@ -131,7 +132,7 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
     client_addr(c, who.client, sizeof who.client);
     struct api_request req = {.cfg = s->cfg,
                               .st = st,
-                              .path = url + 5,
+                              .path = alerts ? url : url + 5,
                               .args = a.v,
                               .nargs = a.n,
                               .method = m,
@@ -140,7 +141,10 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
                               .who = &who,
                               .header = header_of,
                               .conn = c};
-    api_sta_handle(&req, rep);
+    if (alerts)
+        api_alerts_handle(&req, rep);
+    else
+        api_sta_handle(&req, rep);
     api_pool_give(s->pool, st);
 }
 

@@ -195,6 +195,7 @@ static const struct {
     [API_E_REPLYMAX] = {500, "EFULL"},     [API_E_NOTIMPL] = {501, "ENOTIMPL"},
     [API_E_BUSY] = {503, "EBUSY"},         [API_E_DB] = {500, "EDB"},
     [API_E_INTERNAL] = {500, "EINTERNAL"},
+    [API_E_UNAUTHORIZED] = {401, "EUNAUTHORIZED"}, [API_E_FORBIDDEN] = {403, "EFORBIDDEN"},
 };
 
 unsigned api_err_status(enum api_err e)

@@ -447,7 +447,7 @@ static void alert_list(const struct api_request *req, struct api_reply *rep, int
     struct api_buf *b = &rep->body;
     struct list_out o = {b, req->cfg, 0, f.top, 0};
     int64_t total = 0;
-    enum tk_rc rc;
+    enum tk_rc rc = TK_OK;
     if (atom) {
         api_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                         "<feed xmlns=\"http://www.w3.org/2005/Atom\"><id>");
@@ -479,8 +479,8 @@ static void alert_list(const struct api_request *req, struct api_reply *rep, int
         rep->content_type = "application/json";
     }
     if (rc) {
-        api_reply_error(rep, api_err_of_rc(rc), NULL, "listing alerts failed: %s",
-                        store_errmsg(req->st));
+        api_reply_error(rep, api_err_of_rc(rc), NULL, "listing alerts failed: %s (%s)",
+                        tk_strerror(rc), store_errmsg(req->st));
         return;
     }
     rep->status = 200;

@@ -49,7 +49,9 @@ enum tk_rc ing_alerts_load(struct store *st, const struct store_device *dev, int
             for (size_t i = n; !rc && i > 0; i--) /* descending: oldest last */
                 ing_alert_remember(g, pts[i - 1].t_us, pts[i - 1].result);
             g->last_t_us = last.t_us;
-            g->last_seen_us = last.t_us < now_us ? last.t_us : now_us;
+            /* resultTime is when the ingest received the reading */
+            int64_t seen = last.result_time_us ? last.result_time_us : last.t_us;
+            g->last_seen_us = seen < now_us ? seen : now_us;
         }
     }
     if (rc) {

@@ -11,8 +11,8 @@
 
 /** A gauge's engine state rebuilt from the store: its settings (stored or default), its
  *  open alerts, the level points of the last 11 minutes before its latest observation,
- *  what its config topic says. The time of the latest observation (at most now_us) stands
- *  for the last arrival. *out is new (free()). */
+ *  what its config topic says. The last arrival is the resultTime (receive time) of the
+ *  latest observation, at most now_us. *out is new (free()). */
 enum tk_rc ing_alerts_load(struct store *st, const struct store_device *dev, int64_t now_us,
                            struct ing_alert_gauge **out) TK_WUR;
 

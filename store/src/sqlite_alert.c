@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sqlite_int.h"
+#include "tk_time.h"
 
 #define AL_COLS                                                                                    \
     "id, device_id, name, lat, lon, cond, active, event, severity, severity_max, value,"          \
@@ -18,7 +19,7 @@
     " AND (?3 IS NULL OR cond = ?3)"                                                               \
     " AND (?4 IS NULL OR device_id = ?4)"                                                          \
     " AND (?5 IS NULL OR (lon BETWEEN ?5 AND ?7 AND lat BETWEEN ?6 AND ?8))"                      \
-    " AND (?9 IS NULL OR end_us IS NULL OR end_us >= ?9)"                                          \
+    " AND (?9 IS NULL OR coalesce(end_us, ?13) >= ?9)" /* an open alert lasts until now */                                          \
     " AND (?10 IS NULL OR start_us < ?10)"
 
 static const char *const al_sql[AL_N] = {
@@ -247,6 +248,7 @@ static void bind_filter(sqlite3_stmt *s, const struct store_alert_filter *f)
     }
     if (f->from_us)
         sqlite3_bind_int64(s, 9, f->from_us);
+    sqlite3_bind_int64(s, 13, tk_now_utc_us());
     if (f->to_us)
         sqlite3_bind_int64(s, 10, f->to_us);
 }

@@ -8,6 +8,8 @@ baselines measured in the same run (the machine is shared and noisy).
   (d) store bulk insert from 1,000 interleaved devices  (store-bench)
   (e) one day of one datastream out of 10M rows           (store-bench)
   (f) 30 days of hourly averages                          (store-bench)
+  (g) alert latency: a level crossing published -> its alert on city/alerts (bench/alerts.py),
+      against the raw MQTT transport of the same readings
 
 Options: --quick (smaller runs), --devices N, --count N (readings per device)."""
 import argparse
@@ -128,14 +130,25 @@ def store_figures(quick):
     return figs
 
 
+def bench_alerts(quick):
+    out = subprocess.run([sys.executable, os.path.join(TOP, "bench", "alerts.py"), "--crossings",
+                          "40" if quick else "200"], capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError("bench/alerts.py failed: %s" % out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--devices", type=int, default=100)
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--skip-store", action="store_true")
-    ap.add_argument("--only", choices=["raw", "ingest", "python"], help="measure one figure")
+    ap.add_argument("--only", choices=["raw", "ingest", "python", "alerts"], help="measure one figure")
     a = ap.parse_args()
+    if a.only == "alerts":
+        print(json.dumps(bench_alerts(a.quick)))
+        return
     if a.only:
         f = {"raw": lambda: bench_raw(a.devices, a.count), "ingest": lambda: bench_ingest(a.devices, a.count)[0],
              "python": lambda: bench_ingest(a.devices, a.count, python=True)[0]}[a.only]
@@ -151,6 +164,8 @@ def main():
     print("measuring (c) Python paho-mqtt + sqlite3 ingest ...", file=sys.stderr)
     py, _ = bench_ingest(a.devices, a.count, python=True)
     figs = {} if a.skip_store else store_figures(a.quick)
+    print("measuring (g) alert latency ...", file=sys.stderr)
+    al = bench_alerts(a.quick)
 
     rows = [
         ("(a) raw MQTT QoS1 transport", "%.0f msg/s" % raw, "1.00x (baseline)", ""),
@@ -174,6 +189,10 @@ def main():
     d = figs.get("store.latest_1000")
     if d:
         rows.append(("    latest values of 1,000 datastreams", "%.0f us" % d["value"], "", "API target < 5000 us"))
+    rows.append(("(g) alert latency, %d crossings" % al["crossings"],
+                 "%.1f ms median" % al["alert_ms_median"], "%.0fx of raw MQTT" % al["ratio_median"],
+                 "p99 %.1f ms; raw MQTT median %.2f ms, p99 %.2f ms" % (
+                     al["alert_ms_p99"], al["raw_mqtt_ms_median"], al["raw_mqtt_ms_p99"])))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)

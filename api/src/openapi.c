@@ -1,9 +1,63 @@
 /* The OpenAPI 3 document served at /openapi.json: what takumi-api offers beyond the
- * SensorThings standard (the aggregation extension and latest values so far). Static
+ * SensorThings standard (the aggregation extension, latest values, alerts). Static
  * text, checked as JSON by the integration test. */
 #include <string.h>
 
 #include "api.h"
+
+/* Alerts (docs/alerts.md, api/src/alerts.c). */
+#define ERR_REF(code) "\"" code "\":{\"$ref\":\"#/components/responses/Error\"}"
+#define QP(name, type, desc)                                                                       \
+    "{\"name\":\"" name "\",\"in\":\"query\",\"required\":false,\"description\":\"" desc          \
+    "\",\"schema\":{\"type\":\"" type "\"}}"
+#define ALERT_PATHS                                                                                \
+    "\"/alerts\":{\"get\":{\"summary\":\"Alerts of water-level gauges, newest first\","             \
+    "\"parameters\":[" QP("state", "string", "active or cleared") ","                             \
+    QP("severity", "string", "caution, warning, danger; comma-separated") ","                     \
+    QP("condition", "string", "level, rise or silence") ","                                        \
+    QP("device", "string", "a gauge id") ","                                                       \
+    QP("bbox", "string", "minLon,minLat,maxLon,maxLat") ","                                        \
+    QP("from", "string", "RFC 3339: alerts active at or after") ","                                \
+    QP("to", "string", "RFC 3339: alerts that started before") ","                                 \
+    QP("$top", "integer", "page size, default 100") "," QP("$skip", "integer", "") ","             \
+    QP("$count", "boolean", "add @iot.count") "],"                                                 \
+    "\"responses\":{\"200\":{\"description\":\"a page of alerts\",\"content\":{"                  \
+    "\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/AlertList\"}}}},"          \
+    ERR_REF("400") "}}},"                                                                          \
+    "\"/alerts/{id}\":{\"get\":{\"summary\":\"One alert (the city/alerts payload)\","               \
+    "\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,"                          \
+    "\"schema\":{\"type\":\"integer\"}}],\"responses\":{\"200\":{\"description\":\"the alert\","   \
+    "\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Alert\"}}}},"   \
+    ERR_REF("404") "}}},"                                                                          \
+    "\"/alerts/{id}.cap\":{\"get\":{\"summary\":\"One alert as CAP 1.2 (ja-JP and en-US info)\","   \
+    "\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,"                          \
+    "\"schema\":{\"type\":\"integer\"}}],\"responses\":{\"200\":{\"description\":"                \
+    "\"urn:oasis:names:tc:emergency:cap:1.2 alert\",\"content\":{\"application/cap+xml\":{}}},"     \
+    ERR_REF("404") "}}},"                                                                          \
+    "\"/alerts.atom\":{\"get\":{\"summary\":\"Atom feed of CAP 1.2 alerts (the /alerts filters)\"," \
+    "\"responses\":{\"200\":{\"description\":\"the feed\",\"content\":{"                          \
+    "\"application/atom+xml\":{}}}," ERR_REF("400") "}}},"                                        \
+    "\"/alerts/config/{device}\":{\"parameters\":[{\"name\":\"device\",\"in\":\"path\","           \
+    "\"required\":true,\"schema\":{\"type\":\"string\"}}],"                                         \
+    "\"get\":{\"summary\":\"Alert settings of a gauge (admin scope)\",\"responses\":{"              \
+    "\"200\":{\"description\":\"the settings\",\"content\":{\"application/json\":{\"schema\":"     \
+    "{\"$ref\":\"#/components/schemas/AlertConfig\"}}}}," ERR_REF("401") "," ERR_REF("403") ","   \
+    ERR_REF("404") "}},"                                                                           \
+    "\"put\":{\"summary\":\"Change some settings (admin scope)\",\"requestBody\":{\"required\":"  \
+    "true,\"content\":{\"application/json\":{\"schema\":{\"$ref\":"                                 \
+    "\"#/components/schemas/AlertConfig\"}}}},\"responses\":{\"200\":{\"description\":"             \
+    "\"the settings now\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":"               \
+    "\"#/components/schemas/AlertConfig\"}}}}," ERR_REF("400") "," ERR_REF("401") ","              \
+    ERR_REF("403") "," ERR_REF("404") "}}},"                                                       \
+    "\"/admin/devices\":{\"get\":{\"summary\":\"Device health: last status, last reading, open"    \
+    " alerts (admin scope)\",\"responses\":{\"200\":{\"description\":\"every device\"},"           \
+    ERR_REF("401") "," ERR_REF("403") "}}}"
+#define ALERT_SCHEMAS                                                                              \
+    "\"Alert\":{\"type\":\"object\",\"description\":\"schemas/alert.schema.json\"},"                \
+    "\"AlertList\":{\"type\":\"object\",\"properties\":{\"value\":{\"type\":\"array\","           \
+    "\"items\":{\"$ref\":\"#/components/schemas/Alert\"}},\"@iot.count\":{\"type\":\"integer\"},"  \
+    "\"@iot.nextLink\":{\"type\":\"string\"}}},"                                                   \
+    "\"AlertConfig\":{\"type\":\"object\",\"description\":\"schemas/alert-config.schema.json\"}"
 
 static const char doc[] =
     "{\"openapi\":\"3.0.3\","
@@ -43,7 +97,7 @@ static const char doc[] =
     "{\"name\":\"$skip\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"integer\"}}],"
     "\"responses\":{\"200\":{\"description\":\"one entry per Datastream\",\"content\":"
     "{\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Latest\"}}}},"
-    "\"400\":{\"$ref\":\"#/components/responses/Error\"}}}}},"
+    "\"400\":{\"$ref\":\"#/components/responses/Error\"}}}}," ALERT_PATHS "},"
     "\"components\":{"
     "\"responses\":{\"Error\":{\"description\":\"a JSON error\",\"content\":{\"application/json\":"
     "{\"schema\":{\"$ref\":\"#/components/schemas/Error\"}}}}},"
@@ -71,7 +125,7 @@ static const char doc[] =
     " start/end\"},"
     "\"resultTime\":{\"type\":\"string\",\"nullable\":true},"
     "\"result\":{\"type\":\"number\",\"nullable\":true}}}},"
-    "\"@iot.nextLink\":{\"type\":\"string\"}}}}}}";
+    "\"@iot.nextLink\":{\"type\":\"string\"}}}," ALERT_SCHEMAS "}}}";
 
 void api_openapi(struct api_reply *rep)
 {

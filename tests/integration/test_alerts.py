@@ -243,6 +243,12 @@ def test_end_to_end():
         assert st == 200 and ctype.startswith("application/cap+xml"), (st, ctype)
         ok, out = xsd_valid(cap)
         assert ok, out + cap.decode()
+        # the check can fail: the same document without its <status>, or with a time in
+        # the "Z" form the CAP pattern refuses, does not validate
+        broken = cap.replace(b"<status>Actual</status>", b"")
+        assert broken != cap and not xsd_valid(broken)[0]
+        zulu = cap.replace(b"+00:00</sent>", b"Z</sent>")
+        assert zulu != cap and not xsd_valid(zulu)[0]
         root = ET.fromstring(cap)
         infos = root.findall(CAP_NS + "info")
         assert [i.find(CAP_NS + "language").text for i in infos] == ["ja-JP", "en-US"]

@@ -10,6 +10,9 @@
 #define QP(name, type, desc)                                                                       \
     "{\"name\":\"" name "\",\"in\":\"query\",\"required\":false,\"description\":\"" desc          \
     "\",\"schema\":{\"type\":\"" type "\"}}"
+#define DEVICE_PARAM                                                                               \
+    "\"parameters\":[{\"name\":\"device\",\"in\":\"path\",\"required\":true,"                      \
+    "\"schema\":{\"type\":\"string\"}}]"
 #define ALERT_PATHS                                                                                \
     "\"/alerts\":{\"get\":{\"summary\":\"Alerts of water-level gauges, newest first\","             \
     "\"parameters\":[" QP("state", "string", "active or cleared") ","                             \
@@ -37,13 +40,14 @@
     "\"/alerts.atom\":{\"get\":{\"summary\":\"Atom feed of CAP 1.2 alerts (the /alerts filters)\"," \
     "\"responses\":{\"200\":{\"description\":\"the feed\",\"content\":{"                          \
     "\"application/atom+xml\":{}}}," ERR_REF("400") "}}},"                                        \
-    "\"/alerts/config/{device}\":{\"parameters\":[{\"name\":\"device\",\"in\":\"path\","           \
-    "\"required\":true,\"schema\":{\"type\":\"string\"}}],"                                         \
-    "\"get\":{\"summary\":\"Alert settings of a gauge (admin scope)\",\"responses\":{"              \
+    "\"/alerts/config/{device}\":{"                                                                 \
+    "\"get\":{\"summary\":\"Alert settings of a gauge (admin scope)\"," DEVICE_PARAM            \
+    ",\"responses\":{"                                                                            \
     "\"200\":{\"description\":\"the settings\",\"content\":{\"application/json\":{\"schema\":"     \
     "{\"$ref\":\"#/components/schemas/AlertConfig\"}}}}," ERR_REF("401") "," ERR_REF("403") ","   \
     ERR_REF("404") "}},"                                                                           \
-    "\"put\":{\"summary\":\"Change some settings (admin scope)\",\"requestBody\":{\"required\":"  \
+    "\"put\":{\"summary\":\"Change some settings (admin scope)\"," DEVICE_PARAM                  \
+    ",\"requestBody\":{\"required\":"                                                             \
     "true,\"content\":{\"application/json\":{\"schema\":{\"$ref\":"                                 \
     "\"#/components/schemas/AlertConfig\"}}}},\"responses\":{\"200\":{\"description\":"             \
     "\"the settings now\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":"               \

@@ -33,13 +33,13 @@ static int find_gauge(struct store *st, const char *cmd, const char *id, struct 
         return ADMIN_EXIT_FAIL;
     }
     if (rc) {
-        fprintf(stderr, "takumi-admin alert %s: %s (%s)\n", cmd, tk_strerror(rc),
-                store_errmsg(st));
+        fprintf(stderr, "takumi-admin alert %s: %s (%s)\n", cmd, tk_strerror(rc), store_errmsg(st));
         return ADMIN_EXIT_FAIL;
     }
     if (dev->kind != TK_KIND_WATER_LEVEL) {
-        fprintf(stderr, "takumi-admin alert %s: '%s' is a %s device; alerts apply to water_level "
-                        "gauges only\n",
+        fprintf(stderr,
+                "takumi-admin alert %s: '%s' is a %s device; alerts apply to water_level "
+                "gauges only\n",
                 cmd, id, tk_kind_name(dev->kind));
         return ADMIN_EXIT_USAGE;
     }
@@ -171,9 +171,9 @@ static int list_row(const struct store_device *dev, void *ud)
     if (lc->rc)
         return 1;
     printf("%-24s %-7s %7.3f %7.3f %7.3f %6.3f %4lld %6.3f %6lld %5lld  %s\n", dev->id,
-           c.is_set ? "set" : "default", c.caution_m, c.warning_m, c.danger_m,
-           c.rise_m_per_10min, (long long)c.silence_intervals, c.hysteresis_m,
-           (long long)c.interval_s, (long long)c.fast_interval_s, open[0] ? open : "-");
+           c.is_set ? "set" : "default", c.caution_m, c.warning_m, c.danger_m, c.rise_m_per_10min,
+           (long long)c.silence_intervals, c.hysteresis_m, (long long)c.interval_s,
+           (long long)c.fast_interval_s, open[0] ? open : "-");
     return 0;
 }
 

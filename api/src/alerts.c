@@ -54,11 +54,21 @@ static void put_xml(struct api_buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '<': api_buf_puts(b, "&lt;"); break;
-        case '>': api_buf_puts(b, "&gt;"); break;
-        case '&': api_buf_puts(b, "&amp;"); break;
-        case '"': api_buf_puts(b, "&quot;"); break;
-        case '\'': api_buf_puts(b, "&apos;"); break;
+        case '<':
+            api_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            api_buf_puts(b, "&gt;");
+            break;
+        case '&':
+            api_buf_puts(b, "&amp;");
+            break;
+        case '"':
+            api_buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            api_buf_puts(b, "&apos;");
+            break;
         default:
             if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n')
                 api_buf_put(b, "?", 1); /* not allowed in XML 1.0 */
@@ -145,18 +155,21 @@ static void cap_description(struct api_buf *b, const struct cap_text *t,
     api_buf_printf(b, " (%s): ", a->device_id);
     switch (a->cond) {
     case STORE_ALERT_LEVEL:
-        api_buf_printf(b, ja ? "水位 %.2f m（基準 %.2f m）、最高 %.2f m。"
-                             : "level %.2f m (threshold %.2f m), highest %.2f m.",
+        api_buf_printf(b,
+                       ja ? "水位 %.2f m（基準 %.2f m）、最高 %.2f m。"
+                          : "level %.2f m (threshold %.2f m), highest %.2f m.",
                        a->value, a->threshold, a->peak_value);
         break;
     case STORE_ALERT_RISE:
-        api_buf_printf(b, ja ? "上昇速度 10分あたり %.2f m（基準 %.2f m）、最大 %.2f m。"
-                             : "rising %.2f m per 10 minutes (threshold %.2f m), fastest %.2f m.",
+        api_buf_printf(b,
+                       ja ? "上昇速度 10分あたり %.2f m（基準 %.2f m）、最大 %.2f m。"
+                          : "rising %.2f m per 10 minutes (threshold %.2f m), fastest %.2f m.",
                        a->value, a->threshold, a->peak_value);
         break;
     default:
-        api_buf_printf(b, ja ? "%.0f 秒間データなし（基準 %.0f 秒）。"
-                             : "no data for %.0f s (threshold %.0f s).",
+        api_buf_printf(b,
+                       ja ? "%.0f 秒間データなし（基準 %.0f 秒）。"
+                          : "no data for %.0f s (threshold %.0f s).",
                        a->value, a->threshold);
     }
 }
@@ -171,11 +184,13 @@ static void cap_info(struct api_buf *b, const struct api_config *cfg, const stru
     api_buf_puts(b, "<event>");
     put_xml(b, t->event[a->cond]);
     api_buf_printf(b, "</event><responseType>%s</responseType>", cap_response(a));
-    api_buf_printf(b, "<urgency>%s</urgency><severity>%s</severity>"
-                      "<certainty>Observed</certainty>",
+    api_buf_printf(b,
+                   "<urgency>%s</urgency><severity>%s</severity>"
+                   "<certainty>Observed</certainty>",
                    a->active ? "Immediate" : "Past", cap_severity(a->severity));
-    api_buf_printf(b, "<eventCode><valueName>takumi-condition</valueName><value>%s</value>"
-                      "</eventCode>",
+    api_buf_printf(b,
+                   "<eventCode><valueName>takumi-condition</valueName><value>%s</value>"
+                   "</eventCode>",
                    store_alert_cond_name(a->cond));
     api_buf_puts(b, "<effective>");
     put_cap_time(b, a->start_us);
@@ -196,11 +211,13 @@ static void cap_info(struct api_buf *b, const struct api_config *cfg, const stru
     api_buf_printf(b, "/alerts/%lld</web>", (long long)a->id);
     api_buf_printf(b, "<parameter><valueName>value_%s</valueName><value>%.3f</value></parameter>",
                    store_alert_unit(a->cond), a->value);
-    api_buf_printf(b, "<parameter><valueName>threshold_%s</valueName><value>%.3f</value>"
-                      "</parameter>",
+    api_buf_printf(b,
+                   "<parameter><valueName>threshold_%s</valueName><value>%.3f</value>"
+                   "</parameter>",
                    store_alert_unit(a->cond), a->threshold);
-    api_buf_printf(b, "<parameter><valueName>severity_takumi</valueName><value>%s</value>"
-                      "</parameter>",
+    api_buf_printf(b,
+                   "<parameter><valueName>severity_takumi</valueName><value>%s</value>"
+                   "</parameter>",
                    store_alert_sev_name(a->severity));
     api_buf_puts(b, "<area><areaDesc>");
     put_xml(b, a->name[0] ? a->name : a->device_id);
@@ -396,8 +413,7 @@ static int list_atom(const struct store_alert *a, void *ud)
     o->n++;
     api_buf_puts(b, "<entry><id>");
     put_xml(b, o->cfg->base_url);
-    api_buf_printf(b, "/alerts/%lld.cap?rev=%lld</id><title>", (long long)a->id,
-                   (long long)a->rev);
+    api_buf_printf(b, "/alerts/%lld.cap?rev=%lld</id><title>", (long long)a->id, (long long)a->rev);
     cap_headline(b, &cap_en, a);
     api_buf_puts(b, "</title><updated>");
     put_cap_time(b, a->updated_us);

@@ -10,8 +10,8 @@
 
 #include "store.h"
 
-#define ING_ALERT_HIST 32               /* level points kept for the rise */
-#define ING_ALERT_SPACING_US 30000000LL /* points kept at least 30 s apart */
+#define ING_ALERT_HIST 32                 /* level points kept for the rise */
+#define ING_ALERT_SPACING_US 30000000LL   /* points kept at least 30 s apart */
 #define ING_ALERT_RISE_MIN_US 60000000LL  /* the rise is taken against points 1 .. */
 #define ING_ALERT_RISE_MAX_US 660000000LL /* .. 11 minutes older than the reading */
 
@@ -25,8 +25,8 @@ struct ing_alert_gauge {
     int64_t ht[ING_ALERT_HIST];
     double hv[ING_ALERT_HIST];
     int hn, hpos;
-    int64_t last_t_us;    /* newest reading time evaluated (0: none) */
-    int64_t last_seen_us; /* when the newest reading arrived (0: never) */
+    int64_t last_t_us;             /* newest reading time evaluated (0: none) */
+    int64_t last_seen_us;          /* when the newest reading arrived (0: never) */
     struct store_alert_device pub; /* what the gauge's retained config says */
 };
 

@@ -104,7 +104,8 @@ static enum tk_rc fast_mode(struct store *st, struct ing_pub *pub, struct ing_al
     d.fast_since_us = now_us;
     char topic[128], body[512];
     size_t len;
-    enum tk_rc rc = ing_alerts_config_json(&g->cfg, d.config_version, want, body, sizeof body, &len);
+    enum tk_rc rc =
+        ing_alerts_config_json(&g->cfg, d.config_version, want, body, sizeof body, &len);
     if (!rc)
         rc = store_alert_device_put(st, g->cfg.device_id, &d);
     if (rc)

@@ -24,8 +24,7 @@ enum tk_rc ing_alerts_reconfig(struct store *st, struct ing_alert_gauge *g,
  *  city/alerts/{id} and, when the gauge enters or leaves alerting, its retained config.
  *  *npub is increased by the packets queued. */
 enum tk_rc ing_alerts_reading(struct store *st, struct ing_pub *pub, struct ing_alert_gauge *g,
-                              int64_t t_us, double level_m, int64_t now_us,
-                              uint64_t *npub) TK_WUR;
+                              int64_t t_us, double level_m, int64_t now_us, uint64_t *npub) TK_WUR;
 
 /** The silence timer, the same way. */
 enum tk_rc ing_alerts_tick(struct store *st, struct ing_pub *pub, struct ing_alert_gauge *g,

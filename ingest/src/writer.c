@@ -384,17 +384,14 @@ static enum tk_rc process_reading(struct writer *w, struct dev_entry *d, const s
     return record_seq(w, d, r->seq);
 }
 
-/* The latest city/{kind}/{id}/status of a registered device (device health). */
-static enum tk_rc process_status(struct writer *w, const struct ing_msg *m, const char *id,
-                                 enum tk_kind kind)
+/* The device a message's topic names, registered with that kind; otherwise the message
+ * is quarantined with the reason and *out is NULL. */
+static enum tk_rc registered_device(struct writer *w, const struct ing_msg *m, const char *id,
+                                    enum tk_kind kind, struct dev_entry **out)
 {
     struct tk_error e = {0};
-    struct tk_status ts;
     struct dev_entry *d = NULL;
-    size_t len;
-    const char *payload = ing_msg_payload(m, &len);
-    if (len == 0)
-        return TK_OK; /* a retained status being deleted: nothing to record */
+    *out = NULL;
     enum tk_rc rc = device_get(w, id, &d);
     if (rc == TK_ENOTFOUND) {
         tk_error_set(&e, TK_ENOTFOUND, "topic", "device '%s' is not registered", id);
@@ -407,6 +404,24 @@ static enum tk_rc process_status(struct writer *w, const struct ing_msg *m, cons
                      tk_kind_name(d->dev.kind), tk_kind_name(kind));
         return quarantine(w, m, id, &e);
     }
+    *out = d;
+    return TK_OK;
+}
+
+/* The latest city/{kind}/{id}/status of a registered device (device health). */
+static enum tk_rc process_status(struct writer *w, const struct ing_msg *m, const char *id,
+                                 enum tk_kind kind)
+{
+    struct tk_error e = {0};
+    struct tk_status ts;
+    struct dev_entry *d = NULL;
+    size_t len;
+    const char *payload = ing_msg_payload(m, &len);
+    if (len == 0)
+        return TK_OK; /* a retained status being deleted: nothing to record */
+    enum tk_rc rc = registered_device(w, m, id, kind, &d);
+    if (rc || !d)
+        return rc;
     if (len > (size_t)w->ctx->cfg.payload_max || tk_status_parse(payload, len, &ts, &e)) {
         if (!e.code)
             tk_error_set(&e, TK_EFULL, "", "status of %zu bytes exceeds the limit", len);
@@ -449,18 +464,9 @@ static enum tk_rc process_msg(struct writer *w, const struct ing_msg *m)
                      (long long)w->ctx->cfg.payload_max);
         return quarantine(w, m, id, &e);
     }
-    rc = device_get(w, id, &d);
-    if (rc == TK_ENOTFOUND) {
-        tk_error_set(&e, TK_ENOTFOUND, "topic", "device '%s' is not registered", id);
-        return quarantine(w, m, id, &e);
-    }
-    if (rc)
+    rc = registered_device(w, m, id, kind, &d);
+    if (rc || !d)
         return rc;
-    if (d->dev.kind != kind) {
-        tk_error_set(&e, TK_EINVAL, "topic", "device '%s' is registered as %s, not %s", id,
-                     tk_kind_name(d->dev.kind), tk_kind_name(kind));
-        return quarantine(w, m, id, &e);
-    }
     size_t cap = (size_t)w->ctx->cfg.readings_max;
     rc = tk_readings_parse(payload, len, kind, id, w->rd, w->errs, cap, &n, &e);
     if (rc) {

@@ -185,13 +185,17 @@ static void engine(struct tmpdb *db, struct store_device *dev)
     CHECK_EQ_INT(count(&f), 2);
     f = (struct store_alert_filter){.state = -1, .cond = STORE_ALERT_RISE};
     CHECK_EQ_INT(count(&f), 1);
-    f = (struct store_alert_filter){.state = -1, .cond = -1,
-                                    .severities = 1u << STORE_SEV_WARNING};
+    f = (struct store_alert_filter){.state = -1, .cond = -1, .severities = 1u << STORE_SEV_WARNING};
     CHECK_EQ_INT(count(&f), 2); /* level (warning now) and rise */
     f = (struct store_alert_filter){.state = -1, .cond = -1, .device_id = "wl-other"};
     CHECK_EQ_INT(count(&f), 0);
-    f = (struct store_alert_filter){.state = -1, .cond = -1, .has_bbox = 1,
-                                    .min_lon = 139, .min_lat = 35, .max_lon = 140, .max_lat = 36};
+    f = (struct store_alert_filter){.state = -1,
+                                    .cond = -1,
+                                    .has_bbox = 1,
+                                    .min_lon = 139,
+                                    .min_lat = 35,
+                                    .max_lon = 140,
+                                    .max_lat = 36};
     CHECK_EQ_INT(count(&f), 3);
     f.min_lon = 139.8;
     CHECK_EQ_INT(count(&f), 0);
@@ -213,7 +217,9 @@ static void engine(struct tmpdb *db, struct store_device *dev)
 
 static void status(void)
 {
-    struct store_device_status s = {.online = 1, .has_battery = 1, .battery_v = 3.6,
+    struct store_device_status s = {.online = 1,
+                                    .has_battery = 1,
+                                    .battery_v = 3.6,
                                     .received_us = T0},
                                got;
     strcpy(s.device_id, "wl-kita-001");

@@ -82,8 +82,7 @@ void store_alert_config_default(const struct store_device *dev, struct store_ale
         out->hysteresis_m = round(gap * 250.0) / 1000.0; /* a quarter of the smallest gap */
 }
 
-static enum tk_rc bad(struct tk_error *err, const char *path, const char *fmt, ...)
-    TK_PRINTF(3, 4);
+static enum tk_rc bad(struct tk_error *err, const char *path, const char *fmt, ...) TK_PRINTF(3, 4);
 static enum tk_rc bad(struct tk_error *err, const char *path, const char *fmt, ...)
 {
     char text[200];
@@ -117,11 +116,13 @@ enum tk_rc store_alert_config_check(const struct store_alert_config *c, struct t
                        r[i].lo_open ? "greater than" : "at least", r[i].lo, r[i].hi);
     }
     if (!(c->caution_m < c->warning_m))
-        return bad(err, "/warning_m", "the warning level (%g m) must be above the caution level (%g m)",
-                   c->warning_m, c->caution_m);
+        return bad(err, "/warning_m",
+                   "the warning level (%g m) must be above the caution level (%g m)", c->warning_m,
+                   c->caution_m);
     if (!(c->warning_m < c->danger_m))
-        return bad(err, "/danger_m", "the danger level (%g m) must be above the warning level (%g m)",
-                   c->danger_m, c->warning_m);
+        return bad(err, "/danger_m",
+                   "the danger level (%g m) must be above the warning level (%g m)", c->danger_m,
+                   c->warning_m);
     double gap = fmin(c->caution_m, fmin(c->warning_m - c->caution_m, c->danger_m - c->warning_m));
     if (!(c->hysteresis_m < gap))
         return bad(err, "/hysteresis_m",
@@ -283,8 +284,8 @@ enum tk_rc store_alert_json(const struct store_alert *a, char *buf, size_t size,
                      "\"peak\":{\"value\":%s,\"time\":\"%s\"},\"updated\":\"%s\",\"rev\":%lld}",
                      (long long)a->id, a->device_id, name, lat, lon, store_alert_cond_name(a->cond),
                      a->active ? "active" : "cleared", store_alert_event_name(a->event),
-                     store_alert_sev_name(a->severity), store_alert_sev_name(a->severity_max), value,
-                     thr, store_alert_unit(a->cond), start, end, peak_v, peak_t, upd,
+                     store_alert_sev_name(a->severity), store_alert_sev_name(a->severity_max),
+                     value, thr, store_alert_unit(a->cond), start, end, peak_v, peak_t, upd,
                      (long long)a->rev);
     if (k < 0 || (size_t)k >= size)
         return TK_EFULL;
@@ -365,8 +366,8 @@ enum tk_rc store_alert_get(struct store *st, int64_t id, struct store_alert *out
     return st->ops->alert_get(st, id, out);
 }
 
-enum tk_rc store_alert_list(struct store *st, const struct store_alert_filter *f,
-                            store_alert_cb cb, void *ud, int64_t *total)
+enum tk_rc store_alert_list(struct store *st, const struct store_alert_filter *f, store_alert_cb cb,
+                            void *ud, int64_t *total)
 {
     if (!st || !f || !cb)
         return TK_EINVAL;

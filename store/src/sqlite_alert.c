@@ -10,7 +10,7 @@
 #include "tk_time.h"
 
 #define AL_COLS                                                                                    \
-    "id, device_id, name, lat, lon, cond, active, event, severity, severity_max, value,"          \
+    "id, device_id, name, lat, lon, cond, active, event, severity, severity_max, value,"           \
     " threshold, start_us, end_us, peak_value, peak_us, updated_us, rev"
 
 #define AL_WHERE                                                                                   \
@@ -18,8 +18,8 @@
     " AND (?2 = 0 OR ((1 << severity) & ?2) != 0)"                                                 \
     " AND (?3 IS NULL OR cond = ?3)"                                                               \
     " AND (?4 IS NULL OR device_id = ?4)"                                                          \
-    " AND (?5 IS NULL OR (lon BETWEEN ?5 AND ?7 AND lat BETWEEN ?6 AND ?8))"                      \
-    " AND (?9 IS NULL OR coalesce(end_us, ?13) >= ?9)" /* an open alert lasts until now */                                          \
+    " AND (?5 IS NULL OR (lon BETWEEN ?5 AND ?7 AND lat BETWEEN ?6 AND ?8))"                       \
+    " AND (?9 IS NULL OR coalesce(end_us, ?13) >= ?9)" /* an open alert lasts until now */         \
     " AND (?10 IS NULL OR start_us < ?10)"
 
 static const char *const al_sql[AL_N] = {

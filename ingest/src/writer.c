@@ -125,6 +125,15 @@ static void map_drop(struct writer *w, struct dev_entry *d)
     }
 }
 
+/* A gauge's alert state, loaded from the store when missing (first sight, or dropped with
+ * a failed transaction). */
+static enum tk_rc gauge_alerts(struct writer *w, struct dev_entry *d)
+{
+    if (d->al || d->dev.kind != TK_KIND_WATER_LEVEL || !w->ctx->cfg.alerts)
+        return TK_OK;
+    return ing_alerts_load(w->st, &d->dev, w->now_us, &d->al);
+}
+
 /* The cached device, loading it (registry and watermark state) on first sight.
  * TK_ENOTFOUND for an unregistered device: not cached, so a device provisioned while
  * ingest runs is found on its next message. */
@@ -144,8 +153,8 @@ static enum tk_rc device_get(struct writer *w, const char *id, struct dev_entry 
     rc = store_device_get(w->st, id, &d->dev);
     if (!rc)
         rc = store_seq_load(w->st, id, &d->seq);
-    if (!rc && d->dev.kind == TK_KIND_WATER_LEVEL && w->ctx->cfg.alerts)
-        rc = ing_alerts_load(w->st, &d->dev, w->now_us, &d->al);
+    if (!rc)
+        rc = gauge_alerts(w, d);
     if (!rc && w->ndevs + 1 > w->nbuckets / 2)
         rc = map_grow(w);
     if (rc) {
@@ -290,14 +299,11 @@ static enum tk_rc store_norm(struct writer *w, struct dev_entry *d, const struct
         w->ctx->stats.stored_obs++;
         if (w->ctx->cfg.publish_observations && pub_observation(w, &o))
             w->ctx->stats.publish_failures++; /* live push only; the row is stored */
-        if (d->al && io->q == TK_Q_WATER_LEVEL) {
+        if (io->q == TK_Q_WATER_LEVEL && (rc = gauge_alerts(w, d)) == TK_OK && d->al)
             /* in the reading's own transaction: published right after its commit */
             rc = ing_alerts_reading(w->st, w->pub, d->al, o.t_us, o.result, w->now_us, &w->npub);
-            if (!rc)
-                rc = touch(w, d); /* a rollback must drop the changed alert state */
-            if (rc)
-                return rc;
-        }
+        if (rc)
+            return rc;
     }
     return TK_OK;
 }
@@ -497,7 +503,7 @@ static int preload_one(const struct store_device *dev, void *ud)
     struct dev_entry *d;
     if (dev->kind != TK_KIND_WATER_LEVEL)
         return 0;
-    return device_get(w, dev->id, &d) ? 1 : 0;
+    return device_get(w, dev->id, &d) || gauge_alerts(w, d) ? 1 : 0;
 }
 
 /* Alerts: load every gauge (so one that went silent before a restart is watched too),
@@ -523,10 +529,7 @@ static enum tk_rc alert_turn(struct writer *w)
                 continue;
             if (reload && (rc = ing_alerts_reconfig(w->st, d->al, &d->dev)))
                 return rc;
-            uint64_t before = w->npub;
             rc = ing_alerts_tick(w->st, w->pub, d->al, w->now_us, &w->npub);
-            if (!rc && w->npub != before)
-                rc = touch(w, d);
             if (rc)
                 return rc;
         }
@@ -627,6 +630,12 @@ static enum tk_rc run_transaction(struct writer *w, int periodic)
         for (size_t i = 0; i < w->ntouched; i++)
             map_drop(w, w->touched[i]);
         w->ntouched = 0;
+        /* alert state may have changed anywhere (the silence timer): reload it all */
+        for (size_t i = 0; i < w->nbuckets; i++)
+            for (struct dev_entry *d = w->buckets[i]; d; d = d->next) {
+                free(d->al);
+                d->al = NULL;
+            }
         w->preload_due = 1;
         ing_pub_discard(w->pub);
         w->npub = 0;

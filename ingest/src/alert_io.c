@@ -90,6 +90,27 @@ enum tk_rc ing_alerts_config_json(const struct store_alert_config *c, uint32_t v
     return TK_OK;
 }
 
+static enum tk_rc queue_config(struct ing_pub *pub, const struct ing_alert_gauge *g,
+                               const struct store_alert_device *d, uint64_t *npub)
+{
+    char topic[128], body[512];
+    size_t len;
+    enum tk_rc rc =
+        ing_alerts_config_json(&g->cfg, d->config_version, d->fast, body, sizeof body, &len);
+    if (rc)
+        return rc;
+    snprintf(topic, sizeof topic, "city/water_level/%s/config", g->cfg.device_id);
+    if (ing_pub_add(pub, topic, body, len, 1) == TK_OK)
+        (*npub)++;
+    return TK_OK;
+}
+
+enum tk_rc ing_alerts_config_resend(struct ing_pub *pub, const struct ing_alert_gauge *g,
+                                    uint64_t *npub)
+{
+    return g->pub.config_version ? queue_config(pub, g, &g->pub, npub) : TK_OK;
+}
+
 /* Enter or leave fast reporting when the gauge's alerting changed. */
 static enum tk_rc fast_mode(struct store *st, struct ing_pub *pub, struct ing_alert_gauge *g,
                             int64_t now_us, uint64_t *npub)
@@ -102,17 +123,11 @@ static enum tk_rc fast_mode(struct store *st, struct ing_pub *pub, struct ing_al
     d.config_version = d.config_version + 1 > now_s ? d.config_version + 1 : now_s;
     d.fast = want;
     d.fast_since_us = now_us;
-    char topic[128], body[512];
-    size_t len;
-    enum tk_rc rc =
-        ing_alerts_config_json(&g->cfg, d.config_version, want, body, sizeof body, &len);
+    enum tk_rc rc = store_alert_device_put(st, g->cfg.device_id, &d);
     if (!rc)
-        rc = store_alert_device_put(st, g->cfg.device_id, &d);
+        rc = queue_config(pub, g, &d, npub);
     if (rc)
         return rc;
-    snprintf(topic, sizeof topic, "city/water_level/%s/config", g->cfg.device_id);
-    if (ing_pub_add(pub, topic, body, len, 1) == TK_OK)
-        (*npub)++;
     g->pub = d;
     tk_log(TK_LOG_INFO, "gauge %s: %s reporting (config version %u)", g->cfg.device_id,
            want ? "fast" : "normal", (unsigned)d.config_version);

@@ -30,6 +30,11 @@ enum tk_rc ing_alerts_reading(struct store *st, struct ing_pub *pub, struct ing_
 enum tk_rc ing_alerts_tick(struct store *st, struct ing_pub *pub, struct ing_alert_gauge *g,
                            int64_t now_us, uint64_t *npub) TK_WUR;
 
+/** Queue the gauge's current retained config again (same version: a gauge that has it
+ *  ignores it), after the publisher lost packets. Nothing if none was ever published. */
+enum tk_rc ing_alerts_config_resend(struct ing_pub *pub, const struct ing_alert_gauge *g,
+                                    uint64_t *npub) TK_WUR;
+
 /** The retained config payload for the gauge (fast: report every fast_interval_s) into
  *  buf. */
 enum tk_rc ing_alerts_config_json(const struct store_alert_config *c, uint32_t version, int fast,

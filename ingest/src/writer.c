@@ -78,6 +78,7 @@ struct writer {
     int64_t now_us;
     int64_t alert_stamp; /* store_alert_config_stamp when the settings were last read */
     int preload_due;     /* load every gauge (start, after a failed transaction) */
+    int config_resend;   /* the publisher lost packets: send the gauges' configs again */
 };
 
 /* ---- the device cache ---------------------------------------------------------- */
@@ -521,13 +522,16 @@ static enum tk_rc alert_turn(struct writer *w)
     rc = store_alert_config_stamp(w->st, &stamp);
     if (rc)
         return rc;
-    int reload = stamp != w->alert_stamp;
+    int reload = stamp != w->alert_stamp, resend = w->config_resend;
     w->alert_stamp = stamp;
+    w->config_resend = 0;
     for (size_t i = 0; i < w->nbuckets; i++) {
         for (struct dev_entry *d = w->buckets[i]; d; d = d->next) {
             if (!d->al)
                 continue;
             if (reload && (rc = ing_alerts_reconfig(w->st, d->al, &d->dev)))
+                return rc;
+            if (resend && (rc = ing_alerts_config_resend(w->pub, d->al, &w->npub)))
                 return rc;
             rc = ing_alerts_tick(w->st, w->pub, d->al, w->now_us, &w->npub);
             if (rc)
@@ -598,10 +602,12 @@ static void publish_after_commit(struct writer *w)
             ctx->stats.publish_failures++;
     }
     w->ntouched = 0;
-    if (ing_pub_flush(w->pub, &dropped) == TK_OK)
+    if (ing_pub_flush(w->pub, &dropped) == TK_OK) {
         ctx->stats.published += w->npub;
-    else
+    } else {
         ctx->stats.publish_failures += w->npub;
+        w->config_resend = 1; /* a gauge's fast/normal config may have been among them */
+    }
     w->npub = 0;
 }
 

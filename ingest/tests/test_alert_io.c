@@ -206,6 +206,15 @@ static void engine(struct tmpdb *db, struct store_device *dev)
     f = (struct store_alert_filter){.state = -1, .cond = -1, .top = 2, .skip = 2};
     CHECK_EQ_INT(count(&f), 1);
 
+    /* after lost packets the current config goes out again; none for a new gauge */
+    npub = 0;
+    CHECK_EQ_INT(ing_alerts_config_resend(pub, g, &npub), TK_OK);
+    CHECK_EQ_INT(npub, 1);
+    struct ing_alert_gauge fresh;
+    ing_alert_init(&fresh, &g->cfg, "x", 0, 0);
+    CHECK_EQ_INT(ing_alerts_config_resend(pub, &fresh, &npub), TK_OK);
+    CHECK_EQ_INT(npub, 1);
+
     /* the config payload */
     CHECK_EQ_INT(ing_alerts_config_json(&g->cfg, 7, 1, buf, sizeof buf, &len), TK_OK);
     CHECK_EQ_STR(buf, "{\"version\":7,\"interval_s\":60,\"sample_s\":60,\"fast_interval_s\":60,"

@@ -489,7 +489,7 @@ static void alert_list(const struct api_request *req, struct api_reply *rep, int
         if (!rc)
             rc = store_alert_list(req->st, &f, list_json, &o, NULL);
         api_buf_puts(b, "]");
-        if (o.more)
+        if (o.more && top > 0)
             next_link(b, req, "/alerts", f.skip + top);
         api_buf_puts(b, "}");
         rep->content_type = "application/json";

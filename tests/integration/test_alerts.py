@@ -192,6 +192,7 @@ def test_end_to_end():
         assert raised["device_id"] == GAUGE and raised["rev"] == 1 and raised["end"] is None
         cfg = retained_config(s, GAUGE, pw)
         assert cfg["interval_s"] == 10 and cfg["fast_interval_s"] == 10, cfg
+        assert schema_check([json.dumps(cfg)], "config") == []
         g.send(1.45)
         esc = al.wait_for(lambda a: a["event"] == "escalated", "the escalation")
         assert esc["id"] == raised["id"] and esc["severity"] == "warning" and esc["rev"] == 2
@@ -272,6 +273,7 @@ def test_end_to_end():
         assert clr["peak"]["value"] == 1.75
         cfg = retained_config(s, GAUGE, pw)
         assert cfg["interval_s"] == 30, cfg
+        assert schema_check([json.dumps(cfg)], "config") == []
 
         # silence: no reading for 1 x 30 s (the normal interval again); the running ingest
         # picks the changed setting up

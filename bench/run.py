@@ -11,6 +11,8 @@ baselines measured in the same run (the machine is shared and noisy).
   (g) the CoAP field gateway: bench/gateway.py (its own table)
   (h) the dashboard in headless Chromium: load size and time, publish -> browser latency
       (bench/dashboard.py)
+  (i) alert latency: a level crossing published -> its alert on city/alerts (bench/alerts.py),
+      against the raw MQTT transport of the same readings
 
 Options: --quick (smaller runs), --devices N, --count N (readings per device),
 --skip-gateway, --gateway-outage-60 (the gateway's catch-up after 60 s, not 20)."""
@@ -134,13 +136,21 @@ def store_figures(quick):
     return figs
 
 
+def bench_alerts(quick):
+    out = subprocess.run([sys.executable, os.path.join(TOP, "bench", "alerts.py"), "--crossings",
+                          "40" if quick else "200"], capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError("bench/alerts.py failed: %s" % out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--devices", type=int, default=100)
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--skip-store", action="store_true")
-    ap.add_argument("--only", choices=["raw", "ingest", "python", "gateway", "dashboard"],
+    ap.add_argument("--only", choices=["raw", "ingest", "python", "gateway", "dashboard", "alerts"],
                     help="measure one figure")
     ap.add_argument("--skip-gateway", action="store_true")
     ap.add_argument("--gateway-outage-60", action="store_true")
@@ -152,6 +162,9 @@ def main():
     if a.only == "dashboard":
         for r in dashboard.rows(dashboard.measure()):
             print("%-44s  %-14s  %-20s  %s" % r)
+        return
+    if a.only == "alerts":
+        print(json.dumps(bench_alerts(a.quick)))
         return
     if a.only:
         f = {"raw": lambda: bench_raw(a.devices, a.count), "ingest": lambda: bench_ingest(a.devices, a.count)[0],
@@ -172,6 +185,8 @@ def main():
     if not a.skip_dashboard:
         print("measuring (h) the dashboard in headless Chromium ...", file=sys.stderr)
         dash = dashboard.measure(3 if a.quick else 5, 20 if a.quick else 50)
+    print("measuring (i) alert latency ...", file=sys.stderr)
+    al = bench_alerts(a.quick)
 
     rows = [
         ("(a) raw MQTT QoS1 transport", "%.0f msg/s" % raw, "1.00x (baseline)", ""),
@@ -197,6 +212,10 @@ def main():
         rows.append(("    latest values of 1,000 datastreams", "%.0f us" % d["value"], "", "API target < 5000 us"))
     if dash:
         rows += [("(h) " + r[0],) + r[1:] for r in dashboard.rows(dash)]
+    rows.append(("(i) alert latency, %d crossings" % al["crossings"],
+                 "%.1f ms median" % al["alert_ms_median"], "%.0fx of raw MQTT" % al["ratio_median"],
+                 "p99 %.1f ms; raw MQTT median %.2f ms, p99 %.2f ms" % (
+                     al["alert_ms_p99"], al["raw_mqtt_ms_median"], al["raw_mqtt_ms_p99"])))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)

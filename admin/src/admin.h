@@ -172,6 +172,7 @@ int admin_cmd_broker_conf(struct admin_ctx *ctx, int argc, char **argv);
 int admin_cmd_device(struct admin_ctx *ctx, int argc, char **argv);
 int admin_cmd_gateway(struct admin_ctx *ctx, int argc, char **argv);
 int admin_cmd_apikey(struct admin_ctx *ctx, int argc, char **argv);
+int admin_cmd_alert(struct admin_ctx *ctx, int argc, char **argv);
 
 /** Exit code for a library return code: TK_EINVAL is the caller's fault (2), the rest 1. */
 int admin_exit_for(enum tk_rc rc);

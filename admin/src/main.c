@@ -5,6 +5,7 @@
  *   takumi-admin --data DIR device add|list|remove ...
  *   takumi-admin --data DIR gateway add|list|remove ...
  *   takumi-admin --data DIR apikey add|list|revoke ...
+ *   takumi-admin --data DIR alert set|list|show ...
  *
  * Exit codes: 0 ok, 2 usage or invalid input, 1 any other failure. */
 #include "admin.h"
@@ -25,7 +26,10 @@ static void usage(void)
         "  device list | device remove --id ID\n"
         "  gateway add --id GW [--devices all|id1,id2] | gateway list | gateway remove --id GW\n"
         "  apikey add --owner NAME --scope read[,read:raw,write,admin] [--rate N]\n"
-        "  apikey list | apikey revoke ID\n");
+        "  apikey list | apikey revoke ID\n"
+        "  alert set --device ID [--caution M] [--warning M] [--danger M] [--rise M_PER_10MIN]\n"
+        "            [--silence-intervals N] [--hysteresis M] [--interval-s S] [--fast-interval-s S]\n"
+        "  alert list | alert show ID   alert settings of water-level gauges\n");
 }
 
 int main(int argc, char **argv)
@@ -64,6 +68,8 @@ int main(int argc, char **argv)
         run = admin_cmd_gateway;
     else if (strcmp(cmd, "apikey") == 0)
         run = admin_cmd_apikey;
+    else if (strcmp(cmd, "alert") == 0)
+        run = admin_cmd_alert;
     if (!run) {
         fprintf(stderr, "takumi-admin: unknown command '%s'\n", cmd);
         usage();

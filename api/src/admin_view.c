@@ -303,8 +303,10 @@ static enum tk_rc device_health(const struct api_request *req, struct api_buf *b
     } else {
         api_buf_puts(b, "null");
     }
-    api_buf_puts(b, "}}");
-    return TK_OK;
+    api_buf_puts(b, "}");
+    rc = api_alerts_device_health(req, b, d);
+    api_buf_puts(b, "}");
+    return rc;
 }
 
 static void devices_view(const struct api_request *req, struct api_reply *rep)

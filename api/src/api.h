@@ -416,6 +416,16 @@ int api_static_handle(const struct api_request *req, struct api_reply *rep);
  *  identity may only read observations and alerts). */
 void api_dashboard_config(const struct api_request *req, struct api_reply *rep);
 
+/* ---- alerts (alerts.c, docs/alerts.md) ---------------------------------------------- */
+
+/** 1 if url is one of the alert paths (/alerts...). */
+int api_alerts_path(const char *url);
+/** Answer an alert path (req->path is the whole URL path) into rep. */
+void api_alerts_handle(const struct api_request *req, struct api_reply *rep);
+/** The alert side of device d's health in the operator view: ,"status":...,"openAlerts":[...] */
+enum tk_rc api_alerts_device_health(const struct api_request *req, struct api_buf *b,
+                                    const struct store_device *d) TK_WUR;
+
 /* ---- store connection pool (pool.c) ------------------------------------------------ */
 
 struct api_pool;

@@ -111,7 +111,8 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
     int is_openapi = strcmp(url, "/openapi.json") == 0;
     int is_sta = strncmp(url, "/v1.1", 5) == 0 && (url[5] == '\0' || url[5] == '/');
     int is_admin = strncmp(url, "/admin/", 7) == 0;
-    if (!is_openapi && !is_sta && !is_admin) {
+    int is_alerts = api_alerts_path(url);
+    if (!is_openapi && !is_sta && !is_admin && !is_alerts) {
         api_reply_error(rep, API_E_NOTFOUND, NULL,
                         "no resource here; the SensorThings API is under /v1.1");
         return;
@@ -153,6 +154,8 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         }
     } else if (is_admin) {
         api_admin_handle(&req, rep);
+    } else if (is_alerts) {
+        api_alerts_handle(&req, rep);
     } else {
         api_sta_handle(&req, rep);
     }

@@ -1,10 +1,65 @@
 /* The OpenAPI 3 document served at /openapi.json: what takumi-api offers beyond the
- * SensorThings standard (the aggregation extension, latest values, the operator view) and
- * how callers authenticate (API keys: bearer or X-API-Key; 401, 403, 429). Static text,
- * checked as JSON by the integration tests. */
+ * SensorThings standard (the aggregation extension, latest values, the operator view,
+ * alerts) and how callers authenticate (API keys: bearer or X-API-Key; 401, 403, 429).
+ * Static text, checked as JSON by the integration tests. */
 #include <string.h>
 
 #include "api.h"
+
+/* Alerts (docs/alerts.md, api/src/alerts.c). */
+#define ERR_REF(code) "\"" code "\":{\"$ref\":\"#/components/responses/Error\"}"
+#define QP(name, type, desc)                                                                       \
+    "{\"name\":\"" name "\",\"in\":\"query\",\"required\":false,\"description\":\"" desc          \
+    "\",\"schema\":{\"type\":\"" type "\"}}"
+#define DEVICE_PARAM                                                                               \
+    "\"parameters\":[{\"name\":\"device\",\"in\":\"path\",\"required\":true,"                      \
+    "\"schema\":{\"type\":\"string\"}}]"
+#define ALERT_PATHS                                                                                \
+    "\"/alerts\":{\"get\":{\"summary\":\"Alerts of water-level gauges, newest first\","             \
+    "\"parameters\":[" QP("state", "string", "active or cleared") ","                             \
+    QP("severity", "string", "caution, warning, danger; comma-separated") ","                     \
+    QP("condition", "string", "level, rise or silence") ","                                        \
+    QP("device", "string", "a gauge id") ","                                                       \
+    QP("bbox", "string", "minLon,minLat,maxLon,maxLat") ","                                        \
+    QP("from", "string", "RFC 3339: alerts active at or after") ","                                \
+    QP("to", "string", "RFC 3339: alerts that started before") ","                                 \
+    QP("$top", "integer", "page size, default 100") "," QP("$skip", "integer", "") ","             \
+    QP("$count", "boolean", "add @iot.count") "],"                                                 \
+    "\"responses\":{\"200\":{\"description\":\"a page of alerts\",\"content\":{"                  \
+    "\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/AlertList\"}}}},"          \
+    ERR_REF("400") "}}},"                                                                          \
+    "\"/alerts/{id}\":{\"get\":{\"summary\":\"One alert (the city/alerts payload)\","               \
+    "\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,"                          \
+    "\"schema\":{\"type\":\"integer\"}}],\"responses\":{\"200\":{\"description\":\"the alert\","   \
+    "\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Alert\"}}}},"   \
+    ERR_REF("404") "}}},"                                                                          \
+    "\"/alerts/{id}.cap\":{\"get\":{\"summary\":\"One alert as CAP 1.2 (ja-JP and en-US info)\","   \
+    "\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,"                          \
+    "\"schema\":{\"type\":\"integer\"}}],\"responses\":{\"200\":{\"description\":"                \
+    "\"urn:oasis:names:tc:emergency:cap:1.2 alert\",\"content\":{\"application/cap+xml\":{}}},"     \
+    ERR_REF("404") "}}},"                                                                          \
+    "\"/alerts.atom\":{\"get\":{\"summary\":\"Atom feed of CAP 1.2 alerts (the /alerts filters)\"," \
+    "\"responses\":{\"200\":{\"description\":\"the feed\",\"content\":{"                          \
+    "\"application/atom+xml\":{}}}," ERR_REF("400") "}}},"                                        \
+    "\"/alerts/config/{device}\":{"                                                                 \
+    "\"get\":{\"summary\":\"Alert settings of a gauge (admin scope)\"," DEVICE_PARAM            \
+    ",\"responses\":{"                                                                            \
+    "\"200\":{\"description\":\"the settings\",\"content\":{\"application/json\":{\"schema\":"     \
+    "{\"$ref\":\"#/components/schemas/AlertConfig\"}}}}," ERR_REF("401") "," ERR_REF("403") ","   \
+    ERR_REF("404") "}},"                                                                           \
+    "\"put\":{\"summary\":\"Change some settings (admin scope)\"," DEVICE_PARAM                  \
+    ",\"requestBody\":{\"required\":"                                                             \
+    "true,\"content\":{\"application/json\":{\"schema\":{\"$ref\":"                                 \
+    "\"#/components/schemas/AlertConfig\"}}}},\"responses\":{\"200\":{\"description\":"             \
+    "\"the settings now\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":"               \
+    "\"#/components/schemas/AlertConfig\"}}}}," ERR_REF("400") "," ERR_REF("401") ","              \
+    ERR_REF("403") "," ERR_REF("404") "}}}"
+#define ALERT_SCHEMAS                                                                              \
+    "\"Alert\":{\"type\":\"object\",\"description\":\"schemas/alert.schema.json\"},"                \
+    "\"AlertList\":{\"type\":\"object\",\"properties\":{\"value\":{\"type\":\"array\","           \
+    "\"items\":{\"$ref\":\"#/components/schemas/Alert\"}},\"@iot.count\":{\"type\":\"integer\"},"  \
+    "\"@iot.nextLink\":{\"type\":\"string\"}}},"                                                   \
+    "\"AlertConfig\":{\"type\":\"object\",\"description\":\"schemas/alert-config.schema.json\"}"
 
 static const char doc[] =
     "{\"openapi\":\"3.0.3\","
@@ -71,7 +126,8 @@ static const char doc[] =
     "\"429\":{\"$ref\":\"#/components/responses/TooManyRequests\"}}}},"
     "\"/admin/devices\":{\"get\":{"
     "\"summary\":\"Device health by id (admin keys only)\","
-    "\"description\":\"Kind, Thing, the newest phenomenonTime of the device's readings, and"
+    "\"description\":\"Kind, Thing, the newest phenomenonTime of the device's readings, its"
+    " last status message (online/offline, fw, battery, signal), its open alerts, and"
     " its delivery state: watermark (highest seq stored with none missing below; null before"
     " its first reading), seqs stored above a gap, since when the gap is open.\","
     "\"parameters\":["
@@ -104,7 +160,7 @@ static const char doc[] =
     "\"400\":{\"$ref\":\"#/components/responses/Error\"},"
     "\"401\":{\"$ref\":\"#/components/responses/Unauthorized\"},"
     "\"403\":{\"$ref\":\"#/components/responses/Forbidden\"},"
-    "\"429\":{\"$ref\":\"#/components/responses/TooManyRequests\"}}}}},"
+    "\"429\":{\"$ref\":\"#/components/responses/TooManyRequests\"}}}}," ALERT_PATHS "},"
     "\"components\":{"
     "\"securitySchemes\":{"
     "\"bearerKey\":{\"type\":\"http\",\"scheme\":\"bearer\",\"description\":\"an API key"
@@ -179,7 +235,7 @@ static const char doc[] =
     "\"resultTime\":{\"type\":\"string\",\"nullable\":true},"
     "\"result\":{\"type\":\"number\",\"nullable\":true},"
     "\"resultQuality\":{\"$ref\":\"#/components/schemas/Suppressed\"}}}},"
-    "\"@iot.nextLink\":{\"type\":\"string\"}}}}}}";
+    "\"@iot.nextLink\":{\"type\":\"string\"}}}," ALERT_SCHEMAS "}}}";
 
 void api_openapi(struct api_reply *rep)
 {

@@ -28,12 +28,14 @@ struct ing_config {
     int publish_observations; /* SensorThings MQTT extension */
     int64_t retention_days;   /* raw observations older than this go (0: kept forever) */
     int64_t quarantine_retention_days; /* quarantined messages older than this go (0: kept) */
+    int alerts;               /* run the alert engine (docs/alerts.md) */
     int64_t log_level;
 };
 
 struct ing_stats {
     uint64_t received, readings, stored_obs, quarantined, duplicates, dup_obs, lost_seqs,
-        untracked, filled, commits, commit_failures, acks, published, publish_failures;
+        untracked, filled, commits, commit_failures, acks, published, publish_failures,
+        statuses;
     uint64_t quarantine_by_code[TK_ERC_MAX];
     int64_t commit_us_max, commit_us_sum;
 };

@@ -68,6 +68,8 @@ int main(int argc, char **argv)
          "remove raw observations older than this many days, rollups stay (0: keep forever)"},
         {"quarantine-retention-days", TK_OPT_INT, &c->quarantine_retention_days, 0, "0", 0,
          36500, "remove quarantined messages older than this many days (0: keep forever)"},
+        {"alerts", TK_OPT_BOOL, &c->alerts, 0, "1", 0, 0,
+         "evaluate alerts of water-level gauges (one worker only when sharing load)"},
         {"log-level", TK_OPT_INT, &c->log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];

@@ -20,6 +20,7 @@ struct ing_sub {
     MQTTAsync client;
     struct ing_ctx *ctx;
     char topic[160];
+    char status_topic[160]; /* device health: retained status and wills */
     char password[256];
     volatile int connected;
 };
@@ -44,7 +45,7 @@ static void on_sub_ok(void *context, MQTTAsync_successData *resp)
 {
     struct ing_ctx *ctx = context;
     (void)resp;
-    tk_log(TK_LOG_INFO, "subscribed to %s", ctx->sub->topic);
+    tk_log(TK_LOG_INFO, "subscribed to %s and %s", ctx->sub->topic, ctx->sub->status_topic);
 }
 
 static void on_sub_fail(void *context, MQTTAsync_failureData *resp)
@@ -68,7 +69,9 @@ static void on_connected(void *context, char *cause)
     ro.onSuccess = on_sub_ok;
     ro.onFailure = on_sub_fail;
     ro.context = ctx;
-    int rc = MQTTAsync_subscribe(s->client, s->topic, 1, &ro);
+    char *topics[2] = {s->topic, s->status_topic};
+    int qos[2] = {1, 1};
+    int rc = MQTTAsync_subscribeMany(s->client, 2, topics, qos, &ro);
     if (rc != MQTTASYNC_SUCCESS)
         tk_log(TK_LOG_WARN, "subscribe request failed: %s", MQTTAsync_strerror(rc));
 }
@@ -92,10 +95,14 @@ enum tk_rc ing_sub_start(struct ing_ctx *ctx, const char *password)
     s->ctx = ctx;
     ctx->sub = s;
     snprintf(s->password, sizeof s->password, "%s", password);
-    if (ctx->cfg.share_group[0])
+    if (ctx->cfg.share_group[0]) {
         snprintf(s->topic, sizeof s->topic, "$share/%s/city/+/+/reading", ctx->cfg.share_group);
-    else
+        snprintf(s->status_topic, sizeof s->status_topic, "$share/%s/city/+/+/status",
+                 ctx->cfg.share_group);
+    } else {
         snprintf(s->topic, sizeof s->topic, "city/+/+/reading");
+        snprintf(s->status_topic, sizeof s->status_topic, "city/+/+/status");
+    }
     snprintf(uri, sizeof uri, "tcp://%s:%lld", ctx->cfg.mqtt_host, (long long)ctx->cfg.mqtt_port);
 
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "ack.h"
+#include "alert_io.h"
 #include "ingest.h"
 #include "normalize.h"
 #include "pub.h"
@@ -57,6 +58,7 @@ struct dev_entry {
     int resent_beyond;
     uint32_t resent_seq;
     struct cum_slot cum[CUM_SLOTS];
+    struct ing_alert_gauge *al; /* water-level gauges with alerts on; owned */
 };
 
 struct writer {
@@ -75,6 +77,9 @@ struct writer {
     uint64_t npub;       /* packets queued in pub */
     int64_t now_us;
     int64_t started_us; /* UTC, when the writer started: the counters count from then */
+    int64_t alert_stamp; /* store_alert_config_stamp when the settings were last read */
+    int preload_due;     /* load every gauge (start, after a failed transaction) */
+    int config_resend;   /* the publisher lost packets: send the gauges' configs again */
 };
 
 /* ---- the device cache ---------------------------------------------------------- */
@@ -114,11 +119,21 @@ static void map_drop(struct writer *w, struct dev_entry *d)
     for (; *pp; pp = &(*pp)->next) {
         if (*pp == d) {
             *pp = d->next;
+            free(d->al);
             free(d);
             w->ndevs--;
             return;
         }
     }
+}
+
+/* A gauge's alert state, loaded from the store when missing (first sight, or dropped with
+ * a failed transaction). */
+static enum tk_rc gauge_alerts(struct writer *w, struct dev_entry *d)
+{
+    if (d->al || d->dev.kind != TK_KIND_WATER_LEVEL || !w->ctx->cfg.alerts)
+        return TK_OK;
+    return ing_alerts_load(w->st, &d->dev, w->now_us, &d->al);
 }
 
 /* The cached device, loading it (registry and watermark state) on first sight.
@@ -140,9 +155,12 @@ static enum tk_rc device_get(struct writer *w, const char *id, struct dev_entry 
     rc = store_device_get(w->st, id, &d->dev);
     if (!rc)
         rc = store_seq_load(w->st, id, &d->seq);
+    if (!rc)
+        rc = gauge_alerts(w, d);
     if (!rc && w->ndevs + 1 > w->nbuckets / 2)
         rc = map_grow(w);
     if (rc) {
+        free(d->al);
         free(d);
         return rc;
     }
@@ -283,6 +301,11 @@ static enum tk_rc store_norm(struct writer *w, struct dev_entry *d, const struct
         w->ctx->stats.stored_obs++;
         if (w->ctx->cfg.publish_observations && pub_observation(w, &o))
             w->ctx->stats.publish_failures++; /* live push only; the row is stored */
+        if (io->q == TK_Q_WATER_LEVEL && (rc = gauge_alerts(w, d)) == TK_OK && d->al)
+            /* in the reading's own transaction: published right after its commit */
+            rc = ing_alerts_reading(w->st, w->pub, d->al, o.t_us, o.result, w->now_us, &w->npub);
+        if (rc)
+            return rc;
     }
     return TK_OK;
 }
@@ -369,6 +392,61 @@ static enum tk_rc process_reading(struct writer *w, struct dev_entry *d, const s
     return record_seq(w, d, r->seq);
 }
 
+/* The device a message's topic names, registered with that kind; otherwise the message
+ * is quarantined with the reason and *out is NULL. */
+static enum tk_rc registered_device(struct writer *w, const struct ing_msg *m, const char *id,
+                                    enum tk_kind kind, struct dev_entry **out)
+{
+    struct tk_error e = {0};
+    struct dev_entry *d = NULL;
+    *out = NULL;
+    enum tk_rc rc = device_get(w, id, &d);
+    if (rc == TK_ENOTFOUND) {
+        tk_error_set(&e, TK_ENOTFOUND, "topic", "device '%s' is not registered", id);
+        return quarantine(w, m, id, &e);
+    }
+    if (rc)
+        return rc;
+    if (d->dev.kind != kind) {
+        tk_error_set(&e, TK_EINVAL, "topic", "device '%s' is registered as %s, not %s", id,
+                     tk_kind_name(d->dev.kind), tk_kind_name(kind));
+        return quarantine(w, m, id, &e);
+    }
+    *out = d;
+    return TK_OK;
+}
+
+/* The latest city/{kind}/{id}/status of a registered device (device health). */
+static enum tk_rc process_status(struct writer *w, const struct ing_msg *m, const char *id,
+                                 enum tk_kind kind)
+{
+    struct tk_error e = {0};
+    struct tk_status ts;
+    struct dev_entry *d = NULL;
+    size_t len;
+    const char *payload = ing_msg_payload(m, &len);
+    if (len == 0)
+        return TK_OK; /* a retained status being deleted: nothing to record */
+    enum tk_rc rc = registered_device(w, m, id, kind, &d);
+    if (rc || !d)
+        return rc;
+    if (len > (size_t)w->ctx->cfg.payload_max || tk_status_parse(payload, len, &ts, &e)) {
+        if (!e.code)
+            tk_error_set(&e, TK_EFULL, "", "status of %zu bytes exceeds the limit", len);
+        return quarantine(w, m, id, &e);
+    }
+    struct store_device_status s = {.online = ts.online,
+                                     .has_battery = ts.has_battery,
+                                     .has_rssi = ts.has_rssi,
+                                     .battery_v = ts.battery_v,
+                                     .rssi_dbm = ts.rssi_dbm,
+                                     .received_us = m->recv_us};
+    snprintf(s.device_id, sizeof s.device_id, "%s", id);
+    snprintf(s.fw, sizeof s.fw, "%s", ts.fw);
+    w->ctx->stats.statuses++;
+    return store_device_status_put(w->st, &s);
+}
+
 static enum tk_rc process_msg(struct writer *w, const struct ing_msg *m)
 {
     struct tk_error e = {0};
@@ -383,8 +461,10 @@ static enum tk_rc process_msg(struct writer *w, const struct ing_msg *m)
     w->ctx->stats.received++;
     if (tk_topic_parse(m->topic, &kind, id, &type, &e))
         return quarantine(w, m, NULL, &e);
+    if (type == TK_TOPIC_STATUS)
+        return process_status(w, m, id, kind);
     if (type != TK_TOPIC_READING) {
-        tk_error_set(&e, TK_EINVAL, "topic", "ingest takes readings only");
+        tk_error_set(&e, TK_EINVAL, "topic", "ingest takes readings and status only");
         return quarantine(w, m, id, &e);
     }
     if (len > (size_t)w->ctx->cfg.payload_max) {
@@ -392,18 +472,9 @@ static enum tk_rc process_msg(struct writer *w, const struct ing_msg *m)
                      (long long)w->ctx->cfg.payload_max);
         return quarantine(w, m, id, &e);
     }
-    rc = device_get(w, id, &d);
-    if (rc == TK_ENOTFOUND) {
-        tk_error_set(&e, TK_ENOTFOUND, "topic", "device '%s' is not registered", id);
-        return quarantine(w, m, id, &e);
-    }
-    if (rc)
+    rc = registered_device(w, m, id, kind, &d);
+    if (rc || !d)
         return rc;
-    if (d->dev.kind != kind) {
-        tk_error_set(&e, TK_EINVAL, "topic", "device '%s' is registered as %s, not %s", id,
-                     tk_kind_name(d->dev.kind), tk_kind_name(kind));
-        return quarantine(w, m, id, &e);
-    }
     size_t cap = (size_t)w->ctx->cfg.readings_max;
     rc = tk_readings_parse(payload, len, kind, id, w->rd, w->errs, cap, &n, &e);
     if (rc) {
@@ -427,6 +498,49 @@ static enum tk_rc process_msg(struct writer *w, const struct ing_msg *m)
 }
 
 /* ---- periodic work ----------------------------------------------------------------- */
+
+static int preload_one(const struct store_device *dev, void *ud)
+{
+    struct writer *w = ud;
+    struct dev_entry *d;
+    if (dev->kind != TK_KIND_WATER_LEVEL)
+        return 0;
+    return device_get(w, dev->id, &d) || gauge_alerts(w, d) ? 1 : 0;
+}
+
+/* Alerts: load every gauge (so one that went silent before a restart is watched too),
+ * pick up changed settings, run the silence timer. */
+static enum tk_rc alert_turn(struct writer *w)
+{
+    enum tk_rc rc;
+    int64_t stamp = 0;
+    if (w->preload_due) {
+        rc = store_device_list(w->st, preload_one, w);
+        if (rc)
+            return rc;
+        w->preload_due = 0;
+    }
+    rc = store_alert_config_stamp(w->st, &stamp);
+    if (rc)
+        return rc;
+    int reload = stamp != w->alert_stamp, resend = w->config_resend;
+    w->alert_stamp = stamp;
+    w->config_resend = 0;
+    for (size_t i = 0; i < w->nbuckets; i++) {
+        for (struct dev_entry *d = w->buckets[i]; d; d = d->next) {
+            if (!d->al)
+                continue;
+            if (reload && (rc = ing_alerts_reconfig(w->st, d->al, &d->dev)))
+                return rc;
+            if (resend && (rc = ing_alerts_config_resend(w->pub, d->al, &w->npub)))
+                return rc;
+            rc = ing_alerts_tick(w->st, w->pub, d->al, w->now_us, &w->npub);
+            if (rc)
+                return rc;
+        }
+    }
+    return TK_OK;
+}
 
 static enum tk_rc expire_gaps(struct writer *w)
 {
@@ -460,11 +574,11 @@ static void log_stats(struct ing_ctx *ctx, size_t queued)
            " quarantined=%" PRIu64 " duplicates=%" PRIu64 " duplicate_observations=%" PRIu64
            " lost_seqs=%" PRIu64 " untracked=%" PRIu64 " filled=%" PRIu64 " commits=%" PRIu64
            " commit_failures=%" PRIu64 " commit_ms_avg=%.2f commit_ms_max=%.2f acks=%" PRIu64
-           " published=%" PRIu64 " publish_failures=%" PRIu64 " queued=%zu",
+           " published=%" PRIu64 " publish_failures=%" PRIu64 " statuses=%" PRIu64 " queued=%zu",
            s->received, s->readings, s->stored_obs, s->quarantined, s->duplicates, s->dup_obs,
            s->lost_seqs, s->untracked, s->filled, s->commits, s->commit_failures,
            s->commits ? (double)s->commit_us_sum / (double)s->commits / 1000.0 : 0.0,
-           (double)s->commit_us_max / 1000.0, s->acks, s->published, s->publish_failures, queued);
+           (double)s->commit_us_max / 1000.0, s->acks, s->published, s->publish_failures, s->statuses, queued);
 }
 
 /* The counters for the operator view (GET /admin/ingest), written in the periodic
@@ -540,10 +654,12 @@ static void publish_after_commit(struct writer *w)
             ctx->stats.publish_failures++;
     }
     w->ntouched = 0;
-    if (ing_pub_flush(w->pub, &dropped) == TK_OK)
+    if (ing_pub_flush(w->pub, &dropped) == TK_OK) {
         ctx->stats.published += w->npub;
-    else
+    } else {
         ctx->stats.publish_failures += w->npub;
+        w->config_resend = 1; /* a gauge's fast/normal config may have been among them */
+    }
     w->npub = 0;
 }
 
@@ -560,6 +676,8 @@ static enum tk_rc run_transaction(struct writer *w, int periodic)
         rc = expire_gaps(w);
     if (!rc && periodic)
         rc = save_counters(w);
+    if (!rc && periodic && ctx->cfg.alerts)
+        rc = alert_turn(w);
     for (size_t i = 0; i < w->ntouched && !rc; i++)
         rc = store_seq_save(w->st, w->touched[i]->dev.id, &w->touched[i]->seq);
     if (!rc)
@@ -572,6 +690,13 @@ static enum tk_rc run_transaction(struct writer *w, int periodic)
         for (size_t i = 0; i < w->ntouched; i++)
             map_drop(w, w->touched[i]);
         w->ntouched = 0;
+        /* alert state may have changed anywhere (the silence timer): reload it all */
+        for (size_t i = 0; i < w->nbuckets; i++)
+            for (struct dev_entry *d = w->buckets[i]; d; d = d->next) {
+                free(d->al);
+                d->al = NULL;
+            }
+        w->preload_due = 1;
         ing_pub_discard(w->pub);
         w->npub = 0;
         return rc;
@@ -611,7 +736,8 @@ static void retention_turn(struct writer *w)
 
 enum tk_rc ing_writer_run(struct ing_ctx *ctx)
 {
-    struct writer w = {.ctx = ctx, .started_us = tk_now_utc_us()};
+    struct writer w = {
+        .ctx = ctx, .started_us = tk_now_utc_us(), .preload_due = 1, .alert_stamp = -1};
     enum tk_rc rc;
     size_t batch_max = (size_t)ctx->cfg.batch_max, cap = (size_t)ctx->cfg.readings_max;
     int64_t next_periodic = 0, next_stats = tk_mono_us() + ctx->cfg.stats_interval_s * 1000000;
@@ -690,6 +816,7 @@ cleanup:
         struct dev_entry *e = w.buckets[i], *next;
         for (; e; e = next) {
             next = e->next;
+            free(e->al);
             free(e);
         }
     }

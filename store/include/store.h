@@ -226,4 +226,134 @@ enum tk_rc store_retention(struct store *st, int64_t obs_before_us, int64_t quar
  *  shutdown, before a backup). Its work grows with the number of staged rows. */
 enum tk_rc store_flush(struct store *st) TK_WUR;
 
+/* ---- alerts of water-level gauges (docs/alerts.md) ------------------------------ */
+
+enum store_alert_cond { STORE_ALERT_LEVEL = 0, STORE_ALERT_RISE, STORE_ALERT_SILENCE, STORE_ALERT_NCOND };
+enum store_alert_sev { STORE_SEV_NONE = 0, STORE_SEV_CAUTION, STORE_SEV_WARNING, STORE_SEV_DANGER };
+enum store_alert_event {
+    STORE_EV_RAISED = 0,
+    STORE_EV_ESCALATED,
+    STORE_EV_DEESCALATED,
+    STORE_EV_CLEARED
+};
+
+/** "level", "rise", "silence" / "caution", "warning", "danger" / "raised", ...; NULL for
+ *  a value out of range. */
+const char *store_alert_cond_name(enum store_alert_cond c);
+const char *store_alert_sev_name(enum store_alert_sev s);
+const char *store_alert_event_name(enum store_alert_event e);
+/** The enum value of a name (n bytes); -1 if none. */
+int store_alert_cond_find(const char *s, size_t n);
+int store_alert_sev_find(const char *s, size_t n);
+
+/* Settings of one gauge: levels in metres above the pipe invert. */
+struct store_alert_config {
+    char device_id[TK_ID_MAX + 1];
+    int is_set; /* 1: stored by an operator; 0: defaults derived from the calibration */
+    double caution_m, warning_m, danger_m;
+    double rise_m_per_10min; /* raise above, clear below half */
+    double hysteresis_m;
+    int64_t silence_intervals; /* expected intervals without a reading */
+    int64_t interval_s, fast_interval_s;
+    int64_t updated_us;
+};
+
+/** The defaults for dev (ids copied, is_set 0): levels at 50/70/85 % of an ultrasonic
+ *  gauge's mount height, else 1.0/1.5/2.0 m; see docs/alerts.md. */
+void store_alert_config_default(const struct store_device *dev, struct store_alert_config *out);
+/** The rules JSON Schema cannot state (caution < warning < danger, hysteresis below
+ *  the caution level and the gaps between levels, fast_interval_s <= interval_s) and
+ *  the ranges. TK_EINVAL with err->path naming the member and err->text the rule. */
+enum tk_rc store_alert_config_check(const struct store_alert_config *c,
+                                    struct tk_error *err) TK_WUR;
+/** Apply a JSON object of settings (schemas/alert-config.schema.json, any subset) onto *c
+ *  and check the result. TK_EINVAL (err filled; *c may be partly changed) otherwise. */
+enum tk_rc store_alert_config_parse(const char *buf, size_t len, struct store_alert_config *c,
+                                    struct tk_error *err) TK_WUR;
+/** c as JSON (with device_id and source) into buf; TK_EFULL if it does not fit. */
+enum tk_rc store_alert_config_json(const struct store_alert_config *c, char *buf, size_t size,
+                                   size_t *len) TK_WUR;
+/** The stored settings of a device; TK_ENOTFOUND when none are stored. */
+enum tk_rc store_alert_config_get(struct store *st, const char *device_id,
+                                  struct store_alert_config *out) TK_WUR;
+/** The stored settings, or the defaults of dev when none are stored. */
+enum tk_rc store_alert_config_effective(struct store *st, const struct store_device *dev,
+                                        struct store_alert_config *out) TK_WUR;
+/** Store (replace) c->device_id's settings, stamping updated_us. Checks c first. */
+enum tk_rc store_alert_config_put(struct store *st, const struct store_alert_config *c) TK_WUR;
+/** A value that changes whenever any stored settings change (for reloading). */
+enum tk_rc store_alert_config_stamp(struct store *st, int64_t *stamp) TK_WUR;
+
+struct store_alert {
+    int64_t id; /* assigned by store_alert_add */
+    char device_id[TK_ID_MAX + 1];
+    char name[128];
+    double lat, lon;
+    enum store_alert_cond cond;
+    int active;
+    enum store_alert_event event; /* the last change */
+    enum store_alert_sev severity, severity_max;
+    double value, threshold; /* in the condition's unit: m, m/10min, s */
+    int64_t start_us, end_us; /* end_us 0 while active */
+    double peak_value;
+    int64_t peak_us, updated_us;
+    int64_t rev; /* 1 when raised, +1 per published change */
+};
+
+/** Unit of a condition's values: "m", "m/10min", "s". */
+const char *store_alert_unit(enum store_alert_cond c);
+/** a as the JSON of schemas/alert.schema.json into buf; TK_EFULL if it does not fit. */
+enum tk_rc store_alert_json(const struct store_alert *a, char *buf, size_t size,
+                            size_t *len) TK_WUR;
+/** Insert a new alert (inside a transaction or alone); sets a->id. */
+enum tk_rc store_alert_add(struct store *st, struct store_alert *a) TK_WUR;
+/** Write every field of an existing alert (by a->id). TK_ENOTFOUND if there is none. */
+enum tk_rc store_alert_update(struct store *st, const struct store_alert *a) TK_WUR;
+/** One alert by id; TK_ENOTFOUND if none. */
+enum tk_rc store_alert_get(struct store *st, int64_t id, struct store_alert *out) TK_WUR;
+
+struct store_alert_filter {
+    int state;           /* -1 any, 1 active, 0 cleared */
+    unsigned severities; /* bit (1u << severity) per wanted severity; 0: any */
+    int cond;            /* -1 any, else enum store_alert_cond */
+    const char *device_id; /* NULL: any (borrowed) */
+    int has_bbox;
+    double min_lon, min_lat, max_lon, max_lat;
+    int64_t from_us, to_us; /* active at some time in [from, to); 0: open */
+    int64_t skip, top;      /* top 0: no limit */
+};
+typedef int (*store_alert_cb)(const struct store_alert *a, void *ud);
+/** Alerts matching f, newest (highest id) first, calling cb for each; a non-zero return
+ *  stops the walk. *total (may be NULL) gets the number matching f without skip/top. */
+enum tk_rc store_alert_list(struct store *st, const struct store_alert_filter *f,
+                            store_alert_cb cb, void *ud, int64_t *total) TK_WUR;
+
+/* What the platform last told a gauge (its retained config). */
+struct store_alert_device {
+    uint32_t config_version; /* 0: never published */
+    int fast;                /* the published config asks for fast reporting */
+    int64_t fast_since_us;
+};
+/** All zero if nothing was published yet. */
+enum tk_rc store_alert_device_get(struct store *st, const char *device_id,
+                                  struct store_alert_device *out) TK_WUR;
+enum tk_rc store_alert_device_put(struct store *st, const char *device_id,
+                                  const struct store_alert_device *d) TK_WUR;
+
+/* ---- device health: the latest city/{kind}/{id}/status ------------------------ */
+
+struct store_device_status {
+    char device_id[TK_ID_MAX + 1];
+    int online;
+    char fw[32];
+    int has_battery, has_rssi;
+    double battery_v;
+    int rssi_dbm;
+    int64_t received_us;
+};
+enum tk_rc store_device_status_put(struct store *st, const struct store_device_status *s) TK_WUR;
+/** TK_ENOTFOUND if the device never sent one. */
+enum tk_rc store_device_status_get(struct store *st, const char *device_id,
+                                   struct store_device_status *out) TK_WUR;
+
 #endif

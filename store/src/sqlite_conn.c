@@ -268,6 +268,7 @@ static void sq_close(struct store *st)
     store_sqlite__finalize(sq->ret, RET_N);
     store_sqlite__finalize(sq->sw, SQ_SW_SLOTS);
     store_sqlite__finalize(sq->key, KEY_N);
+    store_sqlite__finalize(sq->al, AL_N);
     store_sqlite__lt_free(sq);
     free(sq->pend);
     sqlite3_close_v2(sq->db);
@@ -350,6 +351,8 @@ static enum tk_rc sq_open(const char *path, const struct store_options *opt, str
         rc = store_sqlite__retention_prepare(sq);
     if (!rc)
         rc = store_sqlite__apikey_prepare(sq);
+    if (!rc)
+        rc = store_sqlite__alert_prepare(sq);
 
 cleanup:
     if (rc) {
@@ -392,4 +395,15 @@ const struct store_ops store_sqlite__ops = {
     .quarantine_list = store_sqlite__quarantine_list,
     .counters_put = store_sqlite__counters_put,
     .counters_get = store_sqlite__counters_get,
+    .alert_config_get = store_sqlite__alert_config_get,
+    .alert_config_put = store_sqlite__alert_config_put,
+    .alert_config_stamp = store_sqlite__alert_config_stamp,
+    .alert_add = store_sqlite__alert_add,
+    .alert_update = store_sqlite__alert_update,
+    .alert_get = store_sqlite__alert_get,
+    .alert_list = store_sqlite__alert_list,
+    .alert_device_get = store_sqlite__alert_device_get,
+    .alert_device_put = store_sqlite__alert_device_put,
+    .device_status_put = store_sqlite__device_status_put,
+    .device_status_get = store_sqlite__device_status_get,
 };

@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-#define SQ_SCHEMA_VERSION 7
+#define SQ_SCHEMA_VERSION 8
 #define SQ_STAGE_ROWS_DEFAULT 262144
 /* Staged rows are keyed (batch, ds, t) with batch = id >> SQ_BATCH_SHIFT: a commit writes
  * into the few newest batches only (sequential pages), and a per-datastream lookup seeks
@@ -133,6 +133,21 @@ enum sq_ru_stmt {
 };
 
 #define SQ_SW_SLOTS 24
+enum sq_al_stmt {
+    AL_CFG_GET,
+    AL_CFG_PUT,
+    AL_CFG_STAMP,
+    AL_ADD,
+    AL_UPDATE,
+    AL_GET,
+    AL_LIST,
+    AL_COUNT,
+    AL_DEV_GET,
+    AL_DEV_PUT,
+    AL_STATUS_PUT,
+    AL_STATUS_GET,
+    AL_N
+};
 
 enum sq_ret_stmt { RET_DS_NEXT, RET_OBS_DEL, RET_STAGED_OLD, RET_STAGED_DEL, RET_QUAR_DEL, RET_N };
 
@@ -166,6 +181,7 @@ struct sq_store {
     sqlite3_stmt *lt[LT_N];
     sqlite3_stmt *ret[RET_N];
     sqlite3_stmt *key[KEY_N];
+    sqlite3_stmt *al[AL_N];
     int64_t ret_cursor; /* retention: the last datastream done (sqlite_retention.c) */
 
     /* the writer's cache of latest blocks (sqlite_latest.c) */
@@ -324,6 +340,24 @@ enum tk_rc store_sqlite__quarantine_list(struct store *st, const struct store_qu
 enum tk_rc store_sqlite__counters_put(struct store *st, const struct store_counter *c, size_t n);
 enum tk_rc store_sqlite__counters_get(struct store *st, struct store_counter *out, size_t max,
                                       size_t *n);
+/* sqlite_alert.c: alerts, their settings, device status */
+enum tk_rc store_sqlite__alert_prepare(struct sq_store *sq);
+enum tk_rc store_sqlite__alert_config_get(struct store *st, const char *id,
+                                          struct store_alert_config *out);
+enum tk_rc store_sqlite__alert_config_put(struct store *st, const struct store_alert_config *c);
+enum tk_rc store_sqlite__alert_config_stamp(struct store *st, int64_t *stamp);
+enum tk_rc store_sqlite__alert_add(struct store *st, struct store_alert *a);
+enum tk_rc store_sqlite__alert_update(struct store *st, const struct store_alert *a);
+enum tk_rc store_sqlite__alert_get(struct store *st, int64_t id, struct store_alert *out);
+enum tk_rc store_sqlite__alert_list(struct store *st, const struct store_alert_filter *f,
+                                    store_alert_cb cb, void *ud, int64_t *total);
+enum tk_rc store_sqlite__alert_device_get(struct store *st, const char *id,
+                                          struct store_alert_device *out);
+enum tk_rc store_sqlite__alert_device_put(struct store *st, const char *id,
+                                          const struct store_alert_device *d);
+enum tk_rc store_sqlite__device_status_put(struct store *st, const struct store_device_status *s);
+enum tk_rc store_sqlite__device_status_get(struct store *st, const char *id,
+                                           struct store_device_status *out);
 
 /* One minute of a rollup_minute_slots row; n == 0: no data in that minute. */
 struct sq_slot {

@@ -59,6 +59,8 @@
  *      and ingest_counters (the ingest's counters, written in its commits).
  *   7  obs_foi_ds: which FeaturesOfInterest the API's writes gave to Observations of
  *      which Datastreams (FeatureOfInterest -> Observations finds them without a scan).
+ *   8  alerts of water-level gauges, their settings, what the platform last published
+ *      to each gauge's config topic, and the latest device status (docs/alerts.md).
  * A fresh database runs every step, so the migration path is the one always exercised. */
 #include <stdio.h>
 
@@ -258,6 +260,32 @@ static const char schema_v7[] =
     " ds_id INTEGER NOT NULL,"
     " PRIMARY KEY (foi_id, ds_id)) WITHOUT ROWID;"
     "CREATE INDEX obs_foi_ds_ds ON obs_foi_ds(ds_id);";
+/* Alerts (docs/alerts.md). Position, name and unit are copied into the alert when it is
+ * raised: it describes where and what was observed then, and the API filters by area
+ * without a join. Conditions, severities and events are the store.h enums. */
+static const char schema_v8[] =
+    "CREATE TABLE alert_config("
+    " device_id TEXT PRIMARY KEY,"
+    " caution_m REAL NOT NULL, warning_m REAL NOT NULL, danger_m REAL NOT NULL,"
+    " rise_m_per_10min REAL NOT NULL, hysteresis_m REAL NOT NULL,"
+    " silence_intervals INTEGER NOT NULL, interval_s INTEGER NOT NULL,"
+    " fast_interval_s INTEGER NOT NULL, updated_us INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE alerts("
+    " id INTEGER PRIMARY KEY,"
+    " device_id TEXT NOT NULL, name TEXT NOT NULL, lat REAL, lon REAL,"
+    " cond INTEGER NOT NULL, active INTEGER NOT NULL, event INTEGER NOT NULL,"
+    " severity INTEGER NOT NULL, severity_max INTEGER NOT NULL,"
+    " value REAL, threshold REAL,"
+    " start_us INTEGER NOT NULL, end_us INTEGER," /* NULL while active */
+    " peak_value REAL, peak_us INTEGER, updated_us INTEGER NOT NULL, rev INTEGER NOT NULL);"
+    "CREATE INDEX alerts_device ON alerts(device_id, active);"
+    "CREATE INDEX alerts_active ON alerts(active, id);"
+    "CREATE TABLE alert_device("
+    " device_id TEXT PRIMARY KEY, config_version INTEGER NOT NULL, fast INTEGER NOT NULL,"
+    " fast_since_us INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE device_status("
+    " device_id TEXT PRIMARY KEY, online INTEGER NOT NULL, fw TEXT, battery_v REAL,"
+    " rssi_dbm INTEGER, received_us INTEGER NOT NULL) WITHOUT ROWID;";
 
 struct migration {
     const char *sql;
@@ -273,6 +301,7 @@ static const struct migration migrations[SQ_SCHEMA_VERSION] = {
     {schema_v5, NULL, NULL},
     {schema_v6, NULL, NULL},
     {schema_v7, NULL, NULL},
+    {schema_v8, NULL, NULL},
 };
 
 static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)

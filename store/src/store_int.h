@@ -62,6 +62,20 @@ struct store_ops {
     enum tk_rc (*counters_put)(struct store *st, const struct store_counter *c, size_t n);
     enum tk_rc (*counters_get)(struct store *st, struct store_counter *out, size_t max,
                                size_t *n);
+    enum tk_rc (*alert_config_get)(struct store *st, const char *id, struct store_alert_config *out);
+    enum tk_rc (*alert_config_put)(struct store *st, const struct store_alert_config *c);
+    enum tk_rc (*alert_config_stamp)(struct store *st, int64_t *stamp);
+    enum tk_rc (*alert_add)(struct store *st, struct store_alert *a);
+    enum tk_rc (*alert_update)(struct store *st, const struct store_alert *a);
+    enum tk_rc (*alert_get)(struct store *st, int64_t id, struct store_alert *out);
+    enum tk_rc (*alert_list)(struct store *st, const struct store_alert_filter *f,
+                             store_alert_cb cb, void *ud, int64_t *total);
+    enum tk_rc (*alert_device_get)(struct store *st, const char *id, struct store_alert_device *out);
+    enum tk_rc (*alert_device_put)(struct store *st, const char *id,
+                                   const struct store_alert_device *d);
+    enum tk_rc (*device_status_put)(struct store *st, const struct store_device_status *s);
+    enum tk_rc (*device_status_get)(struct store *st, const char *id,
+                                    struct store_device_status *out);
 };
 
 #define STORE_ERRMSG_MAX 256

@@ -25,7 +25,10 @@ struct api_server {
     const struct api_config *cfg;
     struct api_pool *pool;
     unsigned port;
+    struct api_live *live; /* set once after the start (atomic access) */
 };
+
+#define STREAM_BLOCK 32768 /* bytes asked of a streamed body at a time */
 
 struct conn_state {
     char *body; /* NUL-terminated, up to body-max bytes */
@@ -111,9 +114,12 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         api_openapi(rep);
         return;
     }
-    if (strncmp(url, "/v1.1", 5) != 0 || (url[5] != '\0' && url[5] != '/')) {
+    int sta = strncmp(url, "/v1.1", 5) == 0 && (url[5] == '\0' || url[5] == '/');
+    int ngsi = strncmp(url, "/v2", 3) == 0 && (url[3] == '\0' || url[3] == '/');
+    if (!sta && !ngsi && strcmp(url, "/alerts/stream") != 0) {
         api_reply_error(rep, API_E_NOTFOUND, NULL,
-                        "no resource here; the SensorThings API is under /v1.1");
+                        "no resource here; the SensorThings API is under /v1.1, NGSI-v2 under"
+                        " /v2");
         return;
     }
     struct args a = {.n = 0};
@@ -139,19 +145,56 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
                               .body_len = cs->body_len,
                               .who = &who,
                               .header = header_of,
-                              .conn = c};
-    api_sta_handle(&req, rep);
+                              .conn = c,
+                              .live = __atomic_load_n(&s->live, __ATOMIC_ACQUIRE)};
+    if (ngsi) {
+        req.path = url + 3;
+        api_ngsi_handle(&req, rep);
+    } else if (!api_sse_handle(&req, url, rep)) {
+        api_sta_handle(&req, rep);
+    }
     api_pool_give(s->pool, st);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct api_stream *st = cls;
+    (void)pos;
+    long n = st->read(st, buf, max);
+    if (n == API_STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct api_stream *st = cls;
+    st->destroy(st);
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *rep)
 {
+    struct MHD_Response *resp;
+    if (rep->stream) { /* produced while sent: it deflates itself if it wants to */
+        rep->stream->conn = c;
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read,
+                                                 rep->stream, stream_free);
+        if (!resp)
+            rep->stream->destroy(rep->stream);
+        rep->stream = NULL; /* MHD owns it now */
+        if (!resp)
+            return MHD_NO;
+        if (!rep->status)
+            rep->status = 200;
+        goto headers;
+    }
     api_reply_finish(rep);
     const char *ae =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     if (rep->status == 200 && api_accepts_gzip(ae) && api_reply_gzip(rep))
         api_reply_error(rep, API_E_INTERNAL, NULL, "compressing the response failed");
-    struct MHD_Response *resp;
     if (rep->body.len && rep->body.data) {
         resp =
             MHD_create_response_from_buffer_with_free_callback(rep->body.len, rep->body.data, free);
@@ -162,7 +205,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *re
     }
     if (!resp)
         return MHD_NO;
+headers:
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
+    if (rep->xhdr_name)
+        MHD_add_response_header(resp, rep->xhdr_name, rep->xhdr_value);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     if (rep->gzipped)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
@@ -250,7 +296,8 @@ enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
     struct sockaddr_in in4;
     struct sockaddr_in6 in6;
     const struct sockaddr *sa;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* event streams wait suspended */
     memset(&in4, 0, sizeof in4);
     memset(&in6, 0, sizeof in6);
     if (strchr(cfg->bind, ':')) {
@@ -285,6 +332,12 @@ enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
 invalid:
     free(s);
     return TK_EINVAL;
+}
+
+void api_server_set_live(struct api_server *s, struct api_live *live)
+{
+    if (s)
+        __atomic_store_n(&s->live, live, __ATOMIC_RELEASE);
 }
 
 unsigned api_server_port(const struct api_server *s)

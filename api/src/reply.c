@@ -230,8 +230,12 @@ void api_reply_init(struct api_reply *r, size_t max)
 
 void api_reply_free(struct api_reply *r)
 {
-    if (r)
-        api_buf_free(&r->body);
+    if (!r)
+        return;
+    api_buf_free(&r->body);
+    if (r->stream) /* never handed to the connection */
+        r->stream->destroy(r->stream);
+    r->stream = NULL;
 }
 
 void api_reply_error(struct api_reply *r, enum api_err e, const char *field, const char *fmt, ...)

@@ -249,7 +249,7 @@ static enum tk_rc page_row(void *ud, const struct store_sta_value *row, size_t n
 }
 
 /* The request again with $skip moved on by $top (every other option kept). */
-static void next_link(const struct api_request *req, struct api_buf *b, int64_t top, int64_t skip)
+void api_next_link(const struct api_request *req, struct api_buf *b, int64_t top, int64_t skip)
 {
     api_buf_puts(b, ",\"@iot.nextLink\":\"");
     api_buf_url(b, req->cfg->base_url, 0);
@@ -313,7 +313,7 @@ static enum tk_rc collection(const struct api_request *req, struct api_render *r
     da_free(&da);
     api_buf_put(b, "]", 1);
     if (pg.more)
-        next_link(req, b, top, skip);
+        api_next_link(req, b, top, skip);
     api_buf_put(b, "}", 1);
     return TK_OK;
 store_error:
@@ -434,6 +434,23 @@ void api_sta_handle(const struct api_request *req, struct api_reply *rep)
     rc = resolve(&ro, &r, &t);
     if (rc)
         goto error;
+    if ((q.csv || q.geojson) && (r.target != API_T_COLLECTION || r.ref)) {
+        ro.errcls = API_E_BADREQ;
+        field = "$resultFormat";
+        snprintf(ro.errmsg, sizeof ro.errmsg, "$resultFormat=%s is for collections",
+                 q.csv ? "CSV" : "GeoJSON");
+        rc = TK_EINVAL;
+        goto error;
+    }
+    if (q.csv || q.geojson) {
+        t.q.filter = api_filter_tree(q.filter);
+        api_sta_order(t.q.entity, &q, &t.q);
+        if (q.csv)
+            api_export_csv(req, rep, &q, &t.q);
+        else
+            api_export_geojson(req, rep, &q, &t.q);
+        goto cleanup;
+    }
     if (r.target == API_T_COLLECTION) {
         rc = collection(req, &ro, &r, &q, &t.q);
     } else {

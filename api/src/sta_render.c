@@ -109,6 +109,16 @@ enum tk_rc api_sta_validate(struct api_render *ro, enum store_sta_entity e,
                  "$resultFormat=dataArray is for Observations, not %s", set);
         return bad(ro, field, "$resultFormat");
     }
+    if (q->csv && q->nexpand) {
+        snprintf(ro->errmsg, sizeof ro->errmsg,
+                 "$resultFormat=CSV has one row per entity: $expand is not available with it");
+        return bad(ro, field, "$resultFormat");
+    }
+    if (q->geojson && e != STORE_STA_THING) {
+        snprintf(ro->errmsg, sizeof ro->errmsg,
+                 "$resultFormat=GeoJSON is for Things (with their Locations), not %s", set);
+        return bad(ro, field, "$resultFormat");
+    }
     for (size_t i = 0; i < q->nselect; i++) {
         const char *nm = q->select[i];
         if (api_prop_find(e, nm, strlen(nm)) < 0 && api_nav_find(e, nm, strlen(nm), NULL) < 0) {

@@ -476,6 +476,72 @@ cleanup:
     return rc;
 }
 
+/* A cursor is store_sta_list's loop turned inside out: the statement stays open (and
+ * with it SQLite's read snapshot) between calls, so a caller can stream rows out in
+ * pieces as its consumer takes them. */
+struct store_sta_cursor {
+    struct sq_store *sq;
+    enum store_sta_entity e;
+    sqlite3_stmt *s;
+    struct bufs *bb;
+    int done;
+    struct store_sta_value row[STORE_STA_PROPS_MAX];
+};
+
+enum tk_rc store_sta_cursor_open(struct store *st, const struct store_sta_query *q,
+                                 struct store_sta_cursor **out)
+{
+    *out = NULL;
+    enum tk_rc rc = check_store(st);
+    if (rc || !q)
+        return rc ? rc : TK_EINVAL;
+    struct sq_store *sq = sq_of(st);
+    rc = check_query(sq, q);
+    if (rc)
+        return rc;
+    struct store_sta_cursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return TK_ENOMEM;
+    c->sq = sq;
+    c->e = q->entity;
+    rc = build_prepared(sq, q, build_list, &c->bb, &c->s);
+    free(c->bb); /* the statement keeps its own copy of the text */
+    c->bb = NULL;
+    if (rc) {
+        store_sta_cursor_close(c);
+        return rc;
+    }
+    *out = c;
+    return TK_OK;
+}
+
+enum tk_rc store_sta_cursor_next(struct store_sta_cursor *c, const struct store_sta_value **row,
+                                 size_t *n)
+{
+    if (!c || c->done)
+        return c ? TK_ENOTFOUND : TK_EINVAL;
+    int src = sqlite3_step(c->s);
+    if (src == SQLITE_ROW) {
+        read_row(c->e, c->s, c->row);
+        *row = c->row;
+        *n = ents[c->e].nprops;
+        return TK_OK;
+    }
+    c->done = 1;
+    if (src == SQLITE_DONE)
+        return TK_ENOTFOUND;
+    return store_sqlite__err(c->sq, src, "reading SensorThings entities");
+}
+
+void store_sta_cursor_close(struct store_sta_cursor *c)
+{
+    if (!c)
+        return;
+    sqlite3_finalize(c->s);
+    free(c->bb);
+    free(c);
+}
+
 enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, int64_t *n)
 {
     enum tk_rc rc = check_store(st);

@@ -46,7 +46,8 @@ struct csv {
     int cols[STORE_STA_PROPS_MAX + 1];
     size_t ncols;
     int64_t limit, rows;
-    int cut; /* more rows than the limit: fail the transfer */
+    int has_top; /* the client's $top is the limit */
+    int cut;     /* more rows than --export-rows-max: fail the transfer */
     int done;     /* no more rows */
     int finished; /* and everything formatted is in out */
     int gzip, zinit;
@@ -126,7 +127,7 @@ static enum tk_rc csv_rows(struct csv *c)
         if (rc)
             return rc;
         if (c->rows == c->limit) {
-            c->cut = 1;
+            c->cut = !c->has_top;
             c->done = 1;
             break;
         }
@@ -291,6 +292,7 @@ void api_export_csv(const struct api_request *req, struct api_reply *rep,
         return;
     }
     struct store_sta_query sq = *sq0;
+    c->has_top = q->has_top;
     c->limit = q->has_top ? q->top : cfg->export_rows_max;
     sq.top = c->limit + 1; /* the look-ahead row says the limit cut the result */
     sq.skip = q->has_skip ? q->skip : 0;

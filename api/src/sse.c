@@ -794,6 +794,7 @@ int api_sse_handle(const struct api_request *req, const char *path, struct api_r
     c->who = *req->who;
     c->last_obs = last >= 0 ? last : 0;
     api_buf_init(&c->pend, 8 * PEND_MAX);
+    api_buf_puts(&c->pend, ": takumi event stream\nretry: 3000\n\n");
     c->last_write_us = tk_mono_us();
 
     pthread_mutex_lock(&l->mu);
@@ -824,7 +825,6 @@ int api_sse_handle(const struct api_request *req, const char *path, struct api_r
     l->nclients++;
     pthread_mutex_unlock(&l->mu);
 
-    api_buf_puts(&c->pend, ": takumi event stream\nretry: 3000\n\n");
     if (type == EV_OBS && last >= 0) {
         enum tk_rc rc = replay(req, c);
         if (rc) {

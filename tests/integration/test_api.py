@@ -113,12 +113,7 @@ def stack():
             c.close()
     tkfix.wait_for(stored, 20, "the readings to be stored")
 
-    port = tkfix.free_port()
-    p = S.spawn("api", [API, "--data", S.dir, "--http-port", port, "--page-max", PAGE,
-                        "--threads", 2, "--log-level", 3])
-    if not tkfix.wait_port(tkfix.HOST, port, 10):
-        raise tkfix.FixtureError("takumi-api did not listen (exit %s):\n%s" % (p.poll(), S.log("api")))
-    BASE = "http://%s:%d" % (tkfix.HOST, port)
+    _, BASE = S.start_api("--page-max", PAGE, "--threads", 2, "--log-level", 3)
     return S
 
 

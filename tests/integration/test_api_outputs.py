@@ -574,6 +574,42 @@ def test_ngsi():
     assert r.stdout == "405", r.stdout
 
 
+def test_openapi():
+    stack()
+    doc = get_json("/openapi.json")
+    assert doc["openapi"].startswith("3."), doc
+    for path in ["/v1.1/Things", "/v1.1/Observations", "/v1.1/Datastreams",
+                 "/v1.1/Datastreams({id})/Observations/stream", "/v1.1/Observations/stream",
+                 "/alerts/stream", "/v2/entities", "/v2/entities/{entityId}",
+                 "/v2/entities/{entityId}/attrs"]:
+        assert path in doc["paths"], (path, list(doc["paths"]))
+    params = doc["paths"]["/v1.1/Things"]["get"]["parameters"]
+    assert next(p for p in params if p["name"] == "$resultFormat")["schema"]["enum"] == \
+        ["CSV", "GeoJSON"], params
+
+    def refs(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "$ref":
+                    yield v
+                else:
+                    yield from refs(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from refs(v)
+    for ref in refs(doc):
+        target = doc
+        for part in ref.lstrip("#/").split("/"):
+            assert part in target, "unresolved " + ref
+            target = target[part]
+    for path, item in doc["paths"].items():
+        for op in item.values():
+            assert "200" in op["responses"], (path, op)
+            declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+            assert declared == set(x.strip("{}") for x in path.split("/") if "{" in x) or \
+                declared == {"id"}, (path, declared)
+
+
 def test_api_log_clean():
     stack()
     for name in ("api", "api-cut"):
@@ -585,4 +621,4 @@ def test_api_log_clean():
 if __name__ == "__main__":
     sys.exit(tkfix.main([test_csv_things_datastreams_observations, test_csv_gzip_and_large,
                          test_csv_limit_and_refusals, test_geojson, test_sse_live_and_resume,
-                         test_sse_alerts_and_limit, test_ngsi, test_api_log_clean]))
+                         test_sse_alerts_and_limit, test_ngsi, test_openapi, test_api_log_clean]))

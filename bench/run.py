@@ -8,8 +8,11 @@ baselines measured in the same run (the machine is shared and noisy).
   (d) store bulk insert from 1,000 interleaved devices  (store-bench)
   (e) one day of one datastream out of 10M rows           (store-bench)
   (f) 30 days of hourly averages                          (store-bench)
+  (g)-(k) takumi-api on that store: entity GET under wrk against a bare libmicrohttpd
+      server, latest of 1,000, a day of one stream, hourly over 30 days, RSS (bench/api.py)
 
-Options: --quick (smaller runs), --devices N, --count N (readings per device)."""
+Options: --quick (smaller runs), --devices N, --count N (readings per device),
+--api-load-s N (seconds of wrk load per server), --skip-store, --skip-api."""
 import argparse
 import json
 import os
@@ -24,6 +27,7 @@ os.environ["TAKUMI_BIN"] = BIN
 os.environ["TAKUMI_TOP"] = TOP
 
 import tkfix  # noqa: E402
+import api as api_bench  # noqa: E402  (bench/api.py)
 
 INGEST_ARGS = os.environ.get("TAKUMI_BENCH_INGEST_ARGS", "").split()
 
@@ -110,11 +114,15 @@ def bench_ingest(ndev, count, python=False):
         return pub["rate"], pub
 
 
+STORE_DIR = os.path.join(BIN, "tmp", "store-bench")
+
+
 def store_figures(quick):
     exe = os.path.join(BIN, "bench", "store-bench")
     if not os.path.exists(exe):
         return {}
-    args = [exe] + (["--rows", "1000000"] if quick else [])
+    # the 10M-row store is kept for the API figures (bench/api.py reuses it)
+    args = [exe, "--dir", STORE_DIR, "--keep"] + (["--rows", "1000000"] if quick else [])
     out = subprocess.run(args, capture_output=True, text=True, timeout=3600)
     figs = {}
     for line in out.stdout.splitlines():
@@ -134,6 +142,8 @@ def main():
     ap.add_argument("--devices", type=int, default=100)
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--skip-store", action="store_true")
+    ap.add_argument("--skip-api", action="store_true")
+    ap.add_argument("--api-load-s", type=int, default=10)
     ap.add_argument("--only", choices=["raw", "ingest", "python"], help="measure one figure")
     a = ap.parse_args()
     if a.only:
@@ -151,6 +161,11 @@ def main():
     print("measuring (c) Python paho-mqtt + sqlite3 ingest ...", file=sys.stderr)
     py, _ = bench_ingest(a.devices, a.count, python=True)
     figs = {} if a.skip_store else store_figures(a.quick)
+    api_figs = {}
+    if not a.skip_api:
+        print("measuring (g)-(k) takumi-api ...", file=sys.stderr)
+        api_figs = api_bench.measure(api_bench.store_db(STORE_DIR), a.api_load_s,
+                                     51 if a.quick else 201)
 
     rows = [
         ("(a) raw MQTT QoS1 transport", "%.0f msg/s" % raw, "1.00x (baseline)", ""),
@@ -174,6 +189,7 @@ def main():
     d = figs.get("store.latest_1000")
     if d:
         rows.append(("    latest values of 1,000 datastreams", "%.0f us" % d["value"], "", "API target < 5000 us"))
+    rows += api_bench.rows(api_figs)
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)

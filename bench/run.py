@@ -122,6 +122,7 @@ def store_figures(quick):
     if not os.path.exists(exe):
         return {}
     # the 10M-row store is kept for the API figures (bench/api.py reuses it)
+    os.makedirs(STORE_DIR, exist_ok=True)
     args = [exe, "--dir", STORE_DIR, "--keep"] + (["--rows", "1000000"] if quick else [])
     out = subprocess.run(args, capture_output=True, text=True, timeout=3600)
     figs = {}

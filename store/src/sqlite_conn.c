@@ -267,6 +267,7 @@ static void sq_close(struct store *st)
     store_sqlite__finalize(sq->lt, LT_N);
     store_sqlite__finalize(sq->ret, RET_N);
     store_sqlite__lt_free(sq);
+    store_sqlite__sta_cache_free(sq);
     free(sq->pend);
     sqlite3_close_v2(sq->db);
     free(sq);

@@ -68,6 +68,10 @@ static enum tk_rc resolve(struct api_render *ro, const struct api_route *r, stru
     t->q.entity = prev;
     if (!r->steps[0].has_id)
         return TK_OK;
+    if (r->nsteps == 1) { /* /Set(id): its own read says whether it exists */
+        t->q = (struct store_sta_query){.entity = prev, .has_id = 1, .id = prev_id, .top = 1};
+        return TK_OK;
+    }
     for (size_t i = 0; i < r->nsteps; i++) {
         const struct api_step *s = &r->steps[i];
         struct store_sta_query q = {.entity = s->entity, .top = 1};
@@ -329,6 +333,7 @@ struct single {
     const struct api_route *r;
     const struct api_query *q;
     struct api_reply *rep;
+    int found;
 };
 
 static enum tk_rc single_row(void *ud, const struct store_sta_value *row, size_t n)
@@ -336,6 +341,7 @@ static enum tk_rc single_row(void *ud, const struct store_sta_value *row, size_t
     struct single *s = ud;
     struct api_buf *b = s->ro->out;
     enum store_sta_entity e = s->r->steps[s->r->nsteps - 1].entity;
+    s->found = 1;
     if (s->r->target == API_T_ENTITY) {
         if (s->r->ref) {
             api_buf_puts(b, "{\"@iot.selfLink\":\"");
@@ -454,11 +460,16 @@ void api_sta_handle(const struct api_request *req, struct api_reply *rep)
     if (r.target == API_T_COLLECTION) {
         rc = collection(req, &ro, &r, &q, &t.q);
     } else {
-        struct single s = {&ro, &r, &q, rep};
+        struct single s = {&ro, &r, &q, rep, 0};
         rc = store_sta_list(req->st, &t.q, single_row, &s);
         if (rc && !ro.errmsg[0] && !rep->body.err) {
             ro.errcls = api_err_of_rc(rc);
             snprintf(ro.errmsg, sizeof ro.errmsg, "store: %s", store_errmsg(req->st));
+        } else if (!rc && !s.found) {
+            ro.errcls = API_E_NOTFOUND;
+            snprintf(ro.errmsg, sizeof ro.errmsg, "%s(%lld) does not exist",
+                     api_set_name(t.q.entity), (long long)t.q.id);
+            rc = TK_ENOTFOUND;
         }
     }
     if (rc)

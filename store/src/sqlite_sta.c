@@ -690,6 +690,22 @@ cleanup:
     return rc;
 }
 
+/* BEGIN and COMMIT through the statement cache: an API request makes one of each. */
+static int exec_cached(struct sq_store *sq, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    size_t len = strlen(sql);
+    if (!cache_take(sq, sql, len, &s)) {
+        int src = sqlite3_prepare_v3(sq->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        if (src != SQLITE_OK)
+            return src;
+        cache_put(sq, sql, len, s);
+    }
+    int src = sqlite3_step(s);
+    release(sq, s);
+    return src == SQLITE_DONE ? SQLITE_OK : src;
+}
+
 enum tk_rc store_sta_snapshot_begin(struct store *st)
 {
     enum tk_rc rc = check_store(st);
@@ -698,7 +714,7 @@ enum tk_rc store_sta_snapshot_begin(struct store *st)
     struct sq_store *sq = sq_of(st);
     if (!sqlite3_get_autocommit(sq->db))
         return store__fail(st, TK_EINVAL, "a transaction is already open");
-    int src = sqlite3_exec(sq->db, "BEGIN", NULL, NULL, NULL);
+    int src = exec_cached(sq, "BEGIN");
     return src == SQLITE_OK ? TK_OK : store_sqlite__err(sq, src, "BEGIN (read)");
 }
 
@@ -707,6 +723,6 @@ void store_sta_snapshot_end(struct store *st)
     if (check_store(st))
         return;
     struct sq_store *sq = sq_of(st);
-    if (!sqlite3_get_autocommit(sq->db) && sqlite3_exec(sq->db, "COMMIT", NULL, NULL, NULL))
+    if (!sqlite3_get_autocommit(sq->db) && exec_cached(sq, "COMMIT"))
         (void)sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -166,7 +166,7 @@ def main():
     if not a.skip_api:
         print("measuring (g)-(k) takumi-api ...", file=sys.stderr)
         api_figs = api_bench.measure(api_bench.store_db(STORE_DIR), a.api_load_s,
-                                     51 if a.quick else 201)
+                                     51 if a.quick else 201, 1 if a.quick else 3)
 
     rows = [
         ("(a) raw MQTT QoS1 transport", "%.0f msg/s" % raw, "1.00x (baseline)", ""),

@@ -278,7 +278,7 @@ struct api_request {
     const struct api_principal *who;
     /* a request header by name (case-insensitive), NULL if absent */
     const char *(*header)(const struct api_request *req, const char *name);
-    void *conn; /* the HTTP connection, for header() */
+    void *conn;            /* the HTTP connection, for header() */
     struct api_live *live; /* shared state of exports and event streams (NULL in tests) */
 };
 
@@ -329,8 +329,8 @@ int api_privacy_allows(const struct api_principal *who, int64_t ds_id, double re
 
 /** $resultFormat=CSV of the collection q selects: a streamed reply (its own store
  *  connection, rows read in chunks, deflated when gzip is accepted). */
-void api_export_csv(const struct api_request *req, struct api_reply *rep,
-                    const struct api_query *q, const struct store_sta_query *sq);
+void api_export_csv(const struct api_request *req, struct api_reply *rep, const struct api_query *q,
+                    const struct store_sta_query *sq);
 /** $resultFormat=GeoJSON of Things: a FeatureCollection with Locations and latest values. */
 void api_export_geojson(const struct api_request *req, struct api_reply *rep,
                         const struct api_query *q, const struct store_sta_query *sq);
@@ -350,7 +350,7 @@ struct api_thing_ds {
 struct api_thing_view {
     int64_t id;
     char name[128];
-    char kind[64];    /* properties.kind, "" if none */
+    char kind[64];     /* properties.kind, "" if none */
     char *description; /* new */
     char *properties;  /* JSON, new (NULL if none) */
     char *geometry;    /* GeoJSON geometry of its first Location, new (NULL if none) */

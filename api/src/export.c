@@ -25,7 +25,8 @@
 
 int api_privacy_allows(const struct api_principal *who, int64_t ds_id, double result)
 {
-    /* PRIVACY RULE: wire the suppression of small people and Wi-Fi counts in here. */
+    /* PRIVACY: wire the suppression of small people and Wi-Fi counts in here; the outputs
+     * call it at the lines marked "PRIVACY:" (export.c, ngsi.c, sse.c). */
     (void)who;
     (void)ds_id;
     (void)result;
@@ -46,8 +47,8 @@ struct csv {
     int cols[STORE_STA_PROPS_MAX + 1];
     size_t ncols;
     int64_t limit, rows;
-    int has_top; /* the client's $top is the limit */
-    int cut;     /* more rows than --export-rows-max: fail the transfer */
+    int has_top;  /* the client's $top is the limit */
+    int cut;      /* more rows than --export-rows-max: fail the transfer */
     int done;     /* no more rows */
     int finished; /* and everything formatted is in out */
     int gzip, zinit;
@@ -95,7 +96,7 @@ static void csv_value(struct csv *c, const struct store_sta_value *row, size_t n
         break;
     case STORE_STA_REAL:
         if (c->e == STORE_STA_OBSERVATION && col == 3 &&
-            !api_privacy_allows(&c->who, row[n].i, v->d)) /* the CSV call site */
+            !api_privacy_allows(&c->who, row[n].i, v->d)) /* PRIVACY: the CSV call site */
             break;
         api_buf_num(b, v->d);
         break;
@@ -246,8 +247,8 @@ static int csv_columns(struct csv *c, const struct api_query *q, char *msg, size
     return 0;
 }
 
-void api_export_csv(const struct api_request *req, struct api_reply *rep,
-                    const struct api_query *q, const struct store_sta_query *sq0)
+void api_export_csv(const struct api_request *req, struct api_reply *rep, const struct api_query *q,
+                    const struct store_sta_query *sq0)
 {
     const struct api_config *cfg = req->cfg;
     char msg[256];
@@ -385,7 +386,7 @@ static void geo_feature(struct geo *g, const struct api_thing_view *v)
             api_buf_time(b, d->latest.t_end_us);
         }
         api_buf_puts(b, "\",\"result\":");
-        if (api_privacy_allows(g->req->who, d->id, d->latest.result)) /* the GeoJSON call site */
+        if (api_privacy_allows(g->req->who, d->id, d->latest.result)) /* PRIVACY: GeoJSON */
             api_buf_num(b, d->latest.result);
         else
             api_buf_puts(b, "null");

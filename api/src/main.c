@@ -61,8 +61,8 @@ int main(int argc, char **argv)
         {"mqtt-port", TK_OPT_INT, &c.mqtt_port, 0, "1883", 1, 65535, "broker port"},
         {"mqtt-user", TK_OPT_STR, c.mqtt_user, sizeof c.mqtt_user, "takumi-dashboard", 0, 0,
          "broker identity (read-only: v1.1/# and city/alerts/#)"},
-        {"mqtt-password-file", TK_OPT_STR, c.mqtt_password_file, sizeof c.mqtt_password_file, "",
-         0, 0, "file holding its password (default DATA/secrets/dashboard.pass)"},
+        {"mqtt-password-file", TK_OPT_STR, c.mqtt_password_file, sizeof c.mqtt_password_file, "", 0,
+         0, "file holding its password (default DATA/secrets/dashboard.pass)"},
         {"log-level", TK_OPT_INT, &c.log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];

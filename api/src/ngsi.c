@@ -92,7 +92,8 @@ static int parse_opts(const struct api_request *req, struct opts *o, struct api_
         const char *k = req->args[i].key, *v = req->args[i].value ? req->args[i].value : "";
         if (strcmp(k, "type") == 0) {
             if (!*v || strlen(v) > 256) {
-                ngsi_error(rep, 400, "BadRequest", "Empty or too long right-hand-side for URI param /type/");
+                ngsi_error(rep, 400, "BadRequest",
+                           "Empty or too long right-hand-side for URI param /type/");
                 return 0;
             }
             o->type = v;
@@ -119,8 +120,10 @@ static int parse_opts(const struct api_request *req, struct opts *o, struct api_
             }
         } else if (strcmp(k, "offset") == 0) {
             if (!parse_num(v, &o->offset)) {
-                ngsi_error(rep, 400, "BadRequest", "Bad pagination offset: /%.20s/ [must be a"
-                           " non-negative integer]", v);
+                ngsi_error(rep, 400, "BadRequest",
+                           "Bad pagination offset: /%.20s/ [must be a"
+                           " non-negative integer]",
+                           v);
                 return 0;
             }
         } else if (strcmp(k, "options") == 0) {
@@ -228,7 +231,8 @@ static void attrs(const struct api_request *req, const struct opts *o,
         first = 0;
         api_buf_json_str(b, name, strlen(name));
         api_buf_put(b, ":", 1);
-        int show = d->found && api_privacy_allows(req->who, d->id, d->latest.result); /* NGSI */
+        int show = d->found &&
+                   api_privacy_allows(req->who, d->id, d->latest.result); /* PRIVACY: NGSI-v2 */
         if (o->key_values) {
             if (show)
                 api_buf_num(b, d->latest.result);
@@ -244,8 +248,8 @@ static void attrs(const struct api_request *req, const struct opts *o,
         api_buf_puts(b, ",\"metadata\":{");
         if (d->found) {
             api_buf_puts(b, "\"dateObserved\":{\"type\":\"DateTime\",\"value\":\"");
-            api_buf_time(b, d->latest.t_end_us > d->latest.t_us ? d->latest.t_end_us
-                                                                : d->latest.t_us);
+            api_buf_time(b,
+                         d->latest.t_end_us > d->latest.t_us ? d->latest.t_end_us : d->latest.t_us);
             api_buf_puts(b, "\"},");
         }
         if (d->unit) {
@@ -325,21 +329,26 @@ static const struct store_sta_filter *things_filter(struct tfilter *t, const str
     }
     for (size_t i = 0; i < nids; i++) {
         int p = add(t, (struct store_sta_fnode){.op = STORE_F_PATH, .path = {.prop = 1}});
-        int l = add(t, (struct store_sta_fnode){
-                           .op = STORE_F_LIT, .v = {.type = STORE_STA_TEXT, .s = ids[i], .len = lens[i]}});
+        int l = add(
+            t, (struct store_sta_fnode){
+                   .op = STORE_F_LIT, .v = {.type = STORE_STA_TEXT, .s = ids[i], .len = lens[i]}});
         int eq = add(t, (struct store_sta_fnode){.op = STORE_F_EQ, .nargs = 2, .arg = {p, l}});
-        root = root < 0 ? eq
-                        : add(t, (struct store_sta_fnode){.op = STORE_F_OR, .nargs = 2, .arg = {root, eq}});
+        root =
+            root < 0
+                ? eq
+                : add(t, (struct store_sta_fnode){.op = STORE_F_OR, .nargs = 2, .arg = {root, eq}});
     }
     if (o->type) {
-        int p = add(t, (struct store_sta_fnode){
-                           .op = STORE_F_PATH, .path = {.prop = 3, .json = "$.kind", .json_len = 6}});
+        int p =
+            add(t, (struct store_sta_fnode){.op = STORE_F_PATH,
+                                            .path = {.prop = 3, .json = "$.kind", .json_len = 6}});
         int l = add(t, (struct store_sta_fnode){
                            .op = STORE_F_LIT,
                            .v = {.type = STORE_STA_TEXT, .s = o->type, .len = strlen(o->type)}});
         int eq = add(t, (struct store_sta_fnode){.op = STORE_F_EQ, .nargs = 2, .arg = {p, l}});
         root = root < 0 ? eq
-                        : add(t, (struct store_sta_fnode){.op = STORE_F_AND, .nargs = 2, .arg = {root, eq}});
+                        : add(t, (struct store_sta_fnode){
+                                     .op = STORE_F_AND, .nargs = 2, .arg = {root, eq}});
     }
     if (root < 0)
         return NULL;
@@ -391,8 +400,9 @@ static void one(const struct api_request *req, struct api_reply *rep, const stru
         return;
     }
     if (w.n == 0)
-        ngsi_error(rep, 404, "NotFound", "The requested entity has not been found. Check type"
-                                         " and id");
+        ngsi_error(rep, 404, "NotFound",
+                   "The requested entity has not been found. Check type"
+                   " and id");
     else if (w.n > 1) /* device ids are unique; a name shared by hand-made Things is not */
         ngsi_error(rep, 409, "TooManyResults",
                    "More than one matching entity. Please refine your query");

@@ -38,11 +38,11 @@
 #include "tk_log.h"
 #include "tk_time.h"
 
-#define RING_MAX 4096      /* events kept for streams that lag */
+#define RING_MAX 4096       /* events kept for streams that lag */
 #define EVENT_DATA_MAX 4096 /* bytes of one event's JSON */
-#define REPLAY_MAX 1000    /* Observations replayed per connection */
-#define PEND_MAX 65536     /* bytes gathered for a client per read */
-#define KINDS_MAX 100000   /* Datastream -> ObservedProperty names cached */
+#define REPLAY_MAX 1000     /* Observations replayed per connection */
+#define PEND_MAX 65536      /* bytes gathered for a client per read */
+#define KINDS_MAX 100000    /* Datastream -> ObservedProperty names cached */
 #define OBS_TOPIC "v1.1/+/Observations"
 #define ALERT_TOPIC "city/alerts/+"
 
@@ -128,7 +128,7 @@ static void emit_obs(struct sse_client *c, int64_t ds, int64_t obs_id, double re
     if (obs_id <= c->last_obs)
         return; /* replayed already */
     c->last_obs = obs_id;
-    if (!api_privacy_allows(&c->who, ds, result)) /* the event-stream call site */
+    if (!api_privacy_allows(&c->who, ds, result)) /* PRIVACY: the event streams */
         return;
     char id[24];
     snprintf(id, sizeof id, "%" PRId64, obs_id);
@@ -429,8 +429,8 @@ static enum tk_rc mqtt_start(struct api_live *l)
     snprintf(uri, sizeof uri, "tcp://%s:%lld", cfg->mqtt_host, (long long)cfg->mqtt_port);
     snprintf(cid, sizeof cid, "takumi-api-%ld", (long)getpid());
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
-    int prc = MQTTAsync_createWithOptions(&l->mqtt, uri, cid, MQTTCLIENT_PERSISTENCE_NONE, NULL,
-                                          &co);
+    int prc =
+        MQTTAsync_createWithOptions(&l->mqtt, uri, cid, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (prc != MQTTASYNC_SUCCESS) {
         tk_log(TK_LOG_ERR, "event streams: MQTT client: %s", MQTTAsync_strerror(prc));
         l->mqtt = NULL;

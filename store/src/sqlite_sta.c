@@ -415,8 +415,8 @@ static enum tk_rc prepare(struct sq_store *sq, const struct store_sta_query *q,
     if (b->overflow)
         return store__fail(&sq->base, TK_EFULL, "SensorThings query too long");
     if (!cache_take(sq, b->s, b->len, out)) {
-        int src = sqlite3_prepare_v3(sq->db, b->s, (int)b->len, SQLITE_PREPARE_PERSISTENT, out,
-                                     NULL);
+        int src =
+            sqlite3_prepare_v3(sq->db, b->s, (int)b->len, SQLITE_PREPARE_PERSISTENT, out, NULL);
         if (src != SQLITE_OK)
             return store_sqlite__err(sq, src, "preparing a SensorThings query");
         cache_put(sq, b->s, b->len, *out);

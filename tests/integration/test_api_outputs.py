@@ -458,6 +458,15 @@ def test_sse_live_and_resume():
             [0.06, 0.07, 0.08, 0.09]
     finally:
         s.close()
+    # the stream of a kind resumes the same way (battery Observations are not in it)
+    k = Stream("/v1.1/Observations/stream?kind=water_level", last_id=last)
+    try:
+        k.wait_open()
+        got = [json.loads(k.next()["data"]) for _ in range(4)]
+        assert [round(d["result"], 6) for d in got] == [0.06, 0.07, 0.08, 0.09], got
+        assert all(d["Datastream@iot.id"] == ds for d in got), got
+    finally:
+        k.close()
     # a missing Datastream, a bad Last-Event-ID, a bad kind
     r = curl(BASE + "/v1.1/Datastreams(999999)/Observations/stream", timeout=5)
     assert r.status == 404 and r.json()["code"] == "ENOTFOUND", r.body

@@ -9,13 +9,20 @@
 
 #include "api.h"
 
+/* Keys are the data model's names (static, plain ASCII): written as they are, suffix
+ * (may be "") appended inside the quotes. */
+static void put_key2(struct api_buf *b, int *first, const char *key, const char *suffix)
+{
+    api_buf_put(b, *first ? "\"" : ",\"", *first ? 1 : 2);
+    *first = 0;
+    api_buf_puts(b, key);
+    api_buf_puts(b, suffix);
+    api_buf_put(b, "\":", 2);
+}
+
 static void put_key(struct api_buf *b, int *first, const char *key)
 {
-    if (!*first)
-        api_buf_put(b, ",", 1);
-    *first = 0;
-    api_buf_json_str(b, key, strlen(key));
-    api_buf_put(b, ":", 1);
+    put_key2(b, first, key, "");
 }
 
 /* BASE/v1.1/Set(id) */
@@ -293,9 +300,7 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
         }
         if (!selected(q, nav))
             continue;
-        char key[API_NAME_MAX + 24];
-        snprintf(key, sizeof key, "%s@iot.navigationLink", nav);
-        put_key(b, &first, key);
+        put_key2(b, &first, nav, "@iot.navigationLink");
         self_link(ro, e, id);
         api_buf_put(b, "/", 1);
         api_buf_puts(b, nav);

@@ -15,7 +15,8 @@ Datastreams per gauge):
 (h)-(j) are medians and p99 of sequential requests over one keep-alive connection,
 measured by the client (request sent to body read), with the server's CPU milliseconds
 per request (from /proc), which a busy machine distorts less. Usage: api.py [--db PATH]
-[--load-s N] [--rounds N] [--runs N]; imported by run.py."""
+[--load-s N] [--rounds N] [--runs N]; --soak-s 600 measures only the RSS across ten
+minutes of mixed load; imported by run.py."""
 import argparse
 import http.client
 import json
@@ -224,6 +225,39 @@ def measure(db, load_s=10, runs=201, rounds=3):
     return figs
 
 
+def soak(db, seconds):
+    """RSS of takumi-api under one long wrk load on a mix of entity, latest, day and
+    aggregate requests (a wrk Lua script picks them in turn): samples every second."""
+    with tkfix.Stack("bench-soak") as st:
+        port = tkfix.free_port()
+        api = st.spawn("api", [os.path.join(BIN, "api", "takumi-api"), "--db", db, "--data", st.dir,
+                               "--http-port", port, "--threads", THREADS, "--page-max", 2000,
+                               "--log-level", 1])
+        if not tkfix.wait_port(tkfix.HOST, port, 30):
+            raise RuntimeError("takumi-api did not start:\n" + st.log("api"))
+        day = T0_US + 10 * DAY_US
+        paths = ["/v1.1/Things(1)", "/v1.1/Datastreams/latest?ids=" + ",".join(str(i) for i in range(1, 201)),
+                 "/v1.1/Datastreams(2)/Observations?$filter=" + urllib.parse.quote(
+                     "phenomenonTime ge %s and phenomenonTime lt %s" % (iso(day), iso(day + DAY_US))),
+                 "/v1.1/Datastreams(3)/Observations/aggregate?interval=hour&from=%s&to=%s"
+                 % (iso(T0_US), iso(T0_US + 30 * DAY_US))]
+        script = os.path.join(st.dir, "mix.lua")
+        with open(script, "w") as f:
+            f.write("local paths = {%s}\nlocal i = 0\nrequest = function()\n"
+                    "  i = i %% #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n"
+                    % ", ".join(json.dumps(p) for p in paths))
+        with RssSampler(api.pid, 1.0) as s:
+            out = subprocess.run([WRK, "-t2", "-c16", "-d%ds" % seconds, "-s", script,
+                                  "http://%s:%d" % (tkfix.HOST, port)],
+                                 capture_output=True, text=True, timeout=seconds + 120)
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+        n = max(1, len(s.samples) // 10)
+        return {"seconds": seconds, "rps": float(rps.group(1)) if rps else 0,
+                "first_tenth_kib": statistics.mean(s.samples[:n]),
+                "last_tenth_kib": statistics.mean(s.samples[-n:]),
+                "peak_kib": max(s.samples), "samples": len(s.samples)}
+
+
 def rows(f):
     """Table rows (figure, measured, ratio, note) for run.py."""
     out = []
@@ -260,8 +294,17 @@ def main():
     ap.add_argument("--load-s", type=int, default=10, help="seconds of each wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="wrk runs per server, alternated")
     ap.add_argument("--runs", type=int, default=201)
+    ap.add_argument("--soak-s", type=int, default=0,
+                    help="only: RSS across one load of this many seconds (600 for SPEC 9)")
     a = ap.parse_args()
     db = a.db or store_db(os.path.join(BIN, "tmp", "store-bench"))
+    if a.soak_s:
+        r = soak(db, a.soak_s)
+        print("RSS of takumi-api across %d s of mixed load (%.0f req/s): first tenth %.0f KiB,"
+              " last tenth %.0f KiB, peak %d KiB (%d samples)"
+              % (r["seconds"], r["rps"], r["first_tenth_kib"], r["last_tenth_kib"], r["peak_kib"],
+                 r["samples"]))
+        return
     f = measure(db, a.load_s, a.runs, a.rounds)
     table = rows(f)
     w0 = max(len(r[0]) for r in table)

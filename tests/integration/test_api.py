@@ -25,7 +25,6 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tkfix  # noqa: E402
 
-API = os.path.join(tkfix.BIN, "api", "takumi-api")
 CURL = shutil.which("curl") or "/usr/bin/curl"
 PAGE = 5
 T0 = calendar.timegm((2026, 11, 26, 15, 0, 0))

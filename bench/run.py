@@ -13,9 +13,12 @@ baselines measured in the same run (the machine is shared and noisy).
       (bench/dashboard.py)
   (i) alert latency: a level crossing published -> its alert on city/alerts (bench/alerts.py),
       against the raw MQTT transport of the same readings
+  (j)-(n) takumi-api on that store: entity GET under wrk against a bare libmicrohttpd
+      server, latest of 1,000, a day of one stream, hourly over 30 days, RSS (bench/api.py)
 
 Options: --quick (smaller runs), --devices N, --count N (readings per device),
---skip-gateway, --gateway-outage-60 (the gateway's catch-up after 60 s, not 20)."""
+--api-load-s N (seconds of wrk load per server), --skip-store, --skip-api, --skip-gateway,
+--skip-dashboard, --gateway-outage-60 (the gateway's catch-up after 60 s, not 20)."""
 import argparse
 import json
 import os
@@ -32,6 +35,7 @@ os.environ["TAKUMI_TOP"] = TOP
 import tkfix  # noqa: E402
 sys.path.insert(0, os.path.join(TOP, "bench"))
 import dashboard  # noqa: E402
+import api as api_bench  # noqa: E402  (bench/api.py)
 
 INGEST_ARGS = os.environ.get("TAKUMI_BENCH_INGEST_ARGS", "").split()
 
@@ -118,11 +122,16 @@ def bench_ingest(ndev, count, python=False):
         return pub["rate"], pub
 
 
+STORE_DIR = os.path.join(BIN, "tmp", "store-bench")
+
+
 def store_figures(quick):
     exe = os.path.join(BIN, "bench", "store-bench")
     if not os.path.exists(exe):
         return {}
-    args = [exe] + (["--rows", "1000000"] if quick else [])
+    # the 10M-row store is kept for the API figures (bench/api.py reuses it)
+    os.makedirs(STORE_DIR, exist_ok=True)
+    args = [exe, "--dir", STORE_DIR, "--keep"] + (["--rows", "1000000"] if quick else [])
     out = subprocess.run(args, capture_output=True, text=True, timeout=3600)
     figs = {}
     for line in out.stdout.splitlines():
@@ -155,6 +164,8 @@ def main():
     ap.add_argument("--skip-gateway", action="store_true")
     ap.add_argument("--gateway-outage-60", action="store_true")
     ap.add_argument("--skip-dashboard", action="store_true")
+    ap.add_argument("--skip-api", action="store_true")
+    ap.add_argument("--api-load-s", type=int, default=10)
     a = ap.parse_args()
     if a.only == "gateway":
         gateway_figures(a)
@@ -187,6 +198,11 @@ def main():
         dash = dashboard.measure(3 if a.quick else 5, 20 if a.quick else 50)
     print("measuring (i) alert latency ...", file=sys.stderr)
     al = bench_alerts(a.quick)
+    api_figs = {}
+    if not a.skip_api:
+        print("measuring (j)-(n) takumi-api ...", file=sys.stderr)
+        api_figs = api_bench.measure(api_bench.store_db(STORE_DIR), a.api_load_s,
+                                     51 if a.quick else 201, 1 if a.quick else 3)
 
     rows = [
         ("(a) raw MQTT QoS1 transport", "%.0f msg/s" % raw, "1.00x (baseline)", ""),
@@ -216,6 +232,7 @@ def main():
                  "%.1f ms median" % al["alert_ms_median"], "%.0fx of raw MQTT" % al["ratio_median"],
                  "p99 %.1f ms; raw MQTT median %.2f ms, p99 %.2f ms" % (
                      al["alert_ms_p99"], al["raw_mqtt_ms_median"], al["raw_mqtt_ms_p99"])))
+    rows += api_bench.rows(api_figs)
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)

@@ -14,6 +14,7 @@
 
 #include "store_sta.h"
 #include "tk_error.h"
+#include "tk_quantity.h"
 
 /* ---- configuration (main.c fills it from one tk_opt table) ------------------------- */
 
@@ -37,6 +38,15 @@ struct api_config {
     int64_t ws_port;            /* --ws-port: used when ws_url is "" (0: no live updates) */
     char ws_user[64];           /* --ws-user: the broker's read-only dashboard identity */
     char ws_password_file[600]; /* --ws-password-file (default DATA/secrets/dashboard.pass) */
+    /* exports and live push (export.c, sse.c) */
+    int64_t export_rows_max; /* rows in one CSV export */
+    int64_t exports_max;     /* CSV exports streaming at once */
+    int64_t sse_max;         /* Server-Sent Events clients at once */
+    int64_t sse_keepalive_s; /* comment line after this long without an event */
+    char mqtt_host[256];     /* broker feeding the event streams ("" : no streams) */
+    int64_t mqtt_port;
+    char mqtt_user[64];
+    char mqtt_password_file[600];
 };
 
 /* ---- bounded output buffer (reply.c) ------------------------------------------------ */
@@ -100,6 +110,20 @@ struct api_reply {
         const char *name; /* static */
         char value[256];
     } headers[API_REPLY_HEADERS_MAX];
+    /* a body produced while it is sent instead of body (CSV exports, event streams) */
+    struct api_stream *stream;
+};
+
+/* A streamed body: http.c hands it to libmicrohttpd as a callback response and destroys
+ * it when the connection is done with it. */
+#define API_STREAM_END (-1)  /* nothing more: the body is complete */
+#define API_STREAM_FAIL (-2) /* abort the transfer (the client sees it incomplete) */
+struct api_stream {
+    /** Copy up to max bytes into buf: the count, API_STREAM_END or API_STREAM_FAIL; 0 only
+     *  after the stream suspended its connection (resumed when it has more). */
+    long (*read)(struct api_stream *s, char *buf, size_t max);
+    void (*destroy)(struct api_stream *s);
+    void *conn; /* the HTTP connection (set by http.c before the first read) */
 };
 
 void api_reply_init(struct api_reply *r, size_t max);
@@ -162,6 +186,8 @@ struct api_query {
     struct api_filter *filter; /* $filter, new (owned): parsed, names resolved by
                                   api_sta_validate */
     int data_array;            /* $resultFormat=dataArray */
+    int csv;                   /* $resultFormat=CSV (export.c) */
+    int geojson;               /* $resultFormat=GeoJSON (export.c) */
 };
 
 /** Parse the query options of a request. Options not starting with '$' are ignored (custom
@@ -275,7 +301,8 @@ struct api_request {
     const struct api_principal *who; /* never NULL: anonymous has .anonymous = 1 */
     /* a request header by name (case-insensitive), NULL if absent */
     const char *(*header)(const struct api_request *req, const char *name);
-    void *conn; /* the HTTP connection, for header() */
+    void *conn;            /* the HTTP connection, for header() */
+    struct api_live *live; /* shared state of exports and event streams (NULL in tests) */
 };
 
 /* ---- access control (access.c, privacy.c) -------------------------------------------
@@ -329,7 +356,7 @@ int api_limiter_take(struct api_limiter *l, const char *name, int64_t rate_per_m
  * aggregate bucket, or latest value) carries "suppressed": true (see docs/api.md,
  * "Access"). Every place observation values leave the API (entities, $expand, dataArray,
  * latest values, aggregates, and any export: CSV, GeoJSON, NGSI) asks this one function. */
-#define API_SUPPRESS_BELOW 10
+#define API_SUPPRESS_BELOW TK_PRIVATE_COUNT_BELOW
 /** 1 if value, of a Datastream measuring quantity (enum tk_quantity; -1 when the
  *  Datastream has none), must be withheld from who; 0 to publish it. */
 int api_suppress(const struct api_principal *who, int quantity, double value);
@@ -339,6 +366,9 @@ int api_suppress_applies(const struct api_principal *who, int quantity);
  *  value could be withheld): *withheld 1 or 0. TK_OK, or the store's error. */
 enum tk_rc api_suppress_ds(struct store *st, const struct api_principal *who, int64_t ds,
                            double value, int *withheld) TK_WUR;
+/** api_suppress for a value of the ObservedProperty named property ("people_in"); 0 for a
+ *  name that is not one of the platform's quantities. */
+int api_suppress_named(const struct api_principal *who, const char *property, double value);
 /** The same rule for a query the store runs (store_sta_query.withhold): set it on every
  *  query of Observations made for who, so that rows, $filter and $orderby see withheld
  *  results as null. Rows then say which results were withheld (row[n + 1]). */
@@ -347,6 +377,8 @@ struct store_sta_withhold api_withhold(const struct api_principal *who);
 #define API_SUPPRESSED_MARK "suppressed"
 
 
+/** ,"@iot.nextLink":"..." for the request with $skip moved on by top (other options kept). */
+void api_next_link(const struct api_request *req, struct api_buf *b, int64_t top, int64_t skip);
 /** Answer a GET under /v1.1 into rep (always a complete reply, error or success). */
 void api_sta_handle(const struct api_request *req, struct api_reply *rep);
 
@@ -425,6 +457,69 @@ void api_alerts_handle(const struct api_request *req, struct api_reply *rep);
 /** The alert side of device d's health in the operator view: ,"status":...,"openAlerts":[...] */
 enum tk_rc api_alerts_device_health(const struct api_request *req, struct api_buf *b,
                                     const struct store_device *d) TK_WUR;
+/* ---- exports, live push, NGSI-v2 (export.c, things.c, sse.c, ngsi.c) ----------------- */
+
+/* The privacy rule in the outputs: CSV sets the query's withhold (api_withhold), GeoJSON
+ * and NGSI-v2 write null and event streams leave the event out when api_suppress_named
+ * answers 1 for a value of the named ObservedProperty. */
+
+/** $resultFormat=CSV of the collection q selects: a streamed reply (its own store
+ *  connection, rows read in chunks, deflated when gzip is accepted). */
+void api_export_csv(const struct api_request *req, struct api_reply *rep, const struct api_query *q,
+                    const struct store_sta_query *sq);
+/** $resultFormat=GeoJSON of Things: a FeatureCollection with Locations and latest values. */
+void api_export_geojson(const struct api_request *req, struct api_reply *rep,
+                        const struct api_query *q, const struct store_sta_query *sq);
+
+#define API_THING_DS_MAX 32 /* Datastreams shown per Thing (GeoJSON, NGSI-v2) */
+
+/* A Thing as the outputs that show "a device and its latest values" need it. */
+struct api_thing_ds {
+    int64_t id;
+    char name[128];
+    char property[64]; /* ObservedProperty name */
+    char *unit;        /* unitOfMeasurement JSON, new */
+    int found;         /* has an Observation */
+    struct store_point latest;
+};
+
+struct api_thing_view {
+    int64_t id;
+    char name[128];
+    char kind[64];     /* properties.kind, "" if none */
+    char *description; /* new */
+    char *properties;  /* JSON, new (NULL if none) */
+    char *geometry;    /* GeoJSON geometry of its first Location, new (NULL if none) */
+    int64_t location_id;
+    size_t nds;
+    struct api_thing_ds ds[API_THING_DS_MAX];
+};
+
+/** Fill v from a Thing row (store_sta_props order): Location, Datastreams with their
+ *  ObservedProperty and latest Observation. Free with api_thing_view_free. */
+enum tk_rc api_thing_view_load(struct store *st, const struct store_sta_value *row, size_t n,
+                               struct api_thing_view *v) TK_WUR;
+void api_thing_view_free(struct api_thing_view *v);
+
+/** NGSI-v2 read-only view under /v2 (path below /v2); always a complete reply. */
+void api_ngsi_handle(const struct api_request *req, struct api_reply *rep);
+
+/* Live state shared by the HTTP workers: export slots and the event hub (sse.c). */
+struct api_live;
+/** Create the hub; when cfg->mqtt_host is set, subscribe (Paho MQTTAsync, the read-only
+ *  dashboard identity) to v1.1/+/Observations and city/alerts/+. */
+enum tk_rc api_live_start(const struct api_config *cfg, struct api_live **out) TK_WUR;
+/** End every event stream (their connections are resumed and finish): before stopping
+ *  the HTTP server. */
+void api_live_close_streams(struct api_live *l);
+/** Disconnect and free (after the HTTP server stopped); NULL does nothing. */
+void api_live_stop(struct api_live *l);
+/** Take / give back a CSV export slot (at most cfg->exports_max at once). */
+int api_live_export_take(struct api_live *l);
+void api_live_export_give(struct api_live *l);
+/** Answer the event-stream paths (GET .../stream, /alerts/stream); 0 if path is not one.
+ *  path is the full URL path. */
+int api_sse_handle(const struct api_request *req, const char *path, struct api_reply *rep);
 
 /* ---- store connection pool (pool.c) ------------------------------------------------ */
 
@@ -447,6 +542,8 @@ struct api_server;
 /** Start listening (cfg and pool borrowed, must outlive the server). */
 enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
                             struct api_server **out) TK_WUR;
+/** Hand the live state (exports, event streams) to the server's requests (borrowed). */
+void api_server_set_live(struct api_server *s, struct api_live *live);
 /** The port bound (useful with --http-port 0). */
 unsigned api_server_port(const struct api_server *s);
 void api_server_stop(struct api_server *s);

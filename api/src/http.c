@@ -26,7 +26,10 @@ struct api_server {
     struct api_pool *pool;
     struct api_access *access;
     unsigned port;
+    struct api_live *live; /* set once after the start (atomic access) */
 };
+
+#define STREAM_BLOCK 32768 /* bytes asked of a streamed body at a time */
 
 struct conn_state {
     char *body; /* NUL-terminated, up to body-max bytes */
@@ -110,11 +113,13 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         return;
     int is_openapi = strcmp(url, "/openapi.json") == 0;
     int is_sta = strncmp(url, "/v1.1", 5) == 0 && (url[5] == '\0' || url[5] == '/');
+    int is_ngsi = strncmp(url, "/v2", 3) == 0 && (url[3] == '\0' || url[3] == '/');
     int is_admin = strncmp(url, "/admin/", 7) == 0;
-    int is_alerts = api_alerts_path(url);
-    if (!is_openapi && !is_sta && !is_admin && !is_alerts) {
+    int is_alerts = api_alerts_path(url); /* also /alerts/stream */
+    if (!is_openapi && !is_sta && !is_ngsi && !is_admin && !is_alerts) {
         api_reply_error(rep, API_E_NOTFOUND, NULL,
-                        "no resource here; the SensorThings API is under /v1.1");
+                        "no resource here; the SensorThings API is under /v1.1, NGSI-v2 under"
+                        " /v2");
         return;
     }
     struct args a = {.n = 0};
@@ -142,7 +147,8 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
                               .body_len = cs->body_len,
                               .who = &who,
                               .header = header_of,
-                              .conn = c};
+                              .conn = c,
+                              .live = __atomic_load_n(&s->live, __ATOMIC_ACQUIRE)};
     if (!api_access_admit(s->access, &req, &who, rep)) {
         /* refused: 401, 429 or 503 */
     } else if (is_openapi) {
@@ -154,22 +160,58 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         }
     } else if (is_admin) {
         api_admin_handle(&req, rep);
+    } else if (api_sse_handle(&req, url, rep)) {
+        /* an event stream: .../Observations/stream, /alerts/stream */
     } else if (is_alerts) {
         api_alerts_handle(&req, rep);
+    } else if (is_ngsi) {
+        req.path = url + 3;
+        api_ngsi_handle(&req, rep);
     } else {
         api_sta_handle(&req, rep);
     }
     api_pool_give(s->pool, st);
 }
 
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct api_stream *st = cls;
+    (void)pos;
+    long n = st->read(st, buf, max);
+    if (n == API_STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct api_stream *st = cls;
+    st->destroy(st);
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *rep)
 {
+    struct MHD_Response *resp;
+    if (rep->stream) { /* produced while sent: it deflates itself if it wants to */
+        rep->stream->conn = c;
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read,
+                                                 rep->stream, stream_free);
+        if (!resp)
+            rep->stream->destroy(rep->stream);
+        rep->stream = NULL; /* MHD owns it now */
+        if (!resp)
+            return MHD_NO;
+        if (!rep->status)
+            rep->status = 200;
+        goto headers;
+    }
     api_reply_finish(rep);
     const char *ae =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     if (rep->status == 200 && api_accepts_gzip(ae) && api_reply_gzip(rep))
         api_reply_error(rep, API_E_INTERNAL, NULL, "compressing the response failed");
-    struct MHD_Response *resp;
     if (rep->body.len && rep->body.data) {
         resp =
             MHD_create_response_from_buffer_with_free_callback(rep->body.len, rep->body.data, free);
@@ -180,6 +222,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct api_reply *re
     }
     if (!resp)
         return MHD_NO;
+headers:
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     if (rep->gzipped)
@@ -283,7 +326,8 @@ enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
     struct sockaddr_in in4;
     struct sockaddr_in6 in6;
     const struct sockaddr *sa;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* event streams wait suspended */
     memset(&in4, 0, sizeof in4);
     memset(&in6, 0, sizeof in6);
     if (strchr(cfg->bind, ':')) {
@@ -320,6 +364,12 @@ invalid:
     api_access_destroy(s->access);
     free(s);
     return TK_EINVAL;
+}
+
+void api_server_set_live(struct api_server *s, struct api_live *live)
+{
+    if (s)
+        __atomic_store_n(&s->live, live, __ATOMIC_RELEASE);
 }
 
 unsigned api_server_port(const struct api_server *s)

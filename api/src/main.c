@@ -48,6 +48,21 @@ int main(int argc, char **argv)
         {"conn-max", TK_OPT_INT, &c.conn_max, 0, "512", 1, 100000, "concurrent connections"},
         {"timeout-s", TK_OPT_INT, &c.timeout_s, 0, "30", 1, 3600,
          "idle connection timeout in seconds"},
+        {"export-rows-max", TK_OPT_INT, &c.export_rows_max, 0, "1000000", 1, 1000000000,
+         "rows in one CSV export (a larger result without $top fails the transfer)"},
+        {"exports-max", TK_OPT_INT, &c.exports_max, 0, "2", 1, 1000,
+         "CSV exports streaming at once (each with its own store connection)"},
+        {"sse-max", TK_OPT_INT, &c.sse_max, 0, "256", 1, 100000,
+         "Server-Sent Events clients at once"},
+        {"sse-keepalive-s", TK_OPT_INT, &c.sse_keepalive_s, 0, "15", 1, 3600,
+         "keep-alive comment on an idle event stream after this many seconds"},
+        {"mqtt-host", TK_OPT_STR, c.mqtt_host, sizeof c.mqtt_host, "", 0, 0,
+         "broker feeding the event streams (empty: no event streams)"},
+        {"mqtt-port", TK_OPT_INT, &c.mqtt_port, 0, "1883", 1, 65535, "broker port"},
+        {"mqtt-user", TK_OPT_STR, c.mqtt_user, sizeof c.mqtt_user, "takumi-dashboard", 0, 0,
+         "broker identity (read-only: v1.1/# and city/alerts/#)"},
+        {"mqtt-password-file", TK_OPT_STR, c.mqtt_password_file, sizeof c.mqtt_password_file, "", 0,
+         0, "file holding its password (default DATA/secrets/dashboard.pass)"},
         {"log-level", TK_OPT_INT, &c.log_level, 0, "2", 0, 3, "0 error .. 3 debug"},
         {"anon-rate", TK_OPT_INT, &c.anon_rate, 0, "300", 0, 100000000,
          "requests per minute from one client address without a key (0: no limit)"},
@@ -67,6 +82,7 @@ int main(int argc, char **argv)
     const size_t nopts = sizeof opts / sizeof opts[0];
     struct api_pool *pool = NULL;
     struct api_server *srv = NULL;
+    struct api_live *live = NULL;
     char why[512] = "";
     int rc = 1;
 
@@ -80,6 +96,9 @@ int main(int argc, char **argv)
         c.base_url[--bl] = '\0';
     if (!c.db[0])
         snprintf(c.db, sizeof c.db, "%s/takumi.db", c.data_dir);
+    if (!c.mqtt_password_file[0])
+        snprintf(c.mqtt_password_file, sizeof c.mqtt_password_file, "%s/secrets/dashboard.pass",
+                 c.data_dir);
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -103,6 +122,12 @@ int main(int argc, char **argv)
     }
     if (!c.base_url[0])
         base_url(&c, api_server_port(srv));
+    r = api_live_start(&c, &live);
+    if (r) {
+        tk_log(TK_LOG_ERR, "cannot start exports and event streams: %s", tk_strerror(r));
+        goto cleanup;
+    }
+    api_server_set_live(srv, live);
     tk_log(TK_LOG_INFO, "api listening on %s port %u: %s/v1.1 (store %s)", c.bind,
            api_server_port(srv), c.base_url, c.db);
     if (c.static_dir[0])
@@ -113,7 +138,9 @@ int main(int argc, char **argv)
     }
     rc = 0;
 cleanup:
+    api_live_close_streams(live);
     api_server_stop(srv);
+    api_live_stop(live);
     api_pool_destroy(pool);
     tk_log(TK_LOG_INFO, "api stopped");
     return rc;

@@ -8,48 +8,34 @@
  * the Datastream's id is known (looks its quantity up only when the value could be
  * withheld), and api_withhold for queries the store evaluates (rows, $filter and
  * $orderby see a withheld result as null, so no condition can probe it). */
+#include <string.h>
+
 #include "api.h"
 #include "tk_quantity.h"
-
-static int is_count(int quantity)
-{
-    switch (quantity) {
-    case TK_Q_PEOPLE_IN:
-    case TK_Q_PEOPLE_OUT:
-    case TK_Q_UNIQUE_DEVICES:
-    case TK_Q_ASSOCIATED:
-    case TK_Q_PROBE_ONLY:
-        return 1;
-    default:
-        return 0;
-    }
-}
 
 static int restricted(const struct api_principal *who)
 {
     return !who || !(who->scopes & API_SCOPE_RAW);
 }
 
-static int small(double value)
-{
-    return !(value >= API_SUPPRESS_BELOW); /* NaN is not a count to publish either */
-}
 
 int api_suppress_applies(const struct api_principal *who, int quantity)
 {
-    return is_count(quantity) && restricted(who);
+    return quantity >= 0 && quantity < TK_Q_MAX &&
+           tk_quantity_is_head_count((enum tk_quantity)quantity) && restricted(who);
 }
 
 int api_suppress(const struct api_principal *who, int quantity, double value)
 {
-    return api_suppress_applies(who, quantity) && small(value);
+    return api_suppress_applies(who, quantity) &&
+           tk_quantity_private((enum tk_quantity)quantity, value);
 }
 
 enum tk_rc api_suppress_ds(struct store *st, const struct api_principal *who, int64_t ds,
                            double value, int *withheld)
 {
     *withheld = 0;
-    if (!restricted(who) || !small(value))
+    if (!restricted(who) || value >= TK_PRIVATE_COUNT_BELOW)
         return TK_OK;
     int quantity = -1;
     enum tk_rc rc = store_datastream_quantity(st, ds, &quantity);
@@ -59,6 +45,14 @@ enum tk_rc api_suppress_ds(struct store *st, const struct api_principal *who, in
         return rc;
     *withheld = api_suppress(who, quantity, value);
     return TK_OK;
+}
+
+int api_suppress_named(const struct api_principal *who, const char *property, double value)
+{
+    for (int q = 0; property && q < TK_Q_MAX; q++)
+        if (strcmp(tk_quantity_info((enum tk_quantity)q)->name, property) == 0)
+            return api_suppress(who, q, value);
+    return 0;
 }
 
 struct store_sta_withhold api_withhold(const struct api_principal *who)

@@ -285,7 +285,16 @@ static enum tk_rc apply(struct api_query *q, struct seen *seen, const char *k, s
             q->data_array = 1;
             return TK_OK;
         }
-        return fail(err, opt, "'%.*s' is not a result format here (dataArray is)", QUOTE(vn), v);
+        if (vn == 3 && strncmp(v, "CSV", 3) == 0) {
+            q->csv = 1;
+            return TK_OK;
+        }
+        if (vn == 7 && strncmp(v, "GeoJSON", 7) == 0) {
+            q->geojson = 1;
+            return TK_OK;
+        }
+        return fail(err, opt, "'%.*s' is not a result format (dataArray, CSV, GeoJSON are)",
+                    QUOTE(vn), v);
     }
 }
 

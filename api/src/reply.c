@@ -169,19 +169,21 @@ void api_buf_time(struct api_buf *b, int64_t us)
 void api_buf_url(struct api_buf *b, const char *s, int query_component)
 {
     static const char hex[] = "0123456789ABCDEF";
+    const char *run = s; /* characters kept as they are, copied in one put */
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                    strchr("-._~/()$',:@", c) != NULL;
         if (!query_component && (c == '=' || c == '&' || c == '+'))
             keep = 1;
-        if (keep) {
-            api_buf_put(b, (const char *)&c, 1);
-        } else {
+        if (!keep) {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            api_buf_put(b, run, (size_t)(s - run));
             api_buf_put(b, e, 3);
+            run = s + 1;
         }
     }
+    api_buf_put(b, run, (size_t)(s - run));
 }
 
 /* ---- errors ------------------------------------------------------------------------- */
@@ -234,8 +236,12 @@ void api_reply_init(struct api_reply *r, size_t max)
 
 void api_reply_free(struct api_reply *r)
 {
-    if (r)
-        api_buf_free(&r->body);
+    if (!r)
+        return;
+    api_buf_free(&r->body);
+    if (r->stream) /* never handed to the connection */
+        r->stream->destroy(r->stream);
+    r->stream = NULL;
 }
 
 void api_reply_error(struct api_reply *r, enum api_err e, const char *field, const char *fmt, ...)

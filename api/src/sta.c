@@ -69,6 +69,10 @@ static enum tk_rc resolve(struct api_render *ro, const struct api_route *r, stru
     t->q.entity = prev;
     if (!r->steps[0].has_id)
         return TK_OK;
+    if (r->nsteps == 1) { /* /Set(id): its own read says whether it exists */
+        t->q = (struct store_sta_query){.entity = prev, .has_id = 1, .id = prev_id, .top = 1};
+        return TK_OK;
+    }
     for (size_t i = 0; i < r->nsteps; i++) {
         const struct api_step *s = &r->steps[i];
         struct store_sta_query q = {.entity = s->entity, .top = 1};
@@ -273,7 +277,7 @@ static enum tk_rc page_row(void *ud, const struct store_sta_value *row, size_t n
 }
 
 /* The request again with $skip moved on by $top (every other option kept). */
-static void next_link(const struct api_request *req, struct api_buf *b, int64_t top, int64_t skip)
+void api_next_link(const struct api_request *req, struct api_buf *b, int64_t top, int64_t skip)
 {
     api_buf_puts(b, ",\"@iot.nextLink\":\"");
     api_buf_url(b, req->cfg->base_url, 0);
@@ -338,7 +342,7 @@ static enum tk_rc collection(const struct api_request *req, struct api_render *r
     da_free(&da);
     api_buf_put(b, "]", 1);
     if (pg.more)
-        next_link(req, b, top, skip);
+        api_next_link(req, b, top, skip);
     api_buf_put(b, "}", 1);
     return TK_OK;
 store_error:
@@ -354,6 +358,7 @@ struct single {
     const struct api_route *r;
     const struct api_query *q;
     struct api_reply *rep;
+    int found;
 };
 
 static enum tk_rc single_row(void *ud, const struct store_sta_value *row, size_t n)
@@ -361,6 +366,7 @@ static enum tk_rc single_row(void *ud, const struct store_sta_value *row, size_t
     struct single *s = ud;
     struct api_buf *b = s->ro->out;
     enum store_sta_entity e = s->r->steps[s->r->nsteps - 1].entity;
+    s->found = 1;
     if (s->r->target == API_T_ENTITY) {
         if (s->r->ref) {
             api_buf_puts(b, "{\"@iot.selfLink\":\"");
@@ -458,14 +464,37 @@ void api_sta_handle(const struct api_request *req, struct api_reply *rep)
     rc = resolve(&ro, &r, &t);
     if (rc)
         goto error;
+    if ((q.csv || q.geojson) && (r.target != API_T_COLLECTION || r.ref)) {
+        ro.errcls = API_E_BADREQ;
+        field = "$resultFormat";
+        snprintf(ro.errmsg, sizeof ro.errmsg, "$resultFormat=%s is for collections",
+                 q.csv ? "CSV" : "GeoJSON");
+        rc = TK_EINVAL;
+        goto error;
+    }
+    if (q.csv || q.geojson) {
+        t.q.filter = api_filter_tree(q.filter);
+        t.q.withhold = api_withhold(req->who);
+        api_sta_order(t.q.entity, &q, &t.q);
+        if (q.csv)
+            api_export_csv(req, rep, &q, &t.q);
+        else
+            api_export_geojson(req, rep, &q, &t.q);
+        goto cleanup;
+    }
     if (r.target == API_T_COLLECTION) {
         rc = collection(req, &ro, &r, &q, &t.q);
     } else {
-        struct single s = {&ro, &r, &q, rep};
+        struct single s = {&ro, &r, &q, rep, 0};
         rc = store_sta_list(req->st, &t.q, single_row, &s);
         if (rc && !ro.errmsg[0] && !rep->body.err) {
             ro.errcls = api_err_of_rc(rc);
             snprintf(ro.errmsg, sizeof ro.errmsg, "store: %s", store_errmsg(req->st));
+        } else if (!rc && !s.found) {
+            ro.errcls = API_E_NOTFOUND;
+            snprintf(ro.errmsg, sizeof ro.errmsg, "%s(%lld) does not exist",
+                     api_set_name(t.q.entity), (long long)t.q.id);
+            rc = TK_ENOTFOUND;
         }
     }
     if (rc)

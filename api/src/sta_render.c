@@ -9,13 +9,20 @@
 
 #include "api.h"
 
+/* Keys are the data model's names (static, plain ASCII): written as they are, suffix
+ * (may be "") appended inside the quotes. */
+static void put_key2(struct api_buf *b, int *first, const char *key, const char *suffix)
+{
+    api_buf_put(b, *first ? "\"" : ",\"", *first ? 1 : 2);
+    *first = 0;
+    api_buf_puts(b, key);
+    api_buf_puts(b, suffix);
+    api_buf_put(b, "\":", 2);
+}
+
 static void put_key(struct api_buf *b, int *first, const char *key)
 {
-    if (!*first)
-        api_buf_put(b, ",", 1);
-    *first = 0;
-    api_buf_json_str(b, key, strlen(key));
-    api_buf_put(b, ":", 1);
+    put_key2(b, first, key, "");
 }
 
 /* BASE/v1.1/Set(id) */
@@ -107,6 +114,16 @@ enum tk_rc api_sta_validate(struct api_render *ro, enum store_sta_entity e,
     if (q->data_array && e != STORE_STA_OBSERVATION) {
         snprintf(ro->errmsg, sizeof ro->errmsg,
                  "$resultFormat=dataArray is for Observations, not %s", set);
+        return bad(ro, field, "$resultFormat");
+    }
+    if (q->csv && q->nexpand) {
+        snprintf(ro->errmsg, sizeof ro->errmsg,
+                 "$resultFormat=CSV has one row per entity: $expand is not available with it");
+        return bad(ro, field, "$resultFormat");
+    }
+    if (q->geojson && e != STORE_STA_THING) {
+        snprintf(ro->errmsg, sizeof ro->errmsg,
+                 "$resultFormat=GeoJSON is for Things (with their Locations), not %s", set);
         return bad(ro, field, "$resultFormat");
     }
     for (size_t i = 0; i < q->nselect; i++) {
@@ -289,9 +306,7 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
         }
         if (!selected(q, nav))
             continue;
-        char key[API_NAME_MAX + 24];
-        snprintf(key, sizeof key, "%s@iot.navigationLink", nav);
-        put_key(b, &first, key);
+        put_key2(b, &first, nav, "@iot.navigationLink");
         self_link(ro, e, id);
         api_buf_put(b, "/", 1);
         api_buf_puts(b, nav);

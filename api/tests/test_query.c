@@ -93,7 +93,8 @@ static void test_refusals(void)
     refused("$expand", "Datastreams(top=1)", "$expand");
     refused("$expand", "A/B/C/D", "$expand");
     refused("$bogus", "1", "$bogus");
-    refused("$resultFormat", "CSV", "$resultFormat");
+    refused("$resultFormat", "XML", "$resultFormat");
+    refused("$resultFormat", "csv", "$resultFormat");
     refused("$filter", "name eq", "$filter");
 
     /* an option twice */
@@ -110,6 +111,12 @@ static void test_refusals(void)
     CHECK(q.filter == NULL);
     CHECK_EQ_INT(parse1("$resultFormat", "dataArray", &q, &e), TK_OK);
     CHECK(q.data_array);
+    api_query_free(&q);
+    CHECK_EQ_INT(parse1("$resultFormat", "CSV", &q, &e), TK_OK);
+    CHECK(q.csv && !q.geojson && !q.data_array);
+    api_query_free(&q);
+    CHECK_EQ_INT(parse1("$resultFormat", "GeoJSON", &q, &e), TK_OK);
+    CHECK(q.geojson && !q.csv);
     api_query_free(&q);
 }
 

@@ -30,6 +30,15 @@ struct tk_quantity_info {
 
 /** Static description of a quantity; NULL if out of range. */
 const struct tk_quantity_info *tk_quantity_info(enum tk_quantity q);
+/* The privacy rule (SPEC section 5): a count of people or of Wi-Fi devices under
+ * TK_PRIVATE_COUNT_BELOW in one interval could single out a person, so it is withheld from
+ * open data (the API without read:raw, the public SensorThings MQTT topics). */
+#define TK_PRIVATE_COUNT_BELOW 10
+/** 1 if value, of quantity q, is such a count (NaN counts as one: never published). */
+int tk_quantity_private(enum tk_quantity q, double value);
+/** 1 if values of q are counts the privacy rule covers (people, Wi-Fi devices). */
+int tk_quantity_is_head_count(enum tk_quantity q);
+
 /** The quantities a kind measures, in a fixed order; returns their count (<= TK_Q_MAX). */
 int tk_kind_quantities(enum tk_kind kind, enum tk_quantity out[TK_Q_MAX]);
 

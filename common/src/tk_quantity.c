@@ -47,6 +47,25 @@ const struct tk_quantity_info *tk_quantity_info(enum tk_quantity q)
     return &quantities[q];
 }
 
+int tk_quantity_is_head_count(enum tk_quantity q)
+{
+    switch (q) {
+    case TK_Q_PEOPLE_IN:
+    case TK_Q_PEOPLE_OUT:
+    case TK_Q_UNIQUE_DEVICES:
+    case TK_Q_ASSOCIATED:
+    case TK_Q_PROBE_ONLY:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int tk_quantity_private(enum tk_quantity q, double value)
+{
+    return tk_quantity_is_head_count(q) && !(value >= TK_PRIVATE_COUNT_BELOW);
+}
+
 int tk_kind_quantities(enum tk_kind kind, enum tk_quantity out[TK_Q_MAX])
 {
     int n = 0;

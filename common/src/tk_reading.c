@@ -535,6 +535,36 @@ size_t tk_json_number(double d, char buf[TK_JSON_NUMBER_MAX])
         buf[k] = '\0';
         return k;
     }
+    /* a few decimals (levels in metres, volts): the integer digits and a point, without
+     * printf; the same text as "%.15g" would give, since that decimal is the nearest to d */
+    double a = fabs(d);
+    if (a >= 1e-4 && a < 1e9) {
+        static const double p10[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+        for (int k = 0; k < 6; k++) {
+            double scaled = d * p10[k];
+            int64_t v = (int64_t)(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
+            if ((double)v / p10[k] != d)
+                continue;
+            char tmp[32];
+            size_t n = 0, j = 0;
+            uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+            for (int i = 0; i <= k; i++) { /* k + 1 decimals, least significant first */
+                tmp[n++] = (char)('0' + u % 10);
+                u /= 10;
+            }
+            tmp[n++] = '.';
+            do {
+                tmp[n++] = (char)('0' + u % 10);
+                u /= 10;
+            } while (u);
+            if (v < 0)
+                buf[j++] = '-';
+            while (n)
+                buf[j++] = tmp[--n];
+            buf[j] = '\0';
+            return j;
+        }
+    }
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(buf, TK_JSON_NUMBER_MAX, "%.*g", prec, d);

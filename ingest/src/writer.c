@@ -210,8 +210,11 @@ static char *append(char *p, const char *s, size_t n)
 #define APPEND_LIT(p, lit) append((p), (lit), sizeof(lit) - 1)
 
 /* The SensorThings MQTT extension's message for a new observation. Built by hand: it
- * runs for every observation stored. */
-static enum tk_rc pub_observation(struct writer *w, const struct store_obs *o)
+ * runs for every observation stored. The topics are open data (the dashboard's public
+ * identity reads them), so a people or Wi-Fi count under the privacy threshold goes out
+ * as null with "resultQuality":"suppressed", as the API shows it to anonymous callers;
+ * the store keeps the value. */
+static enum tk_rc pub_observation(struct writer *w, const struct store_obs *o, enum tk_quantity q)
 {
     char topic[64], t0[32], t1[32], rt[32], num[TK_JSON_NUMBER_MAX], body[600], *p = body;
     size_t plen = o->params ? strlen(o->params) : 0;
@@ -233,7 +236,10 @@ static enum tk_rc pub_observation(struct writer *w, const struct store_obs *o)
     p = APPEND_LIT(p, "\",\"resultTime\":\"");
     p = append(p, rt, 27);
     p = APPEND_LIT(p, "\",\"result\":");
-    p = append(p, num, tk_json_number(o->result, num));
+    if (tk_quantity_private(q, o->result))
+        p = APPEND_LIT(p, "null,\"resultQuality\":\"suppressed\"");
+    else
+        p = append(p, num, tk_json_number(o->result, num));
     if (plen) {
         p = APPEND_LIT(p, ",\"parameters\":");
         p = append(p, o->params, plen);
@@ -299,7 +305,7 @@ static enum tk_rc store_norm(struct writer *w, struct dev_entry *d, const struct
         if (rc)
             return rc;
         w->ctx->stats.stored_obs++;
-        if (w->ctx->cfg.publish_observations && pub_observation(w, &o))
+        if (w->ctx->cfg.publish_observations && pub_observation(w, &o, io->q))
             w->ctx->stats.publish_failures++; /* live push only; the row is stored */
         if (io->q == TK_Q_WATER_LEVEL && (rc = gauge_alerts(w, d)) == TK_OK && d->al)
             /* in the reading's own transaction: published right after its commit */

@@ -208,6 +208,21 @@ typedef enum tk_rc (*store_sta_row_cb)(void *ud, const struct store_sta_value *r
 enum tk_rc store_sta_list(struct store *st, const struct store_sta_query *q, store_sta_row_cb cb,
                           void *ud) TK_WUR;
 
+/* A cursor over the rows of one query, for callers that hand rows on in pieces (a
+ * streamed export): the read snapshot lasts from open to close. One thread at a time. */
+struct store_sta_cursor;
+
+/** Prepare q (its filter is copied: borrowed for this call only). *out is new (close it
+ *  with store_sta_cursor_close). Errors as store_sta_list. */
+enum tk_rc store_sta_cursor_open(struct store *st, const struct store_sta_query *q,
+                                 struct store_sta_cursor **out) TK_WUR;
+/** The next row: *row (borrowed until the next call or the close) holds *n values as a
+ *  store_sta_list callback gets them. TK_ENOTFOUND after the last row; TK_EDB, TK_EBUSY. */
+enum tk_rc store_sta_cursor_next(struct store_sta_cursor *c, const struct store_sta_value **row,
+                                 size_t *n) TK_WUR;
+/** Finish the statement and free c; NULL does nothing. */
+void store_sta_cursor_close(struct store_sta_cursor *c);
+
 /** Number of rows q selects (with its filter), ignoring top, skip and order. */
 enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, int64_t *n) TK_WUR;
 

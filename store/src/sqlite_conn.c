@@ -270,6 +270,7 @@ static void sq_close(struct store *st)
     store_sqlite__finalize(sq->key, KEY_N);
     store_sqlite__finalize(sq->al, AL_N);
     store_sqlite__lt_free(sq);
+    store_sqlite__sta_cache_free(sq);
     free(sq->pend);
     sqlite3_close_v2(sq->db);
     free(sq);

@@ -159,6 +159,8 @@ struct sq_row {
     int64_t foi;  /* 0: none */
 };
 
+#define SQ_STA_CACHE_N 16
+
 struct sq_store {
     struct store base;
     sqlite3 *db;
@@ -192,6 +194,18 @@ struct sq_store {
     int64_t lt_data_version;
     int sp_cache; /* the open savepoint was entered with cache = 1 */
 
+    /* SensorThings read statements kept for reuse, found by their SQL text: an API
+     * request's statements are the same text each time (values are bound), so parsing
+     * them again was most of a simple request's cost (sqlite_sta.c) */
+    struct {
+        char *sql; /* owned */
+        size_t len;
+        sqlite3_stmt *s;
+        int busy; /* handed out, not yet released */
+        uint64_t used;
+    } sta_cache[SQ_STA_CACHE_N];
+    uint64_t sta_tick;
+
     /* rows added in this transaction, written to obs_staging at commit (sqlite_writer.c) */
     struct sq_row *pend;
     size_t npend, pend_cap;
@@ -216,6 +230,8 @@ enum tk_rc store_sqlite__migrate(struct sq_store *sq);
 enum tk_rc store_sqlite__prepare(struct sq_store *sq, sqlite3_stmt **arr, const char *const *sql,
                                  int n);
 void store_sqlite__finalize(sqlite3_stmt **arr, int n);
+/** Finalize the SensorThings statement cache (sqlite_sta.c), before closing. */
+void store_sqlite__sta_cache_free(struct sq_store *sq);
 enum tk_rc store_sqlite__registry_prepare(struct sq_store *sq);
 enum tk_rc store_sqlite__writer_prepare(struct sq_store *sq);
 enum tk_rc store_sqlite__state_prepare(struct sq_store *sq);

@@ -342,15 +342,90 @@ struct bufs {
     struct sqlbuf b, m, s;
 };
 
+/* The statement cache (sq->sta_cache): take a free statement of this text, or prepare one
+ * and keep it in place of the least recently used free one. */
+static int cache_take(struct sq_store *sq, const char *sql, size_t len, sqlite3_stmt **out)
+{
+    for (int i = 0; i < SQ_STA_CACHE_N; i++) {
+        if (sq->sta_cache[i].s && !sq->sta_cache[i].busy && sq->sta_cache[i].len == len &&
+            memcmp(sq->sta_cache[i].sql, sql, len) == 0) {
+            sq->sta_cache[i].busy = 1;
+            sq->sta_cache[i].used = ++sq->sta_tick;
+            sqlite3_clear_bindings(sq->sta_cache[i].s);
+            *out = sq->sta_cache[i].s;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void cache_put(struct sq_store *sq, const char *sql, size_t len, sqlite3_stmt *s)
+{
+    int slot = -1;
+    for (int i = 0; i < SQ_STA_CACHE_N; i++) {
+        if (sq->sta_cache[i].busy)
+            continue;
+        if (!sq->sta_cache[i].s) {
+            slot = i;
+            break;
+        }
+        if (slot < 0 || sq->sta_cache[i].used < sq->sta_cache[slot].used)
+            slot = i;
+    }
+    if (slot < 0)
+        return; /* every slot in use: this one is finalized at its release */
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, sql, len);
+    copy[len] = '\0';
+    sqlite3_finalize(sq->sta_cache[slot].s);
+    free(sq->sta_cache[slot].sql);
+    sq->sta_cache[slot].sql = copy;
+    sq->sta_cache[slot].len = len;
+    sq->sta_cache[slot].s = s;
+    sq->sta_cache[slot].busy = 1;
+    sq->sta_cache[slot].used = ++sq->sta_tick;
+}
+
+/* Done with a statement from prepare(): reset and back into the cache (which ends its
+ * read), or finalized when it is not cached. */
+static void release(struct sq_store *sq, sqlite3_stmt *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < SQ_STA_CACHE_N; i++)
+        if (sq->sta_cache[i].s == s) {
+            sqlite3_reset(s);
+            sq->sta_cache[i].busy = 0;
+            return;
+        }
+    sqlite3_finalize(s);
+}
+
+void store_sqlite__sta_cache_free(struct sq_store *sq)
+{
+    for (int i = 0; i < SQ_STA_CACHE_N; i++) {
+        sqlite3_finalize(sq->sta_cache[i].s);
+        free(sq->sta_cache[i].sql);
+        sq->sta_cache[i].s = NULL;
+        sq->sta_cache[i].sql = NULL;
+    }
+}
+
 static enum tk_rc prepare(struct sq_store *sq, const struct store_sta_query *q,
                           const struct sqlbuf *b, sqlite3_stmt **out)
 {
     *out = NULL;
     if (b->overflow)
         return store__fail(&sq->base, TK_EFULL, "SensorThings query too long");
-    int src = sqlite3_prepare_v2(sq->db, b->s, (int)b->len, out, NULL);
-    if (src != SQLITE_OK)
-        return store_sqlite__err(sq, src, "preparing a SensorThings query");
+    if (!cache_take(sq, b->s, b->len, out)) {
+        int src =
+            sqlite3_prepare_v3(sq->db, b->s, (int)b->len, SQLITE_PREPARE_PERSISTENT, out, NULL);
+        if (src != SQLITE_OK)
+            return store_sqlite__err(sq, src, "preparing a SensorThings query");
+        cache_put(sq, b->s, b->len, *out);
+    }
     /* parameters a statement does not use are ignored by name position; bind what exists */
     int np = sqlite3_bind_parameter_count(*out);
     if (np >= 1)
@@ -443,9 +518,12 @@ static enum tk_rc build_prepared(struct sq_store *sq, const struct store_sta_que
     const char *why = NULL;
     enum tk_rc rc;
     *out = NULL;
-    *bb = calloc(1, sizeof **bb);
+    *bb = malloc(sizeof **bb); /* 48 KiB: initialised, not zeroed */
     if (!*bb)
         return TK_ENOMEM;
+    (*bb)->b.len = (*bb)->m.len = (*bb)->s.len = 0;
+    (*bb)->b.overflow = (*bb)->m.overflow = (*bb)->s.overflow = 0;
+    (*bb)->b.s[0] = (*bb)->m.s[0] = (*bb)->s.s[0] = '\0';
     rc = build(q, &(*bb)->b, &(*bb)->m, &(*bb)->s, &why);
     if (rc)
         return store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
@@ -478,9 +556,75 @@ enum tk_rc store_sta_list(struct store *st, const struct store_sta_query *q, sto
     if (src != SQLITE_DONE)
         rc = store_sqlite__err(sq, src, "reading SensorThings entities");
 cleanup:
-    sqlite3_finalize(s);
+    release(sq, s);
     free(bb);
     return rc;
+}
+
+/* A cursor is store_sta_list's loop turned inside out: the statement stays open (and
+ * with it SQLite's read snapshot) between calls, so a caller can stream rows out in
+ * pieces as its consumer takes them. */
+struct store_sta_cursor {
+    struct sq_store *sq;
+    enum store_sta_entity e;
+    sqlite3_stmt *s;
+    struct bufs *bb;
+    int done;
+    struct store_sta_value row[STORE_STA_PROPS_MAX];
+};
+
+enum tk_rc store_sta_cursor_open(struct store *st, const struct store_sta_query *q,
+                                 struct store_sta_cursor **out)
+{
+    *out = NULL;
+    enum tk_rc rc = check_store(st);
+    if (rc || !q)
+        return rc ? rc : TK_EINVAL;
+    struct sq_store *sq = sq_of(st);
+    rc = check_query(sq, q);
+    if (rc)
+        return rc;
+    struct store_sta_cursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return TK_ENOMEM;
+    c->sq = sq;
+    c->e = q->entity;
+    rc = build_prepared(sq, q, build_list, &c->bb, &c->s);
+    free(c->bb); /* the statement keeps its own copy of the text */
+    c->bb = NULL;
+    if (rc) {
+        store_sta_cursor_close(c);
+        return rc;
+    }
+    *out = c;
+    return TK_OK;
+}
+
+enum tk_rc store_sta_cursor_next(struct store_sta_cursor *c, const struct store_sta_value **row,
+                                 size_t *n)
+{
+    if (!c || c->done)
+        return c ? TK_ENOTFOUND : TK_EINVAL;
+    int src = sqlite3_step(c->s);
+    if (src == SQLITE_ROW) {
+        read_row(c->e, c->s, c->row);
+        *row = c->row;
+        *n = ents[c->e].nprops;
+        return TK_OK;
+    }
+    c->done = 1;
+    if (src == SQLITE_DONE)
+        return TK_ENOTFOUND;
+    return store_sqlite__err(c->sq, src, "reading SensorThings entities");
+}
+
+void store_sta_cursor_close(struct store_sta_cursor *c)
+{
+    if (!c)
+        return;
+    release(c->sq, c->s);
+    free(c->bb);
+    free(c);
 }
 
 enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, int64_t *n)
@@ -504,7 +648,7 @@ enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, in
         rc = store_sqlite__err(sq, src == SQLITE_DONE ? SQLITE_CORRUPT : src,
                                "counting SensorThings entities");
 cleanup:
-    sqlite3_finalize(s);
+    release(sq, s);
     free(bb);
     return rc;
 }
@@ -548,9 +692,25 @@ enum tk_rc store_sta_plan(struct store *st, const struct store_sta_query *q, cha
     if (src != SQLITE_DONE && src != SQLITE_ROW)
         rc = store_sqlite__err(sq, src, "explaining a SensorThings query");
 cleanup:
-    sqlite3_finalize(s);
+    release(sq, s);
     free(bb);
     return rc;
+}
+
+/* BEGIN and COMMIT through the statement cache: an API request makes one of each. */
+static int exec_cached(struct sq_store *sq, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    size_t len = strlen(sql);
+    if (!cache_take(sq, sql, len, &s)) {
+        int src = sqlite3_prepare_v3(sq->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        if (src != SQLITE_OK)
+            return src;
+        cache_put(sq, sql, len, s);
+    }
+    int src = sqlite3_step(s);
+    release(sq, s);
+    return src == SQLITE_DONE ? SQLITE_OK : src;
 }
 
 enum tk_rc store_sta_snapshot_begin(struct store *st)
@@ -561,7 +721,7 @@ enum tk_rc store_sta_snapshot_begin(struct store *st)
     struct sq_store *sq = sq_of(st);
     if (!sqlite3_get_autocommit(sq->db))
         return store__fail(st, TK_EINVAL, "a transaction is already open");
-    int src = sqlite3_exec(sq->db, "BEGIN", NULL, NULL, NULL);
+    int src = exec_cached(sq, "BEGIN");
     return src == SQLITE_OK ? TK_OK : store_sqlite__err(sq, src, "BEGIN (read)");
 }
 
@@ -570,6 +730,6 @@ void store_sta_snapshot_end(struct store *st)
     if (check_store(st))
         return;
     struct sq_store *sq = sq_of(st);
-    if (!sqlite3_get_autocommit(sq->db) && sqlite3_exec(sq->db, "COMMIT", NULL, NULL, NULL))
+    if (!sqlite3_get_autocommit(sq->db) && exec_cached(sq, "COMMIT"))
         (void)sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -25,7 +25,6 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tkfix  # noqa: E402
 
-API = os.path.join(tkfix.BIN, "api", "takumi-api")
 CURL = shutil.which("curl") or "/usr/bin/curl"
 PAGE = 5
 T0 = calendar.timegm((2026, 11, 26, 15, 0, 0))
@@ -117,12 +116,7 @@ def stack():
             c.close()
     tkfix.wait_for(stored, 20, "the readings to be stored")
 
-    port = tkfix.free_port()
-    p = S.spawn("api", [API, "--data", S.dir, "--http-port", port, "--page-max", PAGE,
-                        "--threads", 2, "--log-level", 3])
-    if not tkfix.wait_port(tkfix.HOST, port, 10):
-        raise tkfix.FixtureError("takumi-api did not listen (exit %s):\n%s" % (p.poll(), S.log("api")))
-    BASE = "http://%s:%d" % (tkfix.HOST, port)
+    _, BASE = S.start_api("--page-max", PAGE, "--threads", 2, "--log-level", 3)
     return S
 
 

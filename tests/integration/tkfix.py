@@ -41,6 +41,7 @@ TOP = os.environ.get("TAKUMI_TOP") or os.path.dirname(os.path.dirname(HERE))
 BIN = os.environ.get("TAKUMI_BIN") or os.path.join(TOP, "build", "test")
 ADMIN = os.path.join(BIN, "admin", "takumi-admin")
 INGEST = os.path.join(BIN, "ingest", "takumi-ingest")
+API = os.path.join(BIN, "api", "takumi-api")
 TEMPLATE = os.path.join(TOP, "broker-config", "mosquitto.conf")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
@@ -421,6 +422,28 @@ class Stack:
             if p.poll() is not None:
                 raise FixtureError(f"ingest exited {p.returncode}:\n{self.log(name)[-2000:]}")
         return p
+
+    def start_api(self, *extra, name="api", wait=True):
+        """takumi-api --data DIR --http-port FREE (--mqtt-* when a broker runs, as ./takumi
+        up starts it: the event streams read the broker as the dashboard identity) [extra];
+        returns (Popen, base URL). wait: until it listens and, with a broker, has
+        subscribed."""
+        port = free_port()
+        argv = [API, "--data", self.dir, "--http-port", port]
+        if self.broker is not None:
+            argv += ["--mqtt-host", HOST, "--mqtt-port", self.mqtt_port,
+                     "--mqtt-user", "takumi-dashboard",
+                     "--mqtt-password-file", os.path.join(self.dir, "secrets", "dashboard.pass")]
+        p = self.spawn(name, argv + list(extra))
+        if wait:
+            if not wait_port(HOST, port, 10):
+                raise FixtureError(f"takumi-api did not listen (exit {p.poll()}):\n{self.log(name)}")
+            if self.broker is not None:
+                wait_for(lambda: "event streams: subscribed" in self.log(name) or
+                         p.poll() is not None, 20, "the API to subscribe")
+                if p.poll() is not None:
+                    raise FixtureError(f"takumi-api exited {p.returncode}:\n{self.log(name)[-2000:]}")
+        return p, f"http://{HOST}:{port}"
 
     def log(self, name):
         """Text of DIR/log/<name>.log ("" if missing)."""

@@ -1,0 +1,317 @@
+#!/usr/bin/python3
+"""API figures for ./takumi bench (SPEC section 9, issue 3), measured in one run on the
+store that store-bench builds (10M Observations: 30 days of 1-minute readings of 3
+Datastreams per gauge):
+
+  (j) entity GET /v1.1/Things(1): requests/s and p99 under wrk, against mhd-bare (a bare
+      libmicrohttpd server with the API's thread settings answering the same bytes), in
+      alternating rounds; the ratio is the median of the rounds' ratios
+  (h) latest values of 1,000 Datastreams in one request (/Datastreams/latest?ids=...)
+  (l) one day of one Datastream through the API ($filter on phenomenonTime, 1,440 rows)
+  (m) hourly aggregates over 30 days through the API (/Observations/aggregate)
+  (k) RSS of takumi-api sampled across the wrk load (first, peak, last), and across a
+      streamed CSV export of 1M rows (the export must not grow with its size)
+
+(h)-(j) are medians and p99 of sequential requests over one keep-alive connection,
+measured by the client (request sent to body read), with the server's CPU milliseconds
+per request (from /proc), which a busy machine distorts less. Usage: api.py [--db PATH]
+[--load-s N] [--rounds N] [--runs N]; --soak-s 600 measures only the RSS across ten
+minutes of mixed load; imported by run.py."""
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+TOP = os.environ.get("TAKUMI_TOP", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("TAKUMI_BIN", os.path.join(TOP, "build", "release"))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+import tkfix  # noqa: E402
+
+THREADS = 2
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+T0_US = 1795651200000000  # 2026-11-26T00:00:00Z, store-bench's first reading
+DAY_US = 86400 * 1000000
+
+
+def iso(us):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(us // 1000000))
+
+
+def store_db(dbdir):
+    """store-bench's 10M-row store, built once and kept in dbdir (reused by later runs)."""
+    path = os.path.join(dbdir, "query.db")
+    os.makedirs(dbdir, exist_ok=True)
+    exe = os.path.join(BIN, "bench", "store-bench")
+    out = subprocess.run([exe, "--dir", dbdir, "--keep", "--rows", "10000", "--runs", "3"],
+                         capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0 or not os.path.exists(path):
+        raise RuntimeError("store-bench failed: %s" % out.stderr[-2000:])
+    return path
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class RssSampler:
+    def __init__(self, pid, every=0.25):
+        self.pid, self.every, self.samples = pid, every, []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.samples.append(rss_kib(self.pid))
+            except OSError:
+                return
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join(5)
+
+
+def wrk(url, seconds):
+    out = subprocess.run([WRK, "-t2", "-c64", "-d%ds" % seconds, "--latency", url],
+                         capture_output=True, text=True, timeout=seconds + 60)
+    if out.returncode != 0:
+        raise RuntimeError("wrk failed: %s" % out.stderr)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out.stdout, re.M)
+    p99_ms = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
+    if errors:
+        raise RuntimeError("wrk saw %s error responses:\n%s" % (errors.group(1), out.stdout))
+    return rps, p99_ms
+
+
+def cpu_s(pid):
+    """User + system CPU seconds used so far by a live process."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(conn, path, runs, pid):
+    """Median and p99 milliseconds of GET path over one connection, the server's CPU
+    milliseconds per request (steadier than wall time on a busy machine), the last body."""
+    t = []
+    c0 = cpu_s(pid)
+    body = b""
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read()
+        t.append((time.perf_counter() - t0) * 1000)
+        if r.status != 200:
+            raise RuntimeError("%s: %d %s" % (path, r.status, body[:300]))
+    cpu_ms = (cpu_s(pid) - c0) * 1000 / runs
+    t.sort()
+    return statistics.median(t), t[min(len(t) - 1, int(len(t) * 0.99))], cpu_ms, body
+
+
+def measure(db, load_s=10, runs=201, rounds=3):
+    figs = {}
+    with tkfix.Stack("bench-api") as st:
+        port = tkfix.free_port()
+        api = st.spawn("api", [os.path.join(BIN, "api", "takumi-api"), "--db", db, "--data", st.dir,
+                               "--http-port", port, "--threads", THREADS, "--page-max", 2000,
+                               "--log-level", 1])
+        if not tkfix.wait_port(tkfix.HOST, port, 30):
+            raise RuntimeError("takumi-api did not start:\n" + st.log("api"))
+        base = "http://%s:%d" % (tkfix.HOST, port)
+        conn = http.client.HTTPConnection(tkfix.HOST, port, timeout=60)
+        conn.request("GET", "/v1.1/Things(1)")
+        r = conn.getresponse()
+        entity = r.read()
+        if r.status != 200:
+            raise RuntimeError("Things(1): %d %s" % (r.status, entity[:200]))
+        body = os.path.join(st.dir, "entity.json")
+        with open(body, "wb") as f:
+            f.write(entity)
+        bare_port = tkfix.free_port()
+        bare = st.spawn("mhd-bare", [os.path.join(BIN, "bench", "mhd-bare"), "--port", bare_port,
+                                     "--threads", THREADS, "--body", body])
+        if not tkfix.wait_port(tkfix.HOST, bare_port, 10):
+            raise RuntimeError("mhd-bare did not start:\n" + st.log("mhd-bare"))
+
+        # rounds of API then bare, so that both see the same moments of a shared machine;
+        # the medians of each and of the per-round ratios
+        rss0 = rss_kib(api.pid)
+        api_runs, bare_runs, samples = [], [], []
+        for _ in range(rounds):
+            with RssSampler(api.pid) as s:
+                api_runs.append(wrk(base + "/v1.1/Things(1)", load_s))
+            samples += s.samples
+            bare_runs.append(wrk("http://%s:%d/x" % (tkfix.HOST, bare_port), load_s))
+        figs["api_rps"] = statistics.median(r[0] for r in api_runs)
+        figs["api_p99_ms"] = statistics.median(r[1] for r in api_runs)
+        figs["bare_rps"] = statistics.median(r[0] for r in bare_runs)
+        figs["bare_p99_ms"] = statistics.median(r[1] for r in bare_runs)
+        figs["ratios"] = [a[0] / b[0] for a, b in zip(api_runs, bare_runs)]
+        figs["rss_load"] = {"before": rss0, "first": samples[0], "peak": max(samples),
+                            "last": samples[-1], "samples": len(samples),
+                            "seconds": load_s * rounds}
+        figs["entity_bytes"] = len(entity)
+
+        # every Datastream id (store-bench's gauges have 3 each), repeated up to 1,000
+        conn.close()  # idle through the load: the server may have closed it
+        conn = http.client.HTTPConnection(tkfix.HOST, port, timeout=60)
+        ds = []
+        path = "/v1.1/Datastreams?$select=id&$top=2000"
+        conn.request("GET", path)
+        for d in json.loads(conn.getresponse().read())["value"]:
+            ds.append(d["@iot.id"])
+        ids = ",".join(str(ds[i % len(ds)]) for i in range(1000))
+        figs["latest_distinct"] = min(1000, len(ds))
+        med, p99, cpu, b = timed(conn, "/v1.1/Datastreams/latest?ids=" + ids, runs, api.pid)
+        assert len(json.loads(b)["value"]) == 1000
+        figs["latest_ms"] = (med, p99, cpu)
+
+        day = T0_US + 10 * DAY_US
+        flt = "phenomenonTime ge %s and phenomenonTime lt %s" % (iso(day), iso(day + DAY_US))
+        q = urllib.parse.quote(flt)
+        med, p99, cpu, b = timed(conn, "/v1.1/Datastreams(%d)/Observations?$filter=%s&$top=2000"
+                            % (ds[0], q), runs, api.pid)
+        figs["day_rows"] = len(json.loads(b)["value"])
+        figs["day_ms"] = (med, p99, cpu)
+        med, p99, cpu, b = timed(conn, "/v1.1/Datastreams(%d)/Observations?$filter=%s&$top=2000"
+                            "&$resultFormat=dataArray&$select=phenomenonTime,result" % (ds[0], q),
+                            runs, api.pid)
+        figs["day_da_ms"] = (med, p99, cpu)
+        med, p99, cpu, b = timed(conn, "/v1.1/Datastreams(%d)/Observations/aggregate?interval=hour"
+                            "&from=%s&to=%s&fn=avg,min,max,count"
+                            % (ds[0], iso(T0_US), iso(T0_US + 30 * DAY_US)), runs, api.pid)
+        figs["hourly_buckets"] = len(json.loads(b)["value"])
+        figs["hourly_ms"] = (med, p99, cpu)
+        conn.close()
+
+        # a streamed CSV export of 1M rows: RSS must not follow its size
+        with RssSampler(api.pid, 0.1) as s:
+            t0 = time.perf_counter()
+            c = http.client.HTTPConnection(tkfix.HOST, port, timeout=300)
+            c.request("GET", "/v1.1/Observations?$resultFormat=CSV&$top=1000000")
+            r = c.getresponse()
+            size = 0
+            while True:
+                chunk = r.read(1 << 20)
+                if not chunk:
+                    break
+                size += len(chunk)
+            el = time.perf_counter() - t0
+            c.close()
+        figs["csv"] = {"bytes": size, "seconds": el, "rss_before": s.samples[0],
+                       "rss_peak": max(s.samples), "rss_last": s.samples[-1]}
+        st.kill(bare, 15)
+    return figs
+
+
+def soak(db, seconds):
+    """RSS of takumi-api under one long wrk load on a mix of entity, latest, day and
+    aggregate requests (a wrk Lua script picks them in turn): samples every second."""
+    with tkfix.Stack("bench-soak") as st:
+        port = tkfix.free_port()
+        api = st.spawn("api", [os.path.join(BIN, "api", "takumi-api"), "--db", db, "--data", st.dir,
+                               "--http-port", port, "--threads", THREADS, "--page-max", 2000,
+                               "--log-level", 1])
+        if not tkfix.wait_port(tkfix.HOST, port, 30):
+            raise RuntimeError("takumi-api did not start:\n" + st.log("api"))
+        day = T0_US + 10 * DAY_US
+        paths = ["/v1.1/Things(1)", "/v1.1/Datastreams/latest?ids=" + ",".join(str(i) for i in range(1, 201)),
+                 "/v1.1/Datastreams(2)/Observations?$filter=" + urllib.parse.quote(
+                     "phenomenonTime ge %s and phenomenonTime lt %s" % (iso(day), iso(day + DAY_US))),
+                 "/v1.1/Datastreams(3)/Observations/aggregate?interval=hour&from=%s&to=%s"
+                 % (iso(T0_US), iso(T0_US + 30 * DAY_US))]
+        script = os.path.join(st.dir, "mix.lua")
+        with open(script, "w") as f:
+            f.write("local paths = {%s}\nlocal i = 0\nrequest = function()\n"
+                    "  i = i %% #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n"
+                    % ", ".join(json.dumps(p) for p in paths))
+        with RssSampler(api.pid, 1.0) as s:
+            out = subprocess.run([WRK, "-t2", "-c16", "-d%ds" % seconds, "-s", script,
+                                  "http://%s:%d" % (tkfix.HOST, port)],
+                                 capture_output=True, text=True, timeout=seconds + 120)
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+        n = max(1, len(s.samples) // 10)
+        return {"seconds": seconds, "rps": float(rps.group(1)) if rps else 0,
+                "first_tenth_kib": statistics.mean(s.samples[:n]),
+                "last_tenth_kib": statistics.mean(s.samples[-n:]),
+                "peak_kib": max(s.samples), "samples": len(s.samples)}
+
+
+def rows(f):
+    """Table rows (figure, measured, ratio, note) for run.py."""
+    out = []
+    if "api_rps" in f:
+        out.append(("(j) entity GET /v1.1/Things(1), wrk -t2 -c64",
+                    "%.0f req/s, p99 %.2f ms" % (f["api_rps"], f["api_p99_ms"]),
+                    "%.2fx of bare" % statistics.median(f["ratios"]),
+                    "target >= 0.5x; rounds %s; %d-byte reply, %d threads"
+                    % ("/".join("%.2f" % r for r in f["ratios"]), f["entity_bytes"], THREADS)))
+        out.append(("    bare libmicrohttpd, same reply and threads",
+                    "%.0f req/s, p99 %.2f ms" % (f["bare_rps"], f["bare_p99_ms"]), "baseline", ""))
+        out.append(("(k) latest values of 1,000 Datastreams (API)",
+                    "%.2f ms (p99 %.2f, CPU %.2f)" % tuple(f["latest_ms"]), "",
+                    "target < 5 ms; %d distinct streams, repeated" % f["latest_distinct"]))
+        out.append(("(l) one day of one Datastream out of 10M (API)", "%.2f ms (p99 %.2f, CPU %.2f)" % tuple(f["day_ms"]),
+                    "", "target < 5 ms; %d Observations as JSON" % f["day_rows"]))
+        out.append(("    the same day as dataArray", "%.2f ms (p99 %.2f, CPU %.2f)" % tuple(f["day_da_ms"]), "", ""))
+        out.append(("(m) hourly aggregates over 30 days (API)", "%.2f ms (p99 %.2f, CPU %.2f)" % tuple(f["hourly_ms"]),
+                    "", "target < 5 ms; %d buckets" % f["hourly_buckets"]))
+        r = f["rss_load"]
+        out.append(("(n) takumi-api RSS across the wrk load", "%d -> %d KiB (peak %d)"
+                    % (r["first"], r["last"], r["peak"]), "",
+                    "%d samples over %d s; %d KiB before" % (r["samples"], r["seconds"], r["before"])))
+        c = f["csv"]
+        out.append(("    RSS across a 1M-row CSV export", "%d -> %d KiB (peak %d)"
+                    % (c["rss_before"], c["rss_last"], c["rss_peak"]), "",
+                    "%.0f MB streamed in %.1f s" % (c["bytes"] / 1e6, c["seconds"])))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", help="a store built by store-bench (default: build or reuse one)")
+    ap.add_argument("--load-s", type=int, default=10, help="seconds of each wrk run")
+    ap.add_argument("--rounds", type=int, default=3, help="wrk runs per server, alternated")
+    ap.add_argument("--runs", type=int, default=201)
+    ap.add_argument("--soak-s", type=int, default=0,
+                    help="only: RSS across one load of this many seconds (600 for SPEC 9)")
+    a = ap.parse_args()
+    db = a.db or store_db(os.path.join(BIN, "tmp", "store-bench"))
+    if a.soak_s:
+        r = soak(db, a.soak_s)
+        print("RSS of takumi-api across %d s of mixed load (%.0f req/s): first tenth %.0f KiB,"
+              " last tenth %.0f KiB, peak %d KiB (%d samples)"
+              % (r["seconds"], r["rps"], r["first_tenth_kib"], r["last_tenth_kib"], r["peak_kib"],
+                 r["samples"]))
+        return
+    f = measure(db, a.load_s, a.runs, a.rounds)
+    table = rows(f)
+    w0 = max(len(r[0]) for r in table)
+    w1 = max(len(r[1]) for r in table)
+    for r in table:
+        print("%-*s  %-*s  %-14s  %s" % (w0, r[0], w1, r[1], r[2], r[3]))
+    print(json.dumps(f))
+
+
+if __name__ == "__main__":
+    main()

@@ -133,7 +133,7 @@ def measure(db, load_s=10, runs=201, rounds=3):
     with tkfix.Stack("bench-api") as st:
         port = tkfix.free_port()
         api = st.spawn("api", [os.path.join(BIN, "api", "takumi-api"), "--db", db, "--data", st.dir,
-                               "--http-port", port, "--threads", THREADS, "--page-max", 2000,
+                               "--http-port", port, "--threads", THREADS, "--page-max", 2000, "--anon-rate", 0,
                                "--log-level", 1])
         if not tkfix.wait_port(tkfix.HOST, port, 30):
             raise RuntimeError("takumi-api did not start:\n" + st.log("api"))
@@ -230,7 +230,7 @@ def soak(db, seconds):
     with tkfix.Stack("bench-soak") as st:
         port = tkfix.free_port()
         api = st.spawn("api", [os.path.join(BIN, "api", "takumi-api"), "--db", db, "--data", st.dir,
-                               "--http-port", port, "--threads", THREADS, "--page-max", 2000,
+                               "--http-port", port, "--threads", THREADS, "--page-max", 2000, "--anon-rate", 0,
                                "--log-level", 1])
         if not tkfix.wait_port(tkfix.HOST, port, 30):
             raise RuntimeError("takumi-api did not start:\n" + st.log("api"))

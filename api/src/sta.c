@@ -70,7 +70,11 @@ static enum tk_rc resolve(struct api_render *ro, const struct api_route *r, stru
     if (!r->steps[0].has_id)
         return TK_OK;
     if (r->nsteps == 1) { /* /Set(id): its own read says whether it exists */
-        t->q = (struct store_sta_query){.entity = prev, .has_id = 1, .id = prev_id, .top = 1};
+        t->q = (struct store_sta_query){.entity = prev,
+                                        .has_id = 1,
+                                        .id = prev_id,
+                                        .top = 1,
+                                        .withhold = api_withhold(ro->who)};
         return TK_OK;
     }
     for (size_t i = 0; i < r->nsteps; i++) {

@@ -31,6 +31,7 @@ T0 = calendar.timegm((2026, 11, 26, 15, 0, 0))
 MOUNT = 3.2
 N_WL = 12  # water-level readings of wl-api-1: more than two pages
 
+API = os.path.join(tkfix.BIN, "api", "takumi-api")  # takumi-api, for tests that start their own
 S = None  # the one stack every test uses (see stack())
 BASE = None
 RAW_KEY = None  # a read:raw key: sees counts under 10 that anonymous callers do not

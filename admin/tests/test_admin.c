@@ -93,7 +93,7 @@ static char *render(const char *tmpl, int ws_port, enum tk_rc *rc, struct tk_err
     snprintf(out, sizeof out, "%s/o.conf", dir);
     CHECK_EQ_INT(admin_fs__write_atomic(tpath, tmpl, strlen(tmpl), 0600), TK_OK);
     unlink(out);
-    struct admin_conf_vars v = {1883, ws_port, "127.0.0.1", "/data", "takumi"};
+    struct admin_conf_vars v = {1883, ws_port, "127.0.0.1", "/data", "takumi", 0, NULL, "/data/tls"};
     *rc = admin_broker__render_conf(tpath, out, &v, err);
     char *text = NULL;
     if (*rc == TK_OK)

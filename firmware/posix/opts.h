@@ -18,6 +18,7 @@ struct devspec {
 struct fw_opts {
     struct pdevice_opts pd;
     const char *host, *user, *password, *password_file, *id, *prefix, *devices_file, *macs_file;
+    const char *tls_ca; /* CA file: TLS to the broker, verifying its certificate and name */
     char password_buf[257];
     enum fw_kind kind;
     long long port, fleet, count, duration_s, wdt_ms, stats_ms, connections, utc_start_s;

@@ -90,92 +90,89 @@ static struct gw_device *device_of(struct gw_coap *c, coap_session_t *session,
     return NULL;
 }
 
-static void post_r(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
-                   const coap_string_t *query, coap_pdu_t *response)
+/* Format into a reply's text body. */
+static void say(struct gw_post_reply *out, unsigned code, const char *fmt, ...) TK_PRINTF(3, 4);
+static void say(struct gw_post_reply *out, unsigned code, const char *fmt, ...)
 {
-    struct gw_coap *c = coap_get_app_data(coap_session_get_context(session));
-    const struct gw_config *cfg = c->env->cfg;
-    struct gw_stats *stats = c->env->stats;
-    struct tk_error err = {0};
-    size_t len = 0, offset = 0, total = 0, n = 0, fresh = 0;
-    const uint8_t *data = NULL;
-    coap_opt_iterator_t oi;
-    (void)res;
-    stats->posts++;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out->body, sizeof out->body, fmt, ap);
+    va_end(ap);
+    out->code = code;
+    out->json = 0;
+    out->len = n < 0 ? 0 : (size_t)n >= sizeof out->body ? sizeof out->body - 1 : (size_t)n;
+}
 
-    struct gw_device *d = device_of(c, session, query);
-    if (!d) {
-        stats->refused_forbidden++;
-        reply(response, COAP_RESPONSE_CODE_UNAUTHORIZED, "no device identity");
+void gw_coap__post(const struct gw_coap_env *env, struct tk_reading *rs, struct tk_error *errs,
+                   struct gw_device *d, long cf, const uint8_t *data, size_t len, size_t offset,
+                   size_t total, struct gw_post_reply *out)
+{
+    const struct gw_config *cfg = env->cfg;
+    struct gw_stats *stats = env->stats;
+    struct tk_error err = {0};
+    size_t n = 0, fresh = 0;
+
+    if (cf >= 0 && cf != COAP_MEDIATYPE_APPLICATION_JSON) {
+        stats->refused_bad++;
+        say(out, COAP_RESPONSE_CODE_UNSUPPORTED_CONTENT_FORMAT,
+            "content format %ld: readings are application/json (50)", cf);
         return;
     }
-    coap_opt_t *opt = coap_check_option(request, COAP_OPTION_CONTENT_FORMAT, &oi);
-    if (opt) {
-        unsigned cf = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
-        if (cf != COAP_MEDIATYPE_APPLICATION_JSON) {
-            stats->refused_bad++;
-            reply(response, COAP_RESPONSE_CODE_UNSUPPORTED_CONTENT_FORMAT,
-                  "content format %u: readings are application/json (50)", cf);
-            return;
-        }
-    }
-    if (!coap_get_data_large(request, &len, &data, &offset, &total) || len == 0) {
+    if (!data || len == 0) {
         stats->refused_bad++;
-        reply(response, COAP_RESPONSE_CODE_BAD_REQUEST, "EPROTO : empty payload");
+        say(out, COAP_RESPONSE_CODE_BAD_REQUEST, "EPROTO : empty payload");
         return;
     }
     if (total > (size_t)cfg->payload_max) {
         stats->refused_bad++;
-        reply(response, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload of %zu bytes: at most %lld",
-              total, (long long)cfg->payload_max);
+        say(out, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload of %zu bytes: at most %lld",
+            total, (long long)cfg->payload_max);
         return;
     }
     if (offset != 0 || len != total) {
         stats->refused_bad++;
-        reply(response, COAP_RESPONSE_CODE_INCOMPLETE, "incomplete body: %zu of %zu bytes", len,
-              total);
+        say(out, COAP_RESPONSE_CODE_INCOMPLETE, "incomplete body: %zu of %zu bytes", len, total);
         return;
     }
     size_t cap = (size_t)cfg->readings_max;
-    enum tk_rc rc =
-        tk_readings_parse((const char *)data, len, d->kind, NULL, c->rs, c->errs, cap, &n, &err);
+    enum tk_rc rc = tk_readings_parse((const char *)data, len, d->kind, NULL, rs, errs, cap, &n,
+                                      &err);
     if (rc) {
         stats->refused_bad++;
-        reply(response,
-              rc == TK_EFULL ? COAP_RESPONSE_CODE_REQUEST_TOO_LARGE
-                             : COAP_RESPONSE_CODE_BAD_REQUEST,
-              "%s %s: %s", tk_rc_name(rc), err.path, err.text);
+        say(out,
+            rc == TK_EFULL ? COAP_RESPONSE_CODE_REQUEST_TOO_LARGE : COAP_RESPONSE_CODE_BAD_REQUEST,
+            "%s %s: %s", tk_rc_name(rc), err.path, err.text);
         goto cleanup;
     }
     /* Identity first: a device may post only its own readings. */
     for (size_t i = 0; i < n; i++)
-        if (c->rs[i].id[0] && strcmp(c->rs[i].id, d->id) != 0) {
+        if (rs[i].id[0] && strcmp(rs[i].id, d->id) != 0) {
             stats->refused_forbidden++;
-            reply(response, COAP_RESPONSE_CODE_FORBIDDEN,
-                  "reading %zu is device '%s'; this session is '%s'", i, c->rs[i].id, d->id);
+            say(out, COAP_RESPONSE_CODE_FORBIDDEN, "reading %zu is device '%s'; this session is '%s'",
+                i, rs[i].id, d->id);
             goto cleanup;
         }
     for (size_t i = 0; i < n; i++)
-        if (c->errs[i].code) {
+        if (errs[i].code) {
             stats->refused_bad++;
-            reply(response, COAP_RESPONSE_CODE_BAD_REQUEST, "%s %s: %s",
-                  tk_rc_name(c->errs[i].code), c->errs[i].path, c->errs[i].text);
+            say(out, COAP_RESPONSE_CODE_BAD_REQUEST, "%s %s: %s", tk_rc_name(errs[i].code),
+                errs[i].path, errs[i].text);
             goto cleanup;
         }
     /* Readings the platform already acknowledged are resends: answer, do not spool. */
     size_t keep = 0;
     for (size_t i = 0; i < n; i++) {
-        if (d->has_watermark && (uint32_t)(d->watermark - c->rs[i].seq) < 0x80000000u)
+        if (d->has_watermark && (uint32_t)(d->watermark - rs[i].seq) < 0x80000000u)
             continue;
         if (keep != i) {
-            struct tk_reading t = c->rs[keep];
-            c->rs[keep] = c->rs[i];
-            c->rs[i] = t;
+            struct tk_reading t = rs[keep];
+            rs[keep] = rs[i];
+            rs[i] = t;
         }
         keep++;
     }
     int64_t t0 = tk_mono_us();
-    rc = keep ? gw_spool_put(c->env->spool, c->rs, keep, &fresh) : TK_OK;
+    rc = keep ? gw_spool_put(env->spool, rs, keep, &fresh) : TK_OK;
     int64_t dt = tk_mono_us() - t0;
     if (keep) {
         stats->spool_commits++;
@@ -185,24 +182,56 @@ static void post_r(coap_resource_t *res, coap_session_t *session, const coap_pdu
     }
     if (rc == TK_EFULL) {
         stats->refused_full++;
-        reply(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE,
-              "spool full (%lld readings): try again later", (long long)cfg->spool_max);
+        say(out, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE,
+            "spool full (%lld readings): try again later", (long long)cfg->spool_max);
         goto cleanup;
     }
     if (rc) {
-        tk_log(TK_LOG_ERR, "spool: %s (%s)", tk_strerror(rc), gw_spool_errmsg(c->env->spool));
-        reply(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "spool: %s", tk_strerror(rc));
+        tk_log(TK_LOG_ERR, "spool: %s (%s)", tk_strerror(rc), gw_spool_errmsg(env->spool));
+        say(out, COAP_RESPONSE_CODE_INTERNAL_ERROR, "spool: %s", tk_strerror(rc));
         goto cleanup;
     }
     stats->readings_in += fresh;
     stats->duplicates += n - fresh;
-    gw_mqtt_watch(c->env->mqtt, d);
-    char body[96];
-    int bl = snprintf(body, sizeof body, "{\"accepted\":%zu,\"duplicates\":%zu}", fresh, n - fresh);
-    reply_json(response, COAP_RESPONSE_CODE_CHANGED, body, (size_t)bl);
+    say(out, COAP_RESPONSE_CODE_CHANGED, "{\"accepted\":%zu,\"duplicates\":%zu}", fresh,
+        n - fresh);
+    out->json = 1;
 cleanup:
     for (size_t i = 0; i < n; i++)
-        tk_reading_clear(&c->rs[i]);
+        tk_reading_clear(&rs[i]);
+}
+
+static void post_r(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
+                   const coap_string_t *query, coap_pdu_t *response)
+{
+    struct gw_coap *c = coap_get_app_data(coap_session_get_context(session));
+    size_t len = 0, offset = 0, total = 0;
+    const uint8_t *data = NULL;
+    coap_opt_iterator_t oi;
+    struct gw_post_reply out;
+    long cf = -1;
+    (void)res;
+    c->env->stats->posts++;
+
+    struct gw_device *d = device_of(c, session, query);
+    if (!d) {
+        c->env->stats->refused_forbidden++;
+        reply(response, COAP_RESPONSE_CODE_UNAUTHORIZED, "no device identity");
+        return;
+    }
+    coap_opt_t *opt = coap_check_option(request, COAP_OPTION_CONTENT_FORMAT, &oi);
+    if (opt)
+        cf = (long)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+    if (!coap_get_data_large(request, &len, &data, &offset, &total))
+        data = NULL;
+    gw_coap__post(c->env, c->rs, c->errs, d, cf, data, len, offset, total, &out);
+    if (out.json) {
+        reply_json(response, (coap_pdu_code_t)out.code, out.body, out.len);
+        gw_mqtt_watch(c->env->mqtt, d);
+    } else {
+        coap_pdu_set_code(response, (coap_pdu_code_t)out.code);
+        coap_add_data(response, out.len, (const uint8_t *)out.body);
+    }
 }
 
 static void get_ack(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,

@@ -156,4 +156,21 @@ void gw_coap_stop(struct gw_coap *c);
 /** Serve requests for up to timeout_ms. */
 void gw_coap_run(struct gw_coap *c, unsigned timeout_ms);
 
+/* What POST /r answers: a CoAP response code ((class << 5) | detail) and its payload,
+ * JSON ({"accepted":N,"duplicates":D}, after which the forwarder must watch the device) or
+ * a diagnostic text. */
+struct gw_post_reply {
+    unsigned code;
+    int json;
+    size_t len;
+    char body[320];
+};
+/** The body of POST /r for device d (no sockets: the fuzzer drives it too). cf: the
+ *  request's Content-Format, -1 when absent; data/len: the (reassembled) payload, NULL if
+ *  none; offset/total: where it sits in the whole body. rs and errs hold
+ *  cfg->readings_max entries (scratch). Spools what is new; counts in env->stats. */
+void gw_coap__post(const struct gw_coap_env *env, struct tk_reading *rs, struct tk_error *errs,
+                   struct gw_device *d, long cf, const uint8_t *data, size_t len, size_t offset,
+                   size_t total, struct gw_post_reply *out);
+
 #endif

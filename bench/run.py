@@ -9,7 +9,9 @@ baselines measured in the same run (the machine is shared and noisy).
   (e) one day of one datastream out of 10M rows           (store-bench)
   (f) 30 days of hourly averages                          (store-bench)
 
-Options: --quick (smaller runs), --devices N, --count N (readings per device)."""
+Options: --quick (smaller runs), --devices N, --count N (readings per device).
+--faults runs the long fault tests instead (bench/faults.py), --soak SECONDS the soak
+(bench/soak.py)."""
 import argparse
 import json
 import os
@@ -135,7 +137,19 @@ def main():
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--skip-store", action="store_true")
     ap.add_argument("--only", choices=["raw", "ingest", "python"], help="measure one figure")
-    a = ap.parse_args()
+    ap.add_argument("--faults", action="store_true", help="the long fault tests (bench/faults.py)")
+    ap.add_argument("--soak", type=int, metavar="SECONDS", help="the soak (bench/soak.py)")
+    a, rest = ap.parse_known_args()
+    if a.faults or a.soak:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        sys.argv = [sys.argv[0]] + rest
+        if a.faults:
+            import faults
+            sys.exit(faults.main())
+        import soak
+        sys.exit(soak.main(a.soak))
+    if rest:
+        ap.error("unrecognized arguments: %s" % " ".join(rest))
     if a.only:
         f = {"raw": lambda: bench_raw(a.devices, a.count), "ingest": lambda: bench_ingest(a.devices, a.count)[0],
              "python": lambda: bench_ingest(a.devices, a.count, python=True)[0]}[a.only]

@@ -7,8 +7,10 @@ Every 5 s it samples the resident memory (VmRSS) of each process (mosquitto, tak
 takumi-api, takumi-device) and the database size (main file + WAL). Verdict:
   - memory: each process's RSS at the end is within max(8 MiB, 20 %) of its RSS once warmed
     up (the sample at a quarter of the run, at least 30 s in) -- flat, not growing;
-  - database: bytes per stored observation stay bounded (< 400), i.e. the file grows with
-    the data and nothing else; the ingest runs with --retention-days so old rows go;
+  - database: after the run (writers stopped, WAL checkpointed into the file) it holds
+    less than 400 bytes per observation stored -- it grows with the data and nothing else
+    (the ingest runs with --retention-days so old rows go) -- and during the run the WAL
+    stays under max(64 MiB, 1.5x its warm size) (store: wal_autocheckpoint 10000 pages);
   - errors: 0 (API answers other than 200, failed commits, quarantined readings, readings
     dropped by the devices' rings).
 Prints the samples, a table and PASS/FAIL; exit status 1 on FAIL."""
@@ -16,6 +18,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -31,6 +34,7 @@ SAMPLE_S = 5
 RSS_SLACK_KIB = 8 * 1024
 RSS_SLACK = 0.20
 DB_BYTES_PER_OBS_MAX = 400
+WAL_MAX = 64 << 20
 
 
 def rss_kib(pid):
@@ -45,7 +49,17 @@ def rss_kib(pid):
 
 
 def db_bytes(path):
-    return sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s))
+    """(main file, WAL) sizes in bytes."""
+    return tuple(os.path.getsize(path + s) if os.path.exists(path + s) else 0 for s in ("", "-wal"))
+
+
+def observations(path):
+    import sqlite3
+    c = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
+    try:
+        return c.execute("SELECT count(*) FROM all_observations").fetchone()[0]
+    finally:
+        c.close()
 
 
 class ApiLoad(threading.Thread):
@@ -68,11 +82,17 @@ class ApiLoad(threading.Thread):
             pass
         ps = ["/v1.1/Things?$top=50", "/v1.1/Datastreams/latest",
               "/v1.1/Things?$expand=Locations,Datastreams($top=3)&$top=10",
-              "/v1.1/Observations?$top=100&$orderby=phenomenonTime desc",
+              "/v1.1/Observations?$top=100&$orderby=phenomenonTime%20desc",
               "/v1.1/Observations?$filter=result%20gt%201.0&$top=50&$count=true"]
+        # the fleet's clock runs ahead (60x): a range from a day ago to two days ahead
+        day = 86400
+        span = "from=%s&to=%s" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - day)),
+                                  time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                time.gmtime(time.time() + 2 * day)))
         for d in ds[:5]:
             ps.append("/v1.1/Datastreams(%d)/Observations?$top=100" % d)
-            ps.append("/v1.1/Datastreams(%d)/Observations/aggregate?interval=hour&fn=avg" % d)
+            ps.append("/v1.1/Datastreams(%d)/Observations/aggregate?interval=hour&fn=avg,max&%s" % (
+                d, span))
         return ps
 
     def run(self):
@@ -120,24 +140,31 @@ def main(seconds):
             l.start()
         procs = {"mosquitto": st.broker, "takumi-ingest": ing, "takumi-api": api,
                  "takumi-device": fleet}  # demo-fleet execs takumi-device: same pid
-        samples = []  # (t, {name: rss_kib}, db_bytes)
+        samples = []  # (t, {name: rss_kib}, (db, wal) bytes, observations)
         t0 = time.monotonic()
-        print("%6s  %s  %10s" % ("t_s", "  ".join("%14s" % n for n in procs), "db_kib"), flush=True)
+        print("%6s  %s  %10s %10s %12s" % ("t_s", "  ".join("%14s" % n for n in procs), "db_kib",
+                                          "wal_kib", "observations"), flush=True)
         while time.monotonic() - t0 < seconds:
             time.sleep(SAMPLE_S)
             dead = [n for n, p in procs.items() if p.poll() is not None]
             if dead:
                 raise SystemExit("exited during the soak: %s" % ", ".join(dead))
             s = {n: rss_kib(p.pid) for n, p in procs.items()}
-            samples.append((time.monotonic() - t0, s, db_bytes(st.db_path)))
-            print("%6.0f  %s  %10d" % (samples[-1][0], "  ".join("%14d" % (s[n] or 0) for n in procs),
-                                       samples[-1][2] // 1024), flush=True)
+            samples.append((time.monotonic() - t0, s, db_bytes(st.db_path), observations(st.db_path)))
+            print("%6.0f  %s  %10d %10d %12d" % (
+                samples[-1][0], "  ".join("%14d" % (s[n] or 0) for n in procs),
+                samples[-1][2][0] // 1024, samples[-1][2][1] // 1024, samples[-1][3]), flush=True)
         for l in load:
             l.stop.set()
         for l in load:
             l.join(15)
 
+        # the file's size for the data it holds: stop the writers, fold the WAL back in
+        for name in ("fleet", "api", "ingest"):
+            st.kill(dict(fleet=fleet, api=api, ingest=ing)[name], signal.SIGTERM)
         c = st.db()
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        final_bytes = os.path.getsize(st.db_path)
         obs = c.execute("SELECT count(*) FROM all_observations").fetchone()[0]
         quarantined = c.execute("SELECT count(*) FROM quarantine").fetchone()[0]
         stats = [ln for ln in st.log("ingest").splitlines() if " stats " in ln]
@@ -161,14 +188,18 @@ def main(seconds):
             ok = w is not None and e is not None and e - w <= max(RSS_SLACK_KIB, w * RSS_SLACK)
             verdicts.append(ok)
             print("%-14s %12d %12d %12d %8s" % (n, w or 0, e or 0, mx, "flat" if ok else "GROWING"))
-        per_obs = end[2] / obs if obs else float("inf")
-        db_ok = per_obs < DB_BYTES_PER_OBS_MAX
+        per_obs = final_bytes / obs if obs else float("inf")
+        wal_max = max(s[2][1] for s in samples)
+        wal_ok = end[2][1] <= max(WAL_MAX, 1.5 * warm[2][1])
+        db_ok = per_obs < DB_BYTES_PER_OBS_MAX and wal_ok
         verdicts.append(db_ok)
         errors = len(api_errors) + max(failed_commits, 0) + quarantined + max(dropped, 0)
         errors_ok = errors == 0 and failed_commits == 0 and dropped == 0
         verdicts.append(errors_ok)
-        print("database: %d KiB for %d observations (%.0f bytes each, bound %d): %s" % (
-            end[2] // 1024, obs, per_obs, DB_BYTES_PER_OBS_MAX, "ok" if db_ok else "TOO BIG"))
+        print("database: %d KiB for %d observations after a final checkpoint (%.0f bytes each, "
+              "bound %d); WAL during the run: %d KiB at the end, at most %d KiB (bound %d KiB): "
+              "%s" % (final_bytes // 1024, obs, per_obs, DB_BYTES_PER_OBS_MAX, end[2][1] // 1024,
+                      wal_max // 1024, WAL_MAX // 1024, "ok" if db_ok else "TOO BIG"))
         print("fleet: %s readings recorded, %s acknowledged, %s dropped; API: %d requests answered "
               "200, %d errors; ingest: %d failed commits; %d quarantined" % (
                   last.get("recorded"), last.get("acked"), dropped, api_ok, len(api_errors),

@@ -105,6 +105,8 @@ static ssize_t io(struct ing_pub *p, int out, void *b, size_t n, int dontwait)
         return out ? send(p->fd, b, n, MSG_NOSIGNAL)
                    : recv(p->fd, b, n, dontwait ? MSG_DONTWAIT : 0);
     }
+    /* "dontwait" over TLS: read only when bytes are waiting; a record that arrived in part
+     * blocks for the rest, at most the socket's IO_TIMEOUT_MS */
     if (!out && dontwait && SSL_pending(p->ssl) == 0) {
         struct pollfd pf = {p->fd, POLLIN, 0};
         int r = poll(&pf, 1, 0);

@@ -74,39 +74,29 @@ def test_kill9_ingest_under_load():
         c = st.db()
         wm = dict(c.execute("SELECT device_id, watermark FROM seq_state").fetchall())
         expect = {BASE_MS * 1000 + s * 60000000 for s in range(1, COUNT + 1)}
-        lost = dup_rows = 0
+        stored = {}  # (device, quantity) -> stored times, with duplicates
         for i in range(DEVICES):
             dev = "ld-%05d" % i
             for q in ("water_level", "battery_voltage", "water_temperature"):
-                rows = c.execute(
+                stored[dev, q] = [r[0] for r in c.execute(
                     "SELECT o.t_us FROM all_observations o JOIN datastreams d ON d.id = o.ds_id "
                     "JOIN things t ON t.id = d.thing_id JOIN observed_properties p "
                     "ON p.id = d.observed_property_id WHERE t.device_id = ? AND p.name = ?",
-                    (dev, q)).fetchall()
-                times = [r[0] for r in rows]
-                dup_rows += len(times) - len(set(times))
-                if q == "water_level":
-                    lost += len(expect - set(times))
+                    (dev, q)).fetchall()]
+        lost = sum(len(expect - set(t)) for (_, q), t in stored.items() if q == "water_level")
+        dup_rows = sum(len(t) - len(set(t)) for t in stored.values())
         FIGURES["ingest_kill9"] = {"kills": n, "readings": DEVICES * COUNT, "lost": lost,
                                    "duplicates": dup_rows, "resent": res["resent"]}
         print("kill -9 of the ingest x%d under load: %d readings acknowledged, %d lost, %d "
               "duplicate rows stored" % (n, DEVICES * COUNT, lost, dup_rows), flush=True)
-        for i in range(DEVICES):
-            dev = "ld-%05d" % i
+        for (dev, q), times in stored.items():
             assert wm.get(dev) == COUNT, (dev, wm.get(dev))
-            for q in ("water_level", "battery_voltage", "water_temperature"):
-                rows = c.execute(
-                    "SELECT o.t_us FROM all_observations o JOIN datastreams d ON d.id = o.ds_id "
-                    "JOIN things t ON t.id = d.thing_id JOIN observed_properties p "
-                    "ON p.id = d.observed_property_id WHERE t.device_id = ? AND p.name = ?",
-                    (dev, q)).fetchall()
-                times = [r[0] for r in rows]
-                assert len(times) == len(set(times)), "%s %s: duplicate rows" % (dev, q)
-                missing = expect - set(times)
-                extra = set(times) - expect
-                assert not missing, "%s %s: %d acknowledged readings lost, e.g. %r" % (
-                    dev, q, len(missing), sorted(missing)[:3])
-                assert not extra, "%s %s: unexpected rows %r" % (dev, q, sorted(extra)[:3])
+            assert len(times) == len(set(times)), "%s %s: duplicate rows" % (dev, q)
+            missing = expect - set(times)
+            extra = set(times) - expect
+            assert not missing, "%s %s: %d acknowledged readings lost, e.g. %r" % (
+                dev, q, len(missing), sorted(missing)[:3])
+            assert not extra, "%s %s: unexpected rows %r" % (dev, q, sorted(extra)[:3])
         assert c.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
         dups = sum(int(l.split("duplicates=")[1].split()[0]) for name in ["ingest-%d" % j for j in range(n + 1)]
                    for l in st.log(name).splitlines() if "duplicates=" in l and "stopped" not in l)

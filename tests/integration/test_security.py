@@ -116,6 +116,16 @@ def test_mqtt_tls_only_for_devices():
         assert r.returncode != 0, r
         print("TLS trusting another CA: exit %d, %s" % (r.returncode, r.stderr.strip()), flush=True)
 
+        # TLS 1.2 and 1.3 only
+        versions = {}
+        for v in ("-tls1_1", "-tls1_2", "-tls1_3"):
+            r = subprocess.run(["openssl", "s_client", "-connect", "%s:%d" % (
+                tkfix.DEVICE_HOST, st.mqtts_port), v, "-CAfile", st.tls_ca, "-verify_return_error"],
+                input=b"", capture_output=True, timeout=20)
+            versions[v[1:]] = r.returncode == 0
+        assert versions == {"tls1_1": False, "tls1_2": True, "tls1_3": True}, versions
+        print("TLS versions accepted: %s" % versions, flush=True)
+
         # the gateway forwards CoAP readings over TLS
         psk = re.search(r"^coap psk: (\S+)$", st.admin(
             "device", "add", "--kind", "water_level", "--id", "wl-tls-coap", "--lat", "34.39",

@@ -309,7 +309,7 @@ class Stack:
             if self._launch_broker():
                 return
             last = self._tail(self.broker_log)
-            if "in use" not in last:
+            if "in use" not in last and "Unable to create" not in last:
                 break
         raise FixtureError(f"mosquitto did not start; {self.broker_log}:\n{last}")
 

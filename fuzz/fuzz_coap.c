@@ -122,8 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned cls = out.code >> 5;
     if ((cls != 2 && cls != 4 && cls != 5) || out.len == 0 || out.len >= sizeof out.body)
         abort();
-    if (cls == 2 && (!out.json || (cf != -1 && cf != 50) || total != len ||
-                     len > (size_t)g_cfg.payload_max))
+    if (cls == 2 &&
+        (!out.json || (cf != -1 && cf != 50) || total != len || len > (size_t)g_cfg.payload_max))
         abort();
     return 0;
 }

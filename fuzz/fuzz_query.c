@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_bounds(const struct api_query *q, int depth)
 {
     if (depth > API_EXPAND_DEPTH_MAX + 1 || q->nselect > API_SELECT_MAX ||
-        q->norder > API_ORDER_MAX || q->nexpand > API_EXPAND_MAX ||
-        (q->has_top && q->top < 0) || (q->has_skip && q->skip < 0))
+        q->norder > API_ORDER_MAX || q->nexpand > API_EXPAND_MAX || (q->has_top && q->top < 0) ||
+        (q->has_skip && q->skip < 0))
         abort();
     for (size_t i = 0; i < q->nexpand; i++) {
         if (!q->expand[i].name[0])

@@ -79,15 +79,14 @@ int admin_cmd_broker_conf(struct admin_ctx *ctx, int argc, char **argv)
                         "mqtts-port 0 = none) and differ\n");
         return ADMIN_EXIT_USAGE;
     }
-    if (!*bind || strpbrk(bind, " \t\n#") || (plain_bind && (!*plain_bind ||
-                                                            strpbrk(plain_bind, " \t\n#")))) {
+    if (!*bind || strpbrk(bind, " \t\n#") ||
+        (plain_bind && (!*plain_bind || strpbrk(plain_bind, " \t\n#")))) {
         fprintf(stderr, "takumi-admin broker-conf: --bind and --plain-bind must be one address\n");
         return ADMIN_EXIT_USAGE;
     }
     char tls[ADMIN_PATH_MAX];
     if (admin_fs__path(tls, sizeof tls, "%s", tls_dir ? tls_dir : "") ||
-        (!tls_dir && admin_fs__path(tls, sizeof tls, "%s/tls", ctx->data)) ||
-        strpbrk(tls, "\n#")) {
+        (!tls_dir && admin_fs__path(tls, sizeof tls, "%s/tls", ctx->data)) || strpbrk(tls, "\n#")) {
         fprintf(stderr, "takumi-admin broker-conf: --tls-dir: bad path\n");
         return ADMIN_EXIT_USAGE;
     }
@@ -123,7 +122,7 @@ int admin_cmd_broker_conf(struct admin_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "takumi-admin broker-conf: %s: %s\n", ctx->broker, tk_strerror(rc));
         return ADMIN_EXIT_FAIL;
     }
-    struct admin_conf_vars v = {mqtt_port, ws_port, bind,     ctx->data,
+    struct admin_conf_vars v = {mqtt_port, ws_port,    bind,       ctx->data,
                                 user,      mqtts_port, plain_bind, tls};
     rc = admin_broker__render_conf(tmpl, out, &v, &err);
     if (rc) {

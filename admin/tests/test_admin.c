@@ -94,7 +94,7 @@ static char *render_tls(const char *tmpl, int ws_port, int mqtts_port, const cha
     snprintf(out, sizeof out, "%s/o.conf", dir);
     CHECK_EQ_INT(admin_fs__write_atomic(tpath, tmpl, strlen(tmpl), 0600), TK_OK);
     unlink(out);
-    struct admin_conf_vars v = {1883,     ws_port,    "0.0.0.0", "/data",
+    struct admin_conf_vars v = {1883,     ws_port,    "0.0.0.0",  "/data",
                                 "takumi", mqtts_port, plain_bind, "/data/tls"};
     *rc = admin_broker__render_conf(tpath, out, &v, err);
     char *text = NULL;

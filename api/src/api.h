@@ -30,10 +30,10 @@ struct api_config {
     int64_t conn_max;  /* concurrent connections */
     int64_t timeout_s; /* idle connection timeout */
     int64_t log_level;
-    char tls_cert[512];   /* PEM certificate chain file: serve HTTPS ("" : plain HTTP) */
-    char tls_key[512];    /* PEM private key file for tls_cert */
-    char *tls_cert_pem;   /* owned: contents of tls_cert, read by main (NULL: plain HTTP) */
-    char *tls_key_pem;    /* owned: contents of tls_key */
+    char tls_cert[512];      /* PEM certificate chain file: serve HTTPS ("" : plain HTTP) */
+    char tls_key[512];       /* PEM private key file for tls_cert */
+    char *tls_cert_pem;      /* owned: contents of tls_cert, read by main (NULL: plain HTTP) */
+    char *tls_key_pem;       /* owned: contents of tls_key */
     int64_t conn_per_ip_max; /* concurrent connections from one address (0: no limit) */
 };
 

@@ -1,7 +1,7 @@
 /* takumi-api: the data-linkage API (OGC SensorThings API v1.1 under /v1.1) over the store.
  * Parse the options, open the read-only store connections, serve until SIGINT/SIGTERM. */
-#include <signal.h>
 #include <microhttpd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,8 +128,7 @@ int main(int argc, char **argv)
     if (!c.base_url[0])
         base_url(&c, api_server_port(srv));
     tk_log(TK_LOG_INFO, "api listening (%s) on %s port %u: %s/v1.1 (store %s)",
-           c.tls_cert_pem ? "HTTPS" : "HTTP", c.bind,
-           api_server_port(srv), c.base_url, c.db);
+           c.tls_cert_pem ? "HTTPS" : "HTTP", c.bind, api_server_port(srv), c.base_url, c.db);
     while (!stop_flag) {
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);

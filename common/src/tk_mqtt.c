@@ -4,13 +4,12 @@
 
 #include "tk_mqtt.h"
 
-enum tk_rc tk_mqtt_uri(char *buf, size_t size, const char *host, long long port,
-                       const char *tls_ca)
+enum tk_rc tk_mqtt_uri(char *buf, size_t size, const char *host, long long port, const char *tls_ca)
 {
     const char *scheme = tls_ca && *tls_ca ? "ssl" : "tcp";
     int v6 = strchr(host, ':') != NULL;
-    int n = snprintf(buf, size, "%s://%s%s%s:%lld", scheme, v6 ? "[" : "", host, v6 ? "]" : "",
-                     port);
+    int n =
+        snprintf(buf, size, "%s://%s%s%s:%lld", scheme, v6 ? "[" : "", host, v6 ? "]" : "", port);
     return n < 0 || (size_t)n >= size ? TK_EFULL : TK_OK;
 }
 

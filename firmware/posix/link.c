@@ -1,11 +1,12 @@
 #include "link.h"
 
 #include <MQTTAsync.h>
-#include "tk_mqtt.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "tk_mqtt.h"
 
 struct link {
     MQTTAsync c;

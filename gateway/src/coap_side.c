@@ -125,8 +125,8 @@ void gw_coap__post(const struct gw_coap_env *env, struct tk_reading *rs, struct 
     }
     if (total > (size_t)cfg->payload_max) {
         stats->refused_bad++;
-        say(out, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload of %zu bytes: at most %lld",
-            total, (long long)cfg->payload_max);
+        say(out, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload of %zu bytes: at most %lld", total,
+            (long long)cfg->payload_max);
         return;
     }
     if (offset != 0 || len != total) {
@@ -135,8 +135,8 @@ void gw_coap__post(const struct gw_coap_env *env, struct tk_reading *rs, struct 
         return;
     }
     size_t cap = (size_t)cfg->readings_max;
-    enum tk_rc rc = tk_readings_parse((const char *)data, len, d->kind, NULL, rs, errs, cap, &n,
-                                      &err);
+    enum tk_rc rc =
+        tk_readings_parse((const char *)data, len, d->kind, NULL, rs, errs, cap, &n, &err);
     if (rc) {
         stats->refused_bad++;
         say(out,
@@ -148,8 +148,8 @@ void gw_coap__post(const struct gw_coap_env *env, struct tk_reading *rs, struct 
     for (size_t i = 0; i < n; i++)
         if (rs[i].id[0] && strcmp(rs[i].id, d->id) != 0) {
             stats->refused_forbidden++;
-            say(out, COAP_RESPONSE_CODE_FORBIDDEN, "reading %zu is device '%s'; this session is '%s'",
-                i, rs[i].id, d->id);
+            say(out, COAP_RESPONSE_CODE_FORBIDDEN,
+                "reading %zu is device '%s'; this session is '%s'", i, rs[i].id, d->id);
             goto cleanup;
         }
     for (size_t i = 0; i < n; i++)
@@ -193,8 +193,7 @@ void gw_coap__post(const struct gw_coap_env *env, struct tk_reading *rs, struct 
     }
     stats->readings_in += fresh;
     stats->duplicates += n - fresh;
-    say(out, COAP_RESPONSE_CODE_CHANGED, "{\"accepted\":%zu,\"duplicates\":%zu}", fresh,
-        n - fresh);
+    say(out, COAP_RESPONSE_CODE_CHANGED, "{\"accepted\":%zu,\"duplicates\":%zu}", fresh, n - fresh);
     out->json = 1;
 cleanup:
     for (size_t i = 0; i < n; i++)

@@ -27,7 +27,7 @@ struct gw_config {
     int64_t coap_plain_port;   /* plain CoAP for tests only (0: off) */
     char mqtt_host[256];
     int64_t mqtt_port;
-    char mqtt_tls_ca[GW_PATH_MAX]; /* "": plain TCP; else TLS verified against this CA */
+    char mqtt_tls_ca[GW_PATH_MAX];   /* "": plain TCP; else TLS verified against this CA */
     char mqtt_user[64];              /* the gateway's broker identity */
     char password_file[GW_PATH_MAX]; /* default DATA/secrets/gateway.pass */
     char client_id[64];

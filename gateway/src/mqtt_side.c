@@ -15,7 +15,6 @@
  * Catching up after an outage, a tick reads a page of the spool and sends each device's
  * rows in it as one JSON array (up to --batch-max readings). */
 #include <MQTTAsync.h>
-#include "tk_mqtt.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 
 #include "gw.h"
 #include "tk_log.h"
+#include "tk_mqtt.h"
 
 #define ACKQ_MAX 8192
 #define PAYLOAD_MAX 60000
@@ -155,8 +155,7 @@ enum tk_rc gw_mqtt_start(const struct gw_config *cfg, const char *password, stru
     m->cfg = cfg;
     m->stats = stats;
     snprintf(m->password, sizeof m->password, "%s", password);
-    if (tk_mqtt_uri(uri, sizeof uri, cfg->mqtt_host, (long long)cfg->mqtt_port,
-                    cfg->mqtt_tls_ca)) {
+    if (tk_mqtt_uri(uri, sizeof uri, cfg->mqtt_host, (long long)cfg->mqtt_port, cfg->mqtt_tls_ca)) {
         tk_log(TK_LOG_ERR, "broker host name too long: %s", cfg->mqtt_host);
         goto fail;
     }

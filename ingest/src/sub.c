@@ -7,7 +7,6 @@
  * covered by the device's watermark ack, so the device sends it again. The delivery
  * guarantee rests on that end-to-end ack (writer.c), not on MQTT's. */
 #include <MQTTAsync.h>
-#include "tk_mqtt.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "ingest.h"
 #include "tk_log.h"
+#include "tk_mqtt.h"
 #include "tk_time.h"
 
 struct ing_sub {

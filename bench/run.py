@@ -18,7 +18,9 @@ baselines measured in the same run (the machine is shared and noisy).
 
 Options: --quick (smaller runs), --devices N, --count N (readings per device),
 --api-load-s N (seconds of wrk load per server), --skip-store, --skip-api, --skip-gateway,
---skip-dashboard, --gateway-outage-60 (the gateway's catch-up after 60 s, not 20)."""
+--skip-dashboard, --gateway-outage-60 (the gateway's catch-up after 60 s, not 20).
+--faults runs the long fault tests instead (bench/faults.py), --soak SECONDS the soak
+(bench/soak.py)."""
 import argparse
 import json
 import os
@@ -166,7 +168,19 @@ def main():
     ap.add_argument("--skip-dashboard", action="store_true")
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--api-load-s", type=int, default=10)
-    a = ap.parse_args()
+    ap.add_argument("--faults", action="store_true", help="the long fault tests (bench/faults.py)")
+    ap.add_argument("--soak", type=int, metavar="SECONDS", help="the soak (bench/soak.py)")
+    a, rest = ap.parse_known_args()
+    if a.faults or a.soak:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        sys.argv = [sys.argv[0]] + rest
+        if a.faults:
+            import faults
+            sys.exit(faults.main())
+        import soak
+        sys.exit(soak.main(a.soak))
+    if rest:
+        ap.error("unrecognized arguments: %s" % " ".join(rest))
     if a.only == "gateway":
         gateway_figures(a)
         return

@@ -6,6 +6,7 @@ tests already keep (schemas/examples, tests/data/readings), in each target's inp
 """
 import json
 import os
+import re
 import sys
 
 KINDS = ["water_level", "people_flow", "wifi_ap"]
@@ -34,9 +35,78 @@ def timestamps(value, found):
             timestamps(v, found)
 
 
+C_STRINGS = re.compile(r'((?:"(?:[^"\\\n]|\\.)*"\s*)+)')
+PY_STRINGS = re.compile(r'"([^"\n]*(?: eq | gt | lt | ne |\$)[^"\n]*)"')
+
+
+def c_strings(text):
+    """Every C string literal (adjacent ones joined), unescaped."""
+    out = []
+    for m in C_STRINGS.finditer(text):
+        parts = re.findall(r'"((?:[^"\\\n]|\\.)*)"', m.group(1))
+        s = "".join(parts)
+        out.append(s.encode().decode("unicode_escape", "replace"))
+    return out
+
+
+def filters_and_queries(top, seeds):
+    """$filter texts and query strings from the API's unit and integration tests."""
+    texts = []
+    for rel in ("api/tests/test_filter.c", "api/tests/test_query.c"):
+        try:
+            texts += c_strings(read(os.path.join(top, rel)).decode("utf-8", "replace"))
+        except OSError:
+            pass
+    try:
+        texts += PY_STRINGS.findall(read(os.path.join(top, "tests", "integration",
+                                                      "test_api_query.py")).decode())
+    except OSError:
+        pass
+    filters = sorted({t for t in texts if " " in t and not t.startswith("$") and len(t) < 400})
+    for i, f in enumerate(filters):
+        seeds["filter"]["t-%03d" % i] = bytes([i % 8]) + f.encode()
+        seeds["query"]["f-%03d" % i] = bytes([i % 8]) + b"$filter=" + f.encode()
+    queries = sorted({t for t in texts if t.startswith("$") or "($" in t})
+    for i, q in enumerate(queries):
+        seeds["query"]["t-%03d" % i] = bytes([i % 8]) + q.encode()
+    for i, q in enumerate(["$top=5&$skip=10&$count=true&$select=id,name&$orderby=name desc",
+                           "$expand=Datastreams($top=2;$select=name;$expand=Observations($top=1))",
+                           "$expand=Datastreams/Observations&$resultFormat=dataArray",
+                           "$count&$top=&$filter=result gt 1"]):
+        seeds["query"]["hand-%d" % i] = bytes([i]) + q.encode()
+
+
+def coap_seeds(top, seeds):
+    """POST /r bodies (fuzz_coap.c layout) from the reading examples of each kind."""
+    ex = os.path.join(top, "schemas", "examples")
+    ids = ["wl-fz-0001", "pf-fz-0001", "wa-fz-0001"]
+    for k, kind in enumerate(KINDS):
+        for p in files(os.path.join(ex, "reading-" + kind, "valid"))[:8]:
+            raw = read(p)
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                continue
+            items = doc if isinstance(doc, list) else [doc]
+            for it in items:
+                if isinstance(it, dict) and "id" in it:
+                    it["id"] = ids[k]
+            body = json.dumps(doc).encode()
+            name = "%s-%s" % (kind, os.path.basename(p))
+            seeds["coap"][name] = bytes([1 | (k << 3)]) + body
+            seeds["coap"][name + "-id"] = bytes([1 | 4]) + ids[k].encode() + b"\n" + body
+            seeds["coap"][name + "-wm"] = bytes([0x20 | (k << 3)]) + b"\x05" + body
+            seeds["coap"][name + "-cf0"] = bytes([2 | (k << 3)]) + body
+            seeds["coap"][name + "-incomplete"] = bytes([0x40 | 1 | (k << 3)]) + body
+    seeds["coap"]["other-id"] = bytes([1]) + json.dumps(
+        {"v": 1, "id": "wl-other-01", "seq": 1, "ts": 1767225600000, "level_m": 1}).encode()
+    seeds["coap"]["bad-identity"] = bytes([4]) + b"WL/../x\n{}"
+
+
 def main():
     top, out = sys.argv[1], sys.argv[2]
-    seeds = {t: {} for t in ("reading", "topic", "ack_status", "time", "config")}
+    seeds = {t: {} for t in ("reading", "topic", "ack_status", "time", "config", "filter",
+                             "query", "coap")}
     ex = os.path.join(top, "schemas", "examples")
     ts = set()
 
@@ -107,6 +177,9 @@ def main():
                                 b"--ratio=0x1p3\n--config=/nonexistent")
     seeds["config"]["flags-env-like"] = b"\x00--count\n9223372036854775807\n--verbose=on"
     seeds["config"]["help"] = b"\x00--help"
+
+    filters_and_queries(top, seeds)
+    coap_seeds(top, seeds)
 
     for target, items in seeds.items():
         d = os.path.join(out, target)

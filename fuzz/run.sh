@@ -20,6 +20,8 @@ max_len() {
     case $1 in
         reading) echo 8192 ;;
         config) echo 4096 ;;
+        filter|query) echo 4200 ;;
+        coap) echo 9000 ;;
         *) echo 512 ;;
     esac
 }

@@ -129,6 +129,9 @@ struct admin_conf_vars {
     const char *bind;
     const char *data;
     const char *user;
+    int mqtts_port;         /* 0: the TLS block is left out */
+    const char *plain_bind; /* address of the plaintext listeners (default: bind) */
+    const char *tls_dir;    /* ca.crt, server.crt, server.key (default DATA/tls) */
 };
 /** Render the template to out (atomically). Unknown @PLACEHOLDERS@ are an error
  *  (err->text names it), so template and tool cannot drift apart silently. */

@@ -259,8 +259,15 @@ static enum tk_rc render_line(struct admin_buf *b, const char *line, size_t n,
         } else if (IS("WS_PORT")) {
             snprintf(num, sizeof num, "%d", v->ws_port);
             val = num;
+        } else if (IS("MQTTS_PORT")) {
+            snprintf(num, sizeof num, "%d", v->mqtts_port);
+            val = num;
         } else if (IS("BIND")) {
             val = v->bind;
+        } else if (IS("PLAIN_BIND")) {
+            val = v->plain_bind ? v->plain_bind : v->bind;
+        } else if (IS("TLS_DIR")) {
+            val = v->tls_dir;
         } else if (IS("DATA")) {
             val = v->data;
         } else if (IS("USER")) {
@@ -289,8 +296,9 @@ enum tk_rc admin_broker__render_conf(const char *template_path, const char *out_
     admin_buf__printf(&b, "# Rendered by takumi-admin broker-conf from %s; edit that instead.\n",
                       template_path);
     /* Lines between markers "@BEGIN_WS@" and "@END_WS@" (each on its own comment line)
-     * exist only when a WebSockets port is given. */
-    int in_ws = 0;
+     * exist only when a WebSockets port is given; those between "@BEGIN_TLS@" and
+     * "@END_TLS@" only when an MQTT TLS port is given. */
+    int in_ws = 0, in_tls = 0;
     const char *p = text;
     while (*p) {
         const char *nl = strchr(p, '\n');
@@ -299,7 +307,11 @@ enum tk_rc admin_broker__render_conf(const char *template_path, const char *out_
             in_ws = 1;
         } else if (line_has(p, n, "@END_WS@")) {
             in_ws = 0;
-        } else if (!in_ws || v->ws_port > 0) {
+        } else if (line_has(p, n, "@BEGIN_TLS@")) {
+            in_tls = 1;
+        } else if (line_has(p, n, "@END_TLS@")) {
+            in_tls = 0;
+        } else if ((!in_ws || v->ws_port > 0) && (!in_tls || v->mqtts_port > 0)) {
             rc = render_line(&b, p, n, v, err);
             if (rc)
                 goto cleanup;
@@ -307,8 +319,9 @@ enum tk_rc admin_broker__render_conf(const char *template_path, const char *out_
         }
         p += n + (nl ? 1 : 0);
     }
-    if (in_ws) {
-        rc = tk_error_set(err, TK_EINVAL, "template", "@BEGIN_WS@ without @END_WS@");
+    if (in_ws || in_tls) {
+        rc = tk_error_set(err, TK_EINVAL, "template", "%s without its END marker",
+                          in_ws ? "@BEGIN_WS@" : "@BEGIN_TLS@");
         goto cleanup;
     }
     if (b.failed) {

@@ -86,14 +86,16 @@ static void test_creds(void)
     }
 }
 
-static char *render(const char *tmpl, int ws_port, enum tk_rc *rc, struct tk_error *err)
+static char *render_tls(const char *tmpl, int ws_port, int mqtts_port, const char *plain_bind,
+                        enum tk_rc *rc, struct tk_error *err)
 {
     char tpath[128], out[128];
     snprintf(tpath, sizeof tpath, "%s/t.conf", dir);
     snprintf(out, sizeof out, "%s/o.conf", dir);
     CHECK_EQ_INT(admin_fs__write_atomic(tpath, tmpl, strlen(tmpl), 0600), TK_OK);
     unlink(out);
-    struct admin_conf_vars v = {1883, ws_port, "127.0.0.1", "/data", "takumi"};
+    struct admin_conf_vars v = {1883,     ws_port,    "0.0.0.0",  "/data",
+                                "takumi", mqtts_port, plain_bind, "/data/tls"};
     *rc = admin_broker__render_conf(tpath, out, &v, err);
     char *text = NULL;
     if (*rc == TK_OK)
@@ -101,9 +103,14 @@ static char *render(const char *tmpl, int ws_port, enum tk_rc *rc, struct tk_err
     return text;
 }
 
+static char *render(const char *tmpl, int ws_port, enum tk_rc *rc, struct tk_error *err)
+{
+    return render_tls(tmpl, ws_port, 0, NULL, rc, err);
+}
+
 static void test_render(void)
 {
-    const char *tmpl = "listener @MQTT_PORT@ @BIND@\n"
+    const char *tmpl = "listener @MQTT_PORT@ @PLAIN_BIND@\n"
                        "# mail me@example.org @ home\n"
                        "# @BEGIN_WS@\n"
                        "listener @WS_PORT@ @BIND@\n"
@@ -114,8 +121,8 @@ static void test_render(void)
     struct tk_error err = {0};
     char *t = render(tmpl, 9001, &rc, &err);
     CHECK_EQ_INT(rc, TK_OK);
-    CHECK(t && strstr(t, "listener 1883 127.0.0.1\n"));
-    CHECK(t && strstr(t, "listener 9001 127.0.0.1\n"));
+    CHECK(t && strstr(t, "listener 1883 0.0.0.0\n"));
+    CHECK(t && strstr(t, "listener 9001 0.0.0.0\n"));
     CHECK(t && strstr(t, "password_file /data/broker/passwd\n"));
     CHECK(t && strstr(t, "user takumi\n"));
     CHECK(t && strstr(t, "me@example.org @ home"));
@@ -132,6 +139,30 @@ static void test_render(void)
     free(t);
     t = render("# @BEGIN_WS@\nlistener 1\n", 9001, &rc, &err);
     CHECK_EQ_INT(rc, TK_EINVAL);
+    free(t);
+
+    /* the TLS block, and devices on TLS only: plaintext on loopback */
+    const char *tls = "listener @MQTT_PORT@ @PLAIN_BIND@\n"
+                      "# @BEGIN_TLS@\n"
+                      "listener @MQTTS_PORT@ @BIND@\n"
+                      "certfile @TLS_DIR@/server.crt\n"
+                      "# @END_TLS@\n"
+                      "user @USER@\n";
+    t = render_tls(tls, 0, 8883, "127.0.0.1", &rc, &err);
+    CHECK_EQ_INT(rc, TK_OK);
+    CHECK(t && strstr(t, "listener 1883 127.0.0.1\n"));
+    CHECK(t && strstr(t, "listener 8883 0.0.0.0\n"));
+    CHECK(t && strstr(t, "certfile /data/tls/server.crt\n"));
+    CHECK(t && !strstr(t, "BEGIN_TLS"));
+    free(t);
+    t = render_tls(tls, 0, 0, NULL, &rc, &err);
+    CHECK_EQ_INT(rc, TK_OK);
+    CHECK(t && strstr(t, "listener 1883 0.0.0.0\n") && !strstr(t, "certfile"));
+    CHECK(t && strstr(t, "user takumi\n"));
+    free(t);
+    t = render_tls("# @BEGIN_TLS@\nlistener 1\n", 0, 8883, NULL, &rc, &err);
+    CHECK_EQ_INT(rc, TK_EINVAL);
+    CHECK(strstr(err.text, "@BEGIN_TLS@") != NULL);
     free(t);
 }
 

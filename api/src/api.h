@@ -47,6 +47,11 @@ struct api_config {
     int64_t mqtt_port;
     char mqtt_user[64];
     char mqtt_password_file[600];
+    char tls_cert[512];      /* PEM certificate chain file: serve HTTPS ("" : plain HTTP) */
+    char tls_key[512];       /* PEM private key file for tls_cert */
+    char *tls_cert_pem;      /* owned: contents of tls_cert, read by main (NULL: plain HTTP) */
+    char *tls_key_pem;       /* owned: contents of tls_key */
+    int64_t conn_per_ip_max; /* concurrent connections from one address (0: no limit) */
 };
 
 /* ---- bounded output buffer (reply.c) ------------------------------------------------ */

@@ -344,13 +344,27 @@ enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
             goto invalid;
         sa = (const struct sockaddr *)&in4;
     }
+    /* HTTPS through libmicrohttpd's GnuTLS support when a certificate is given */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+    /* one address cannot take every connection (slowloris): the rest are refused at once */
+    struct MHD_OptionItem per_ip[] = {
+        {cfg->conn_per_ip_max ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_END,
+         (intptr_t)cfg->conn_per_ip_max, NULL},
+        {MHD_OPTION_END, 0, NULL}};
+    if (cfg->tls_cert_pem) {
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cfg->tls_cert_pem};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, cfg->tls_key_pem};
+    }
     /* the logger first, so that MHD's messages about the other options reach it */
     s->d = MHD_start_daemon(
         flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_max,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+        (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_ARRAY, per_ip, MHD_OPTION_END);
     if (!s->d) {
         api_access_destroy(s->access);
         free(s);

@@ -1,7 +1,9 @@
 /* takumi-api: the data-linkage API (OGC SensorThings API v1.1 under /v1.1) over the store.
  * Parse the options, open the read-only store connections, serve until SIGINT/SIGTERM. */
+#include <microhttpd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,10 +21,37 @@ static void on_signal(int sig)
 
 static void base_url(struct api_config *c, unsigned port)
 {
+    const char *scheme = c->tls_cert_pem ? "https" : "http";
     if (strchr(c->bind, ':'))
-        snprintf(c->base_url, sizeof c->base_url, "http://[%s]:%u", c->bind, port);
+        snprintf(c->base_url, sizeof c->base_url, "%s://[%s]:%u", scheme, c->bind, port);
     else
-        snprintf(c->base_url, sizeof c->base_url, "http://%s:%u", c->bind, port);
+        snprintf(c->base_url, sizeof c->base_url, "%s://%s:%u", scheme, c->bind, port);
+}
+
+/* The certificate and key for HTTPS, read whole (libmicrohttpd takes PEM in memory). */
+static int load_tls(struct api_config *c)
+{
+    if (!c->tls_cert[0] && !c->tls_key[0])
+        return 0;
+    if (!c->tls_cert[0] || !c->tls_key[0]) {
+        tk_log(TK_LOG_ERR, "HTTPS needs both --tls-cert and --tls-key");
+        return -1;
+    }
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+        tk_log(TK_LOG_ERR, "this libmicrohttpd was built without TLS; serve HTTP behind a "
+                           "reverse proxy instead (docs/security.md)");
+        return -1;
+    }
+    size_t n;
+    enum tk_rc r = tk_file_read(c->tls_cert, 1 << 20, &c->tls_cert_pem, &n);
+    if (!r)
+        r = tk_file_read(c->tls_key, 1 << 20, &c->tls_key_pem, &n);
+    if (r) {
+        tk_log(TK_LOG_ERR, "cannot read %s: %s", c->tls_cert_pem ? c->tls_key : c->tls_cert,
+               tk_strerror(r));
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -46,6 +75,9 @@ int main(int argc, char **argv)
         {"body-max", TK_OPT_INT, &c.body_max, 0, "1048576", 0, 1073741824,
          "largest request body in bytes"},
         {"conn-max", TK_OPT_INT, &c.conn_max, 0, "512", 1, 100000, "concurrent connections"},
+        {"conn-per-ip-max", TK_OPT_INT, &c.conn_per_ip_max, 0, "64", 0, 100000,
+         "concurrent connections from one address (0: no limit; behind a reverse proxy "
+         "every client has the proxy's address)"},
         {"timeout-s", TK_OPT_INT, &c.timeout_s, 0, "30", 1, 3600,
          "idle connection timeout in seconds"},
         {"export-rows-max", TK_OPT_INT, &c.export_rows_max, 0, "1000000", 1, 1000000000,
@@ -78,6 +110,10 @@ int main(int argc, char **argv)
          "the broker's read-only identity the dashboard logs in with"},
         {"ws-password-file", TK_OPT_STR, c.ws_password_file, sizeof c.ws_password_file, "", 0, 0,
          "its password (default DATA/secrets/dashboard.pass)"},
+        {"tls-cert", TK_OPT_STR, c.tls_cert, sizeof c.tls_cert, "", 0, 0,
+         "PEM certificate (chain) file: serve HTTPS instead of HTTP"},
+        {"tls-key", TK_OPT_STR, c.tls_key, sizeof c.tls_key, "", 0, 0,
+         "PEM private key file of --tls-cert"},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];
     struct api_pool *pool = NULL;
@@ -99,6 +135,8 @@ int main(int argc, char **argv)
     if (!c.mqtt_password_file[0])
         snprintf(c.mqtt_password_file, sizeof c.mqtt_password_file, "%s/secrets/dashboard.pass",
                  c.data_dir);
+    if (load_tls(&c))
+        goto cleanup;
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -128,8 +166,8 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     api_server_set_live(srv, live);
-    tk_log(TK_LOG_INFO, "api listening on %s port %u: %s/v1.1 (store %s)", c.bind,
-           api_server_port(srv), c.base_url, c.db);
+    tk_log(TK_LOG_INFO, "api listening (%s) on %s port %u: %s/v1.1 (store %s)",
+           c.tls_cert_pem ? "HTTPS" : "HTTP", c.bind, api_server_port(srv), c.base_url, c.db);
     if (c.static_dir[0])
         tk_log(TK_LOG_INFO, "dashboard at %s/dashboard/ (files in %s)", c.base_url, c.static_dir);
     while (!stop_flag) {
@@ -142,6 +180,8 @@ cleanup:
     api_server_stop(srv);
     api_live_stop(live);
     api_pool_destroy(pool);
+    free(c.tls_cert_pem);
+    free(c.tls_key_pem);
     tk_log(TK_LOG_INFO, "api stopped");
     return rc;
 }

@@ -30,6 +30,10 @@ enum tk_rc tk_config_load(const struct tk_opt *opts, size_t nopts, int argc, cha
  *  appears in argv, where ps shows it. The line end is stripped. TK_EIO if the file
  *  cannot be read or is empty, TK_EFULL if the line does not fit in size bytes. */
 enum tk_rc tk_secret_read(const char *path, char *buf, size_t size) TK_WUR;
+/** Read a whole file of at most max bytes (a certificate, a key) into *out (new,
+ *  NUL-terminated; free with free()), its length in *len. TK_EIO if it cannot be read,
+ *  TK_EFULL if it is larger than max, TK_ENOMEM. */
+enum tk_rc tk_file_read(const char *path, size_t max, char **out, size_t *len) TK_WUR;
 
 /** tk_config_load for a program's main: on --help prints the usage to stdout and returns
  *  0; on a bad option prints "PROG: option: reason" and the usage to stderr and returns 2;

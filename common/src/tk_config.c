@@ -306,3 +306,36 @@ int tk_config_load_main(const char *prog, const struct tk_opt *opts, size_t nopt
     tk_config_usage(opts, nopts, stderr);
     return 2;
 }
+
+enum tk_rc tk_file_read(const char *path, size_t max, char **out, size_t *len)
+{
+    enum tk_rc rc = TK_EIO;
+    char *buf = NULL;
+    size_t n = 0;
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return TK_EIO;
+    buf = malloc(max + 1);
+    if (!buf) {
+        rc = TK_ENOMEM;
+        goto cleanup;
+    }
+    n = fread(buf, 1, max + 1, f);
+    if (ferror(f))
+        goto cleanup;
+    if (n > max) {
+        rc = TK_EFULL;
+        goto cleanup;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    buf = NULL;
+    rc = TK_OK;
+cleanup:
+    free(buf);
+    fclose(f);
+    return rc;
+}

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tk_mqtt.h"
+
 struct link {
     MQTTAsync c;
     struct link_opts o;
@@ -196,7 +198,10 @@ struct link *link_create(const struct link_opts *o, struct pdev_net **devs, size
     if (!l)
         return NULL;
     l->o = *o;
-    snprintf(l->uri, sizeof l->uri, "tcp://%s:%d", o->host, o->port);
+    if (tk_mqtt_uri(l->uri, sizeof l->uri, o->host, o->port, o->tls_ca)) {
+        free(l);
+        return NULL;
+    }
     pthread_mutex_init(&l->mu, NULL);
     l->devs = devs;
     l->ndev = ndev;
@@ -242,6 +247,8 @@ enum fw_rc link_connect(struct link *l)
     a->gen = gen;
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
     MQTTAsync_willOptions wo = MQTTAsync_willOptions_initializer;
+    MQTTAsync_SSLOptions so;
+    co.ssl = tk_mqtt_tls(&so, l->o.tls_ca);
     co.keepAliveInterval = l->o.keepalive_s;
     co.cleansession = 1; /* state lives in the ring and the retained ack, not the session */
     co.username = l->o.user;

@@ -32,6 +32,7 @@ struct pdev_net {
 struct link_opts {
     const char *host;
     int port;
+    const char *tls_ca; /* NULL or "": plain TCP; else TLS verified against this CA file */
     const char *user, *password, *client_id;
     int keepalive_s;
     /* will (single device): topic and payload, retained; NULL for none */

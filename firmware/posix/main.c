@@ -157,8 +157,9 @@ int main(int argc, char **argv)
             snprintf(cid, sizeof cid, "fleet-%.60s-%d-%zu", o.user, (int)getpid(), k);
         else
             snprintf(cid, sizeof cid, "%s", o.id);
-        struct link_opts lo = {o.host, (int)o.port, o.user, o.password, cid, 30,
-                               fleet ? NULL : devs[0].net.t_status, fleet ? NULL : will};
+        struct link_opts lo = {o.host,     (int)o.port, o.tls_ca, o.user,
+                               o.password, cid,         30,       fleet ? NULL : devs[0].net.t_status,
+                               fleet ? NULL : will};
         links[k] = link_create(&lo, nets + lo_i, hi_i - lo_i);
         if (!links[k])
             goto cleanup;

@@ -11,7 +11,7 @@ static int usage(void)
             "usage: takumi-device --kind water_level|people_flow|wifi_ap --user U\n"
             "  (--password P | --password-file FILE)\n"
             "  --state-dir DIR (--id ID | --fleet N --prefix P | --devices FILE)\n"
-            "  [--host H] [--port N] [--connections K]\n"
+            "  [--host H] [--port N] [--mqtt-tls-ca FILE] [--connections K]\n"
             "  [--scenario dry|rain-storm|festival|quiet-night|spiky] [--time-scale X]\n"
             "  [--utc-start-s EPOCH] [--storm-at-s S] [--rise-mm-per-min R]\n"
             "  [--sample-ms N] [--interval-ms N] [--fast-interval-ms N] (simulated time)\n"
@@ -104,6 +104,7 @@ int fw_opts_parse(int argc, char **argv, struct fw_opts *o)
         i++;
         if (!strcmp(a, "--host")) o->host = val;
         else if (!strcmp(a, "--port") && !num(val, 1, 65535, &o->port)) {}
+        else if (!strcmp(a, "--mqtt-tls-ca")) o->tls_ca = val;
         else if (!strcmp(a, "--user")) o->user = val;
         else if (!strcmp(a, "--password")) o->password = val;
         else if (!strcmp(a, "--password-file")) o->password_file = val;

@@ -21,6 +21,7 @@ struct fw_opts {
     int coap;                          /* --transport coap: one device through the gateway */
     const char *coap_host, *psk_file;  /* coap_host NULL: --host */
     long long coap_port, ack_poll_ms;
+    const char *tls_ca; /* CA file: TLS to the broker, verifying its certificate and name */
     char password_buf[257];
     enum fw_kind kind;
     long long port, fleet, count, duration_s, wdt_ms, stats_ms, connections, utc_start_s;

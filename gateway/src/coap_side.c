@@ -175,54 +175,66 @@ static struct body *body_new(struct gw_coap *c, const struct body_key *k, int64_
     return b;
 }
 
-/* A whole body from device d: parse, check, spool, answer. */
-static void post_body(struct gw_coap *c, struct gw_device *d, const uint8_t *data, size_t len,
-                      coap_pdu_t *response)
+/* Format into a reply's text body. */
+static void say(struct gw_post_reply *out, unsigned code, const char *fmt, ...) TK_PRINTF(3, 4);
+static void say(struct gw_post_reply *out, unsigned code, const char *fmt, ...)
 {
-    const struct gw_config *cfg = c->env->cfg;
-    struct gw_stats *stats = c->env->stats;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out->body, sizeof out->body, fmt, ap);
+    va_end(ap);
+    out->code = code;
+    out->json = 0;
+    out->len = n < 0 ? 0 : (size_t)n >= sizeof out->body ? sizeof out->body - 1 : (size_t)n;
+}
+
+void gw_coap__post(const struct gw_coap_env *env, struct tk_reading *rs, struct tk_error *errs,
+                   struct gw_device *d, const uint8_t *data, size_t len,
+                   struct gw_post_reply *out)
+{
+    const struct gw_config *cfg = env->cfg;
+    struct gw_stats *stats = env->stats;
     struct tk_error err = {0};
     size_t n = 0, fresh = 0;
     size_t cap = (size_t)cfg->readings_max;
     enum tk_rc rc =
-        tk_readings_parse((const char *)data, len, d->kind, NULL, c->rs, c->errs, cap, &n, &err);
+        tk_readings_parse((const char *)data, len, d->kind, NULL, rs, errs, cap, &n, &err);
     if (rc) {
         stats->refused_bad++;
-        reply(response,
-              rc == TK_EFULL ? COAP_RESPONSE_CODE_REQUEST_TOO_LARGE
+        say(out, rc == TK_EFULL ? COAP_RESPONSE_CODE_REQUEST_TOO_LARGE
                              : COAP_RESPONSE_CODE_BAD_REQUEST,
               "%s %s: %s", tk_rc_name(rc), err.path, err.text);
         goto cleanup;
     }
     /* Identity first: a device may post only its own readings. */
     for (size_t i = 0; i < n; i++)
-        if (c->rs[i].id[0] && strcmp(c->rs[i].id, d->id) != 0) {
+        if (rs[i].id[0] && strcmp(rs[i].id, d->id) != 0) {
             stats->refused_forbidden++;
-            reply(response, COAP_RESPONSE_CODE_FORBIDDEN,
-                  "reading %zu is device '%s'; this session is '%s'", i, c->rs[i].id, d->id);
+            say(out, COAP_RESPONSE_CODE_FORBIDDEN,
+                  "reading %zu is device '%s'; this session is '%s'", i, rs[i].id, d->id);
             goto cleanup;
         }
     for (size_t i = 0; i < n; i++)
-        if (c->errs[i].code) {
+        if (errs[i].code) {
             stats->refused_bad++;
-            reply(response, COAP_RESPONSE_CODE_BAD_REQUEST, "%s %s: %s",
-                  tk_rc_name(c->errs[i].code), c->errs[i].path, c->errs[i].text);
+            say(out, COAP_RESPONSE_CODE_BAD_REQUEST, "%s %s: %s",
+                  tk_rc_name(errs[i].code), errs[i].path, errs[i].text);
             goto cleanup;
         }
     /* Readings the platform already acknowledged are resends: answer, do not spool. */
     size_t keep = 0;
     for (size_t i = 0; i < n; i++) {
-        if (d->has_watermark && (uint32_t)(d->watermark - c->rs[i].seq) < 0x80000000u)
+        if (d->has_watermark && (uint32_t)(d->watermark - rs[i].seq) < 0x80000000u)
             continue;
         if (keep != i) {
-            struct tk_reading t = c->rs[keep];
-            c->rs[keep] = c->rs[i];
-            c->rs[i] = t;
+            struct tk_reading t = rs[keep];
+            rs[keep] = rs[i];
+            rs[i] = t;
         }
         keep++;
     }
     int64_t t0 = tk_mono_us();
-    rc = keep ? gw_spool_put(c->env->spool, c->rs, keep, &fresh) : TK_OK;
+    rc = keep ? gw_spool_put(env->spool, rs, keep, &fresh) : TK_OK;
     int64_t dt = tk_mono_us() - t0;
     if (keep) {
         stats->spool_commits++;
@@ -232,29 +244,44 @@ static void post_body(struct gw_coap *c, struct gw_device *d, const uint8_t *dat
     }
     if (rc == TK_EFULL) {
         stats->refused_full++;
-        reply(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE,
+        say(out, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE,
               "spool full (%lld readings): try again later", (long long)cfg->spool_max);
         goto cleanup;
     }
     if (rc) {
-        tk_log(TK_LOG_ERR, "spool: %s (%s)", tk_strerror(rc), gw_spool_errmsg(c->env->spool));
-        reply(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "spool: %s", tk_strerror(rc));
+        tk_log(TK_LOG_ERR, "spool: %s (%s)", tk_strerror(rc), gw_spool_errmsg(env->spool));
+        say(out, COAP_RESPONSE_CODE_INTERNAL_ERROR, "spool: %s", tk_strerror(rc));
         goto cleanup;
     }
     stats->readings_in += fresh;
     stats->duplicates += n - fresh;
-    gw_mqtt_watch(c->env->mqtt, d);
-    char body[96];
-    int bl = d->has_watermark ? snprintf(body, sizeof body,
-                                         "{\"accepted\":%zu,\"duplicates\":%zu,\"ack\":%lu}",
-                                         fresh, n - fresh, (unsigned long)d->watermark)
-                              : snprintf(body, sizeof body,
-                                         "{\"accepted\":%zu,\"duplicates\":%zu}", fresh,
-                                         n - fresh);
-    reply_json(response, COAP_RESPONSE_CODE_CHANGED, body, (size_t)bl);
+    int bl = d->has_watermark
+                 ? snprintf(out->body, sizeof out->body,
+                            "{\"accepted\":%zu,\"duplicates\":%zu,\"ack\":%lu}", fresh,
+                            n - fresh, (unsigned long)d->watermark)
+                 : snprintf(out->body, sizeof out->body, "{\"accepted\":%zu,\"duplicates\":%zu}",
+                            fresh, n - fresh);
+    out->code = COAP_RESPONSE_CODE_CHANGED;
+    out->json = 1;
+    out->len = bl < 0 ? 0 : (size_t)bl;
 cleanup:
     for (size_t i = 0; i < n; i++)
-        tk_reading_clear(&c->rs[i]);
+        tk_reading_clear(&rs[i]);
+}
+
+/* A whole body from device d: the answer of gw_coap__post; after a success the forwarder
+ * watches the device (its ack topic), so the watermark in later answers stays current. */
+static void post_body(struct gw_coap *c, struct gw_device *d, const uint8_t *data, size_t len,
+                      coap_pdu_t *response)
+{
+    struct gw_post_reply out;
+    gw_coap__post(c->env, c->rs, c->errs, d, data, len, &out);
+    if (out.json) {
+        gw_mqtt_watch(c->env->mqtt, d);
+        reply_json(response, (coap_pdu_code_t)out.code, out.body, out.len);
+    } else {
+        reply(response, (coap_pdu_code_t)out.code, "%s", out.body);
+    }
 }
 
 static void post_r(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,

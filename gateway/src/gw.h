@@ -28,6 +28,7 @@ struct gw_config {
     int64_t coap_plain_port;   /* plain CoAP for tests only (0: off) */
     char mqtt_host[256];
     int64_t mqtt_port;
+    char mqtt_tls_ca[GW_PATH_MAX];   /* "": plain TCP; else TLS verified against this CA */
     char mqtt_user[64];              /* the gateway's broker identity */
     char password_file[GW_PATH_MAX]; /* default DATA/secrets/gateway.pass */
     char status_topic[128];          /* the gateway's retained online/offline (MQTT will) */
@@ -174,5 +175,22 @@ void gw_coap_stop(struct gw_coap *c);
 void gw_coap_config_changed(struct gw_coap *c);
 /** Serve requests for up to timeout_ms. */
 void gw_coap_run(struct gw_coap *c, unsigned timeout_ms);
+
+/* What POST /r answers: a CoAP response code ((class << 5) | detail) and its payload,
+ * JSON ({"accepted":N,"duplicates":D}, after which the forwarder must watch the device) or
+ * a diagnostic text. */
+struct gw_post_reply {
+    unsigned code;
+    int json;
+    size_t len;
+    char body[320];
+};
+/** The whole (reassembled) body of POST /r for device d, data/len, its Content-Format
+ *  and size already checked (no sockets: the fuzzer drives it too): parse, the identity
+ *  check, resend absorption, the spool. rs and errs hold cfg->readings_max entries
+ *  (scratch). Spools what is new; counts in env->stats. */
+void gw_coap__post(const struct gw_coap_env *env, struct tk_reading *rs, struct tk_error *errs,
+                   struct gw_device *d, const uint8_t *data, size_t len,
+                   struct gw_post_reply *out);
 
 #endif

@@ -32,6 +32,7 @@
 
 #include "gw.h"
 #include "tk_log.h"
+#include "tk_mqtt.h"
 
 #define ACKQ_MAX 8192
 #define PAYLOAD_MAX 60000
@@ -198,7 +199,10 @@ enum tk_rc gw_mqtt_start(const struct gw_config *cfg, const char *password, stru
     m->cfg = cfg;
     m->stats = stats;
     snprintf(m->password, sizeof m->password, "%s", password);
-    snprintf(uri, sizeof uri, "tcp://%s:%lld", cfg->mqtt_host, (long long)cfg->mqtt_port);
+    if (tk_mqtt_uri(uri, sizeof uri, cfg->mqtt_host, (long long)cfg->mqtt_port, cfg->mqtt_tls_ca)) {
+        tk_log(TK_LOG_ERR, "broker host name too long: %s", cfg->mqtt_host);
+        goto fail;
+    }
 
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.sendWhileDisconnected = 0;
@@ -212,6 +216,8 @@ enum tk_rc gw_mqtt_start(const struct gw_config *cfg, const char *password, stru
     MQTTAsync_setCallbacks(m->client, m, on_lost, on_message, NULL);
     MQTTAsync_setConnected(m->client, m, on_connected);
     MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_SSLOptions so;
+    o.ssl = tk_mqtt_tls(&so, cfg->mqtt_tls_ca);
     o.keepAliveInterval = 20;
     o.cleansession = 1; /* acks are retained: a fresh subscription gets the latest */
     o.username = cfg->mqtt_user;

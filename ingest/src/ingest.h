@@ -14,6 +14,7 @@ struct ing_config {
     char db[1100];
     char mqtt_host[256];
     int64_t mqtt_port;
+    char mqtt_tls_ca[1100]; /* "": plain TCP; else TLS verified against this CA file */
     char mqtt_user[64];
     char password_file[1100];
     char client_id[64];

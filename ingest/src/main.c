@@ -40,6 +40,9 @@ int main(int argc, char **argv)
         {"mqtt-host", TK_OPT_STR, c->mqtt_host, sizeof c->mqtt_host, "127.0.0.1", 0, 0,
          "broker host"},
         {"mqtt-port", TK_OPT_INT, &c->mqtt_port, 0, "1883", 1, 65535, "broker port"},
+        {"mqtt-tls-ca", TK_OPT_STR, c->mqtt_tls_ca, sizeof c->mqtt_tls_ca, "", 0, 0,
+         "CA file: connect over TLS, verifying the broker's certificate and host name "
+         "(with --mqtt-port the broker's TLS port)"},
         {"mqtt-user", TK_OPT_STR, c->mqtt_user, sizeof c->mqtt_user, "takumi-ingest", 0, 0,
          "broker username"},
         {"password-file", TK_OPT_STR, c->password_file, sizeof c->password_file, "", 0, 0,

@@ -7,7 +7,10 @@
  * ingest's time). QoS 0 needs no state: a PUBLISH is a header, the topic and the payload,
  * so the packets of a whole commit are encoded into one buffer and written with a few
  * send() calls. Nothing here needs an acknowledgement: an ack lost with a broken
- * connection is answered again when the device resends (see docs/delivery.md). */
+ * connection is answered again when the device resends (see docs/delivery.md).
+ *
+ * With a CA file the connection is TLS (OpenSSL), verified like the Paho connections
+ * (tk_mqtt.h): the chain must lead to the CA and the certificate must name the host. */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -19,6 +22,11 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "pub.h"
 #include "tk_log.h"
@@ -34,6 +42,8 @@ struct ing_pub {
     char user[64];
     char password[256];
     int fd;
+    SSL_CTX *tls; /* NULL: plain TCP */
+    SSL *ssl;     /* the TLS session on fd */
     unsigned char *buf;
     size_t len, cap, max;
     int64_t last_send_us;  /* monotonic */
@@ -79,15 +89,72 @@ static size_t put_header(unsigned char *b, unsigned char type, size_t remaining)
 
 static void pub_close(struct ing_pub *p)
 {
+    if (p->ssl)
+        SSL_free(p->ssl); /* no close_notify: the socket may be broken */
+    p->ssl = NULL;
     if (p->fd >= 0)
         close(p->fd);
     p->fd = -1;
 }
 
+/* One send or receive on the connection, plain or TLS: bytes moved, 0 at end of stream,
+ * -1 on error (errno EINTR/EAGAIN for the caller to judge; TLS errors are EIO). */
+static ssize_t io(struct ing_pub *p, int out, void *b, size_t n, int dontwait)
+{
+    if (!p->ssl) {
+        return out ? send(p->fd, b, n, MSG_NOSIGNAL)
+                   : recv(p->fd, b, n, dontwait ? MSG_DONTWAIT : 0);
+    }
+    /* "dontwait" over TLS: read only when bytes are waiting; a record that arrived in part
+     * blocks for the rest, at most the socket's IO_TIMEOUT_MS */
+    if (!out && dontwait && SSL_pending(p->ssl) == 0) {
+        struct pollfd pf = {p->fd, POLLIN, 0};
+        int r = poll(&pf, 1, 0);
+        if (r <= 0) {
+            errno = r == 0 ? EAGAIN : errno;
+            return -1;
+        }
+    }
+    int k = out ? SSL_write(p->ssl, b, n > INT32_MAX ? INT32_MAX : (int)n)
+                : SSL_read(p->ssl, b, n > INT32_MAX ? INT32_MAX : (int)n);
+    if (k > 0)
+        return k;
+    int e = SSL_get_error(p->ssl, k);
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EIO;
+    return -1;
+}
+
+/* The TLS handshake on the connected p->fd, verifying the broker's name (DNS or IP). */
+static enum tk_rc tls_start(struct ing_pub *p)
+{
+    unsigned char a[16];
+    p->ssl = SSL_new(p->tls);
+    if (!p->ssl || SSL_set_fd(p->ssl, p->fd) != 1)
+        goto fail;
+    int ip = inet_pton(AF_INET, p->host, a) == 1 || inet_pton(AF_INET6, p->host, a) == 1;
+    if (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(p->ssl), p->host) != 1
+           : (SSL_set1_host(p->ssl, p->host) != 1 ||
+              SSL_set_tlsext_host_name(p->ssl, p->host) != 1))
+        goto fail;
+    if (SSL_connect(p->ssl) != 1) {
+        long v = SSL_get_verify_result(p->ssl);
+        tk_log(TK_LOG_ERR, "publisher TLS handshake with %s:%d failed: %s", p->host, p->port,
+               v != X509_V_OK ? X509_verify_cert_error_string(v) : "no TLS on that port?");
+        goto fail;
+    }
+    return TK_OK;
+fail:
+    ERR_clear_error();
+    return TK_EIO;
+}
+
 static enum tk_rc send_all(struct ing_pub *p, const unsigned char *b, size_t n)
 {
     while (n) {
-        ssize_t k = send(p->fd, b, n, MSG_NOSIGNAL);
+        ssize_t k = io(p, 1, (void *)b, n, 0);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
@@ -122,6 +189,8 @@ static enum tk_rc pub_connect(struct ing_pub *p)
     setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(p->fd, ai->ai_addr, ai->ai_addrlen) != 0)
         goto cleanup;
+    if (p->tls && tls_start(p))
+        goto cleanup;
 
     /* CONNECT: protocol "MQTT" level 4, clean session, username and password */
     size_t rem = 10 + 2 + cid + 2 + ul + 2 + pl;
@@ -144,7 +213,7 @@ static enum tk_rc pub_connect(struct ing_pub *p)
         goto cleanup;
     size_t got = 0;
     while (got < sizeof ack) {
-        ssize_t k = recv(p->fd, ack + got, sizeof ack - got, 0);
+        ssize_t k = io(p, 0, ack + got, sizeof ack - got, 0);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
@@ -164,12 +233,25 @@ cleanup:
     return rc;
 }
 
-enum tk_rc ing_pub_create(const char *host, int port, const char *client_id, const char *user,
-                          const char *password, size_t max_buffer, struct ing_pub **out)
+enum tk_rc ing_pub_create(const char *host, int port, const char *tls_ca, const char *client_id,
+                          const char *user, const char *password, size_t max_buffer,
+                          struct ing_pub **out)
 {
     struct ing_pub *p = calloc(1, sizeof *p);
     if (!p)
         return TK_ENOMEM;
+    if (tls_ca && *tls_ca) {
+        p->tls = SSL_CTX_new(TLS_client_method());
+        if (!p->tls || SSL_CTX_set_min_proto_version(p->tls, TLS1_2_VERSION) != 1 ||
+            SSL_CTX_load_verify_locations(p->tls, tls_ca, NULL) != 1) {
+            tk_log(TK_LOG_ERR, "publisher: cannot load the CA file %s", tls_ca);
+            ERR_clear_error();
+            SSL_CTX_free(p->tls);
+            free(p);
+            return TK_EIO;
+        }
+        SSL_CTX_set_verify(p->tls, SSL_VERIFY_PEER, NULL);
+    }
     snprintf(p->host, sizeof p->host, "%s", host);
     p->port = port;
     snprintf(p->client_id, sizeof p->client_id, "%s-pub", client_id);
@@ -191,6 +273,7 @@ void ing_pub_destroy(struct ing_pub *p)
         (void)send_all(p, disconnect, sizeof disconnect);
     }
     pub_close(p);
+    SSL_CTX_free(p->tls);
     free(p->buf);
     free(p);
 }
@@ -217,7 +300,7 @@ static enum tk_rc drain_input(struct ing_pub *p)
 {
     unsigned char junk[256];
     for (;;) {
-        ssize_t k = recv(p->fd, junk, sizeof junk, MSG_DONTWAIT);
+        ssize_t k = io(p, 0, junk, sizeof junk, 1);
         if (k > 0)
             continue;
         if (k == 0)

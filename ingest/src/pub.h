@@ -9,9 +9,12 @@
 struct ing_pub;
 
 /** New publisher (not yet connected; ing_pub_flush connects). Strings are copied.
+ *  tls_ca: NULL or "" for plain TCP, else a CA file: TLS, verifying the broker's
+ *  certificate and host name (TK_EIO if the file cannot be loaded).
  *  max_buffer bounds the bytes queued between flushes. Free with ing_pub_destroy. */
-enum tk_rc ing_pub_create(const char *host, int port, const char *client_id, const char *user,
-                          const char *password, size_t max_buffer, struct ing_pub **out) TK_WUR;
+enum tk_rc ing_pub_create(const char *host, int port, const char *tls_ca, const char *client_id,
+                          const char *user, const char *password, size_t max_buffer,
+                          struct ing_pub **out) TK_WUR;
 /** Disconnect and free; NULL does nothing. */
 void ing_pub_destroy(struct ing_pub *p);
 /** Queue one QoS 0 PUBLISH. TK_EFULL past max_buffer (the caller flushes first). */

@@ -14,6 +14,7 @@
 
 #include "ingest.h"
 #include "tk_log.h"
+#include "tk_mqtt.h"
 #include "tk_time.h"
 
 struct ing_sub {
@@ -103,7 +104,11 @@ enum tk_rc ing_sub_start(struct ing_ctx *ctx, const char *password)
         snprintf(s->topic, sizeof s->topic, "city/+/+/reading");
         snprintf(s->status_topic, sizeof s->status_topic, "city/+/+/status");
     }
-    snprintf(uri, sizeof uri, "tcp://%s:%lld", ctx->cfg.mqtt_host, (long long)ctx->cfg.mqtt_port);
+    if (tk_mqtt_uri(uri, sizeof uri, ctx->cfg.mqtt_host, (long long)ctx->cfg.mqtt_port,
+                    ctx->cfg.mqtt_tls_ca)) {
+        tk_log(TK_LOG_ERR, "broker host name too long: %s", ctx->cfg.mqtt_host);
+        goto cleanup;
+    }
 
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.sendWhileDisconnected = 0;
@@ -120,6 +125,8 @@ enum tk_rc ing_sub_start(struct ing_ctx *ctx, const char *password)
     MQTTAsync_setConnected(s->client, ctx, on_connected);
 
     MQTTAsync_connectOptions opts = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_SSLOptions so;
+    opts.ssl = tk_mqtt_tls(&so, ctx->cfg.mqtt_tls_ca);
     opts.keepAliveInterval = 30;
     opts.cleansession = 0;
     opts.username = ctx->cfg.mqtt_user;

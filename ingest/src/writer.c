@@ -760,12 +760,13 @@ enum tk_rc ing_writer_run(struct ing_ctx *ctx)
     w.errs = calloc(cap, sizeof *w.errs);
     rc = map_grow(&w);
     if (!rc)
-        rc = ing_pub_create(ctx->cfg.mqtt_host, (int)ctx->cfg.mqtt_port, ctx->cfg.client_id,
-                            ctx->cfg.mqtt_user, ctx->password, 64u << 20, &w.pub);
-    if (!w.batch || !w.rd || !w.errs || rc) {
+        rc = ing_pub_create(ctx->cfg.mqtt_host, (int)ctx->cfg.mqtt_port, ctx->cfg.mqtt_tls_ca,
+                            ctx->cfg.client_id, ctx->cfg.mqtt_user, ctx->password, 64u << 20,
+                            &w.pub);
+    if (!rc && (!w.batch || !w.rd || !w.errs))
         rc = TK_ENOMEM;
+    if (rc)
         goto cleanup;
-    }
     for (;;) {
         int stopping = *ctx->stop != 0;
         if (w.nbatch == 0)

@@ -110,7 +110,7 @@ static void engine(struct tmpdb *db, struct store_device *dev)
     uint64_t npub = 0;
     char buf[2048];
     size_t len;
-    CHECK_EQ_INT(ing_pub_create("127.0.0.1", 1, "t", "u", "p", 1 << 20, &pub), TK_OK);
+    CHECK_EQ_INT(ing_pub_create("127.0.0.1", 1, NULL, "t", "u", "p", 1 << 20, &pub), TK_OK);
     CHECK_EQ_INT(ing_alerts_load(st, dev, T0, &g), TK_OK);
     CHECK(g && g->cfg.caution_m == 1.0 && !ing_alert_any_active(g));
     CHECK_EQ_STR(g->name, "Kita inlet");

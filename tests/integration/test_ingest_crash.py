@@ -7,7 +7,8 @@ devices through the real Mosquitto while takumi-ingest is killed with SIGKILL at
 moments and restarted. At the end every device's ack covers its last reading, and every
 reading at or below it is in the store exactly once: no loss, no duplicate rows.
 
-TAKUMI_CRASH_KILLS (default 6) and TAKUMI_CRASH_SEED choose the kills."""
+TAKUMI_CRASH_KILLS (default 6) and TAKUMI_CRASH_SEED choose the kills, TAKUMI_CRASH_COUNT
+(default 1000) the readings per device (bench/faults.py: 30 kills, a longer load)."""
 import json
 import os
 import random
@@ -20,7 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tkfix  # noqa: E402
 
 DEVICES = 20
-COUNT = 1000  # readings per device
+COUNT = int(os.environ.get("TAKUMI_CRASH_COUNT", "1000"))  # readings per device
+FIGURES = {}  # for bench/faults.py
 BASE_MS = 1767225600000  # tk-pub's default: device d, seq s has ts = BASE_MS + s minutes
 
 
@@ -72,22 +74,29 @@ def test_kill9_ingest_under_load():
         c = st.db()
         wm = dict(c.execute("SELECT device_id, watermark FROM seq_state").fetchall())
         expect = {BASE_MS * 1000 + s * 60000000 for s in range(1, COUNT + 1)}
+        stored = {}  # (device, quantity) -> stored times, with duplicates
         for i in range(DEVICES):
             dev = "ld-%05d" % i
-            assert wm.get(dev) == COUNT, (dev, wm.get(dev))
             for q in ("water_level", "battery_voltage", "water_temperature"):
-                rows = c.execute(
+                stored[dev, q] = [r[0] for r in c.execute(
                     "SELECT o.t_us FROM all_observations o JOIN datastreams d ON d.id = o.ds_id "
                     "JOIN things t ON t.id = d.thing_id JOIN observed_properties p "
                     "ON p.id = d.observed_property_id WHERE t.device_id = ? AND p.name = ?",
-                    (dev, q)).fetchall()
-                times = [r[0] for r in rows]
-                assert len(times) == len(set(times)), "%s %s: duplicate rows" % (dev, q)
-                missing = expect - set(times)
-                extra = set(times) - expect
-                assert not missing, "%s %s: %d acknowledged readings lost, e.g. %r" % (
-                    dev, q, len(missing), sorted(missing)[:3])
-                assert not extra, "%s %s: unexpected rows %r" % (dev, q, sorted(extra)[:3])
+                    (dev, q)).fetchall()]
+        lost = sum(len(expect - set(t)) for (_, q), t in stored.items() if q == "water_level")
+        dup_rows = sum(len(t) - len(set(t)) for t in stored.values())
+        FIGURES["ingest_kill9"] = {"kills": n, "readings": DEVICES * COUNT, "lost": lost,
+                                   "duplicates": dup_rows, "resent": res["resent"]}
+        print("kill -9 of the ingest x%d under load: %d readings acknowledged, %d lost, %d "
+              "duplicate rows stored" % (n, DEVICES * COUNT, lost, dup_rows), flush=True)
+        for (dev, q), times in stored.items():
+            assert wm.get(dev) == COUNT, (dev, wm.get(dev))
+            assert len(times) == len(set(times)), "%s %s: duplicate rows" % (dev, q)
+            missing = expect - set(times)
+            extra = set(times) - expect
+            assert not missing, "%s %s: %d acknowledged readings lost, e.g. %r" % (
+                dev, q, len(missing), sorted(missing)[:3])
+            assert not extra, "%s %s: unexpected rows %r" % (dev, q, sorted(extra)[:3])
         assert c.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
         dups = sum(int(l.split("duplicates=")[1].split()[0]) for name in ["ingest-%d" % j for j in range(n + 1)]
                    for l in st.log(name).splitlines() if "duplicates=" in l and "stopped" not in l)

@@ -43,11 +43,16 @@ ADMIN = os.path.join(BIN, "admin", "takumi-admin")
 INGEST = os.path.join(BIN, "ingest", "takumi-ingest")
 API = os.path.join(BIN, "api", "takumi-api")
 TEMPLATE = os.path.join(TOP, "broker-config", "mosquitto.conf")
+TLS_CERTS = os.path.join(TOP, "broker-config", "tls-certs.sh")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
 MOSQUITTO_SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
 STDBUF = shutil.which("stdbuf") or "/usr/bin/stdbuf"  # mosquitto_sub's stdout must be line-buffered
 HOST = "127.0.0.1"
+# With tls_only the broker's device-facing (TLS) listener is on this other loopback address
+# and the plaintext one on HOST only, as --bind 0.0.0.0 --plain-bind 127.0.0.1 would be on a
+# real network: a plaintext client dialling the devices' address finds nothing.
+DEVICE_HOST = "127.0.0.2"
 
 
 class FixtureError(Exception):
@@ -190,6 +195,9 @@ class Stack:
         os.makedirs(self.log_dir, exist_ok=True)
         self.mqtt_port = None
         self.ws_port = None
+        self.mqtts_port = None
+        self.tls_host = HOST
+        self.tls_dir = os.path.join(self.dir, "tls")
         self.broker = None
         self.passwords = {}  # identity -> password, for convenience
         self._procs = []  # (name, Popen, log file)
@@ -279,19 +287,41 @@ class Stack:
             return
         wait_for(lambda: self._reload_count() > before, timeout, "the broker to reload")
 
-    def start_broker(self, ws=True):
-        """init, render the config on free ports, start mosquitto, wait for its port."""
+    @property
+    def tls_ca(self):
+        """The test CA's certificate (start_broker(tls=True) makes it)."""
+        return os.path.join(self.tls_dir, "ca.crt")
+
+    def make_certs(self):
+        """The test CA and server certificate in DIR/tls (broker-config/tls-certs.sh)."""
+        subprocess.run([TLS_CERTS, self.tls_dir, DEVICE_HOST], check=True, timeout=60,
+                       stdin=subprocess.DEVNULL, capture_output=True)
+
+    def start_broker(self, ws=True, tls=False, tls_only=False):
+        """init, render the config on free ports, start mosquitto, wait for its port.
+        tls: also a TLS listener (mqtts_port); tls_only: that listener on DEVICE_HOST and
+        the plaintext ones on HOST only."""
         self.admin("init")
+        tls = tls or tls_only
+        if tls:
+            self.make_certs()
+        self.tls_host = DEVICE_HOST if tls_only else HOST
         last = ""
         for _ in range(3):  # a port taken between free_port() and bind: try others
             self.mqtt_port = free_port()
             self.ws_port = free_port() if ws else 0
+            extra = []
+            if tls:
+                self.mqtts_port = free_port()
+                extra = ["--mqtts-port", self.mqtts_port]
+            if tls_only:
+                extra += ["--bind", DEVICE_HOST, "--plain-bind", HOST]
             self.admin("broker-conf", "--template", TEMPLATE, "--mqtt-port", self.mqtt_port,
-                       "--ws-port", self.ws_port)
+                       "--ws-port", self.ws_port, *extra)
             if self._launch_broker():
                 return
             last = self._tail(self.broker_log)
-            if "in use" not in last and "Unable to create websockets listener" not in last:
+            if "in use" not in last and "Unable to create" not in last:
                 break
         raise FixtureError(f"mosquitto did not start; {self.broker_log}:\n{last}")
 
@@ -310,7 +340,8 @@ class Stack:
                 self.broker = None
                 return False
             if wait_port(HOST, self.mqtt_port, 0.2):
-                if not self.ws_port or wait_port(HOST, self.ws_port, 5):
+                if (not self.ws_port or wait_port(HOST, self.ws_port, 5)) and \
+                        (not self.mqtts_port or wait_port(self.tls_host, self.mqtts_port, 5)):
                     return True
         self.stop_broker(signal.SIGKILL)
         return False
@@ -337,8 +368,12 @@ class Stack:
 
     # ---- MQTT clients ----
 
-    def _client_args(self, user, password, version):
-        a = ["-h", HOST, "-p", str(self.mqtt_port), "-V", {5: "mqttv5", 311: "mqttv311"}[version]]
+    def _client_args(self, user, password, version, tls=False):
+        if tls:
+            a = ["-h", self.tls_host, "-p", str(self.mqtts_port), "--cafile", self.tls_ca]
+        else:
+            a = ["-h", HOST, "-p", str(self.mqtt_port)]
+        a += ["-V", {5: "mqttv5", 311: "mqttv311"}[version]]
         if user is not None:
             a += ["-u", user]
         if password is not None:
@@ -346,11 +381,11 @@ class Stack:
         return a
 
     def pub(self, user, password, topic, payload, qos=1, retain=False, check=True, version=5,
-            timeout=10):
+            timeout=10, tls=False):
         """Publish one message with mosquitto_pub. Returns the CompletedProcess with
         .ok (connected and, for MQTT 5 QoS>0, not refused) and .denied (MQTT 5: the ACL
         refused it, reason 0x87) added. check=True raises unless .ok."""
-        argv = [MOSQUITTO_PUB] + self._client_args(user, password, version)
+        argv = [MOSQUITTO_PUB] + self._client_args(user, password, version, tls)
         argv += ["-t", topic, "-q", str(qos), "-s"]
         if retain:
             argv.append("-r")
@@ -368,11 +403,11 @@ class Stack:
         return r
 
     def sub_start(self, user, password, topic, count=1, timeout=5, version=5, qos=1,
-                  wait_subscribed=True):
+                  wait_subscribed=True, tls=False):
         """Start mosquitto_sub for count messages or timeout seconds; returns a Sub after
         the SUBACK (so a publish made afterwards is seen). Sub.wait() -> payloads."""
         # line-buffered, so the SUBACK line is seen while the client runs, not at its exit
-        argv = [STDBUF, "-oL", MOSQUITTO_SUB] + self._client_args(user, password, version)
+        argv = [STDBUF, "-oL", MOSQUITTO_SUB] + self._client_args(user, password, version, tls)
         argv += ["-t", topic, "-q", str(qos), "-C", str(count), "-W", str(int(timeout)), "-d",
                  "-F", "=MSG= %r %t %x"]
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

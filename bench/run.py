@@ -9,7 +9,9 @@ baselines measured in the same run (the machine is shared and noisy).
   (e) one day of one datastream out of 10M rows           (store-bench)
   (f) 30 days of hourly averages                          (store-bench)
 
-Options: --quick (smaller runs), --devices N, --count N (readings per device)."""
+Options: --quick (smaller runs), --devices N, --count N (readings per device),
+--scaleout (only the scale-out figures of bench/scaleout.py: 1, 2, 4 ingest workers into
+SQLite and PostgreSQL, store queries against PostgreSQL; slow)."""
 import argparse
 import json
 import os
@@ -135,7 +137,10 @@ def main():
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--skip-store", action="store_true")
     ap.add_argument("--only", choices=["raw", "ingest", "python"], help="measure one figure")
+    ap.add_argument("--scaleout", action="store_true", help="bench/scaleout.py instead")
     a = ap.parse_args()
+    if a.scaleout:
+        os.execv(sys.executable, [sys.executable, os.path.join(TOP, "bench", "scaleout.py")])
     if a.only:
         f = {"raw": lambda: bench_raw(a.devices, a.count), "ingest": lambda: bench_ingest(a.devices, a.count)[0],
              "python": lambda: bench_ingest(a.devices, a.count, python=True)[0]}[a.only]

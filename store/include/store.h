@@ -1,7 +1,8 @@
 /* The time-series store interface. Ingest, the admin tool and the API use only this
- * header; the SQLite backend (store/src/sqlite_*.c) is the embedded default and a
- * PostgreSQL backend can be added behind the same functions (store_open picks the
- * backend from the URI scheme).
+ * header; the SQLite backend (store/src/sqlite_*.c) is the embedded default and the
+ * PostgreSQL backend (store/src/pg_*.c) serves several machines behind the same functions
+ * (store_open picks the backend from the URI scheme). The SensorThings reads of
+ * store_sta.h exist for SQLite only.
  *
  * Threading: one struct store per thread. Writes go inside store_begin/store_commit;
  * a commit that returns TK_OK is durable (WAL, synchronous=FULL). */
@@ -25,7 +26,8 @@ struct store_options {
 };
 
 /** Open (and create / migrate to the current schema) a store.
- *  @param uri  "sqlite:/path/to/file.db" or a plain path (SQLite)
+ *  @param uri  "sqlite:/path/to/file.db" or a plain path (SQLite); "postgresql://..." or
+ *              "postgres://..." (any libpq connection URI: PostgreSQL)
  *  @param opt  may be NULL for defaults
  *  @param out  new store, free with store_close */
 enum tk_rc store_open(const char *uri, const struct store_options *opt, struct store **out) TK_WUR;

@@ -20,7 +20,8 @@ Options: --quick (smaller runs), --devices N, --count N (readings per device),
 --api-load-s N (seconds of wrk load per server), --skip-store, --skip-api, --skip-gateway,
 --skip-dashboard, --gateway-outage-60 (the gateway's catch-up after 60 s, not 20).
 --faults runs the long fault tests instead (bench/faults.py), --soak SECONDS the soak
-(bench/soak.py)."""
+(bench/soak.py), --scaleout (only the scale-out figures of bench/scaleout.py: 1, 2, 4 ingest workers into
+SQLite and PostgreSQL, store queries against PostgreSQL; slow)."""
 import argparse
 import json
 import os
@@ -170,7 +171,10 @@ def main():
     ap.add_argument("--api-load-s", type=int, default=10)
     ap.add_argument("--faults", action="store_true", help="the long fault tests (bench/faults.py)")
     ap.add_argument("--soak", type=int, metavar="SECONDS", help="the soak (bench/soak.py)")
+    ap.add_argument("--scaleout", action="store_true", help="bench/scaleout.py instead")
     a, rest = ap.parse_known_args()
+    if a.scaleout:
+        os.execv(sys.executable, [sys.executable, os.path.join(TOP, "bench", "scaleout.py")])
     if a.faults or a.soak:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         sys.argv = [sys.argv[0]] + rest

@@ -12,7 +12,10 @@
  *   store.load          rows/s of building that store (informational)
  *
  * Usage: store-bench [--rows N] [--tx-rows N] [--db-rows N] [--runs N] [--dir DIR] [--keep]
- * --keep reuses DIR/query.db when it already holds --db-rows rows. */
+ *                    [--query-store URI]
+ * --keep reuses DIR/query.db when it already holds --db-rows rows. --query-store URI builds
+ * the query store there instead (an empty database, e.g. postgresql://...) and skips the
+ * insert figures. */
 #include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -34,6 +37,7 @@
 struct opts {
     long long rows, tx_rows, db_rows, runs;
     const char *dir;
+    const char *query_store; /* NULL: DIR/query.db */
     int keep;
 };
 
@@ -256,7 +260,7 @@ static long long count_rows(const char *path)
 static void usage(void)
 {
     fprintf(stderr, "usage: store-bench [--rows N] [--tx-rows N] [--db-rows N] [--runs N]"
-                    " [--dir DIR] [--keep]\n");
+                    " [--dir DIR] [--keep] [--query-store URI]\n");
     exit(2);
 }
 
@@ -280,6 +284,8 @@ int main(int argc, char **argv)
             num = &o.runs;
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             o.dir = argv[++i];
+        else if (!strcmp(argv[i], "--query-store") && i + 1 < argc)
+            o.query_store = argv[++i];
         else if (!strcmp(argv[i], "--keep"))
             o.keep = 1;
         else
@@ -302,19 +308,22 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/insert.db", o.dir);
     snprintf(naive, sizeof naive, "%s/naive.db", o.dir);
     snprintf(qpath, sizeof qpath, "%s/query.db", o.dir);
+    struct store *st;
+    enum tk_rc rc;
+    double el;
+    if (o.query_store)
+        goto queries;
 
     /* (d) insert, then the naive baseline with the same rows and commits */
     const long long ndev = 1000;
     int64_t *ds = malloc(sizeof *ds * (size_t)(ndev * STREAMS));
     if (!ds)
         return 1;
-    struct store *st;
-    enum tk_rc rc;
     remove_db(path);
     if ((rc = store_open(path, NULL, &st)))
         die("open", rc, NULL);
     add_devices(st, ndev, ds);
-    double el = insert_interleaved(st, ds, ndev, o.rows, o.tx_rows, 1);
+    el = insert_interleaved(st, ds, ndev, o.rows, o.tx_rows, 1);
     printf("{\"figure\":\"store.insert\",\"value\":%.0f,\"unit\":\"rows/s\",\"rows\":%lld,"
            "\"devices\":%lld,\"tx_rows\":%lld}\n",
            (double)o.rows / el, o.rows, ndev, o.tx_rows);
@@ -330,6 +339,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     /* (e), (f): a store of db_rows rows, 30 days of 1-minute readings per stream */
+queries:;
     const long long per_stream = 30 * 1440;
     long long qdev = (o.db_rows + STREAMS * per_stream - 1) / (STREAMS * per_stream);
     long long qrows = qdev * STREAMS * per_stream;
@@ -338,11 +348,11 @@ int main(int argc, char **argv)
     int64_t *qds = malloc(sizeof *qds * (size_t)(qdev * STREAMS));
     if (!qds)
         return 1;
-    int reuse = o.keep && count_rows(qpath) == qrows;
-    if (!reuse)
+    int reuse = !o.query_store && o.keep && count_rows(qpath) == qrows;
+    if (!reuse && !o.query_store)
         remove_db(qpath);
     struct store_options sopt = {.stage_rows = 1 << 20};
-    if ((rc = store_open(qpath, &sopt, &st)))
+    if ((rc = store_open(o.query_store ? o.query_store : qpath, &sopt, &st)))
         die("open", rc, NULL);
     if (reuse) {
         for (long long i = 0; i < qdev; i++) {
@@ -425,7 +435,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "store-bench: checksum %g\n", sink);
 
     store_close(st);
-    if (!o.keep)
+    if (!o.keep && !o.query_store)
         remove_db(qpath);
     free(v);
     free(pts);

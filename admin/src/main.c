@@ -6,6 +6,7 @@
  *   takumi-admin --data DIR gateway add|list|remove ...
  *   takumi-admin --data DIR apikey add|list|revoke ...
  *   takumi-admin --data DIR alert set|list|show ...
+ *   --store URI before the command: another store than DIR/takumi.db (postgresql://...)
  *
  * Exit codes: 0 ok, 2 usage or invalid input, 1 any other failure. */
 #include "admin.h"
@@ -18,7 +19,7 @@ static void usage(void)
 {
     fprintf(
         stderr,
-        "usage: takumi-admin --data DIR COMMAND ...\n"
+        "usage: takumi-admin --data DIR [--store URI] COMMAND ...\n"
         "  init                         create the store, service identities, broker files\n"
         "  broker-conf --template FILE --mqtt-port N [--ws-port N] [--bind ADDR]\n"
         "  device add --kind K --id ID --lat X --lon Y [--mount-height-m H] [--density D]\n"
@@ -34,13 +35,15 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    const char *data = NULL;
+    const char *data = NULL, *store = NULL;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
             data = argv[++i];
         } else if (strncmp(argv[i], "--data=", 7) == 0) {
             data = argv[i] + 7;
+        } else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) {
+            store = argv[++i]; /* e.g. postgresql://...; default DIR/takumi.db */
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();
             return ADMIN_EXIT_OK;
@@ -80,6 +83,10 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "takumi-admin: cannot use data directory %s: %s\n", data, tk_strerror(rc));
         return ADMIN_EXIT_FAIL;
+    }
+    if (store && (size_t)snprintf(ctx.db, sizeof ctx.db, "%s", store) >= sizeof ctx.db) {
+        fprintf(stderr, "takumi-admin: --store URI too long\n");
+        return ADMIN_EXIT_USAGE;
     }
     int ex = run(&ctx, argc - i, argv + i);
     admin_ctx__unlock(&ctx);

@@ -17,7 +17,15 @@
  * with the current ack again. If a commit fails (disk full, I/O error) the
  * transaction is rolled back, the touched devices' cached state is dropped and
  * reloaded from the store, and the same batch is retried after a pause; meanwhile the
- * queue fills and the broker holds the backlog. */
+ * queue fills and the broker holds the backlog.
+ *
+ * Several workers (--share-group): the broker spreads one device's readings over every
+ * worker of the group, so no worker's memory is the truth about a device. Each
+ * transaction first reloads the delivery state of every device in its batch from the
+ * store, in device-id order, inside the transaction (the PostgreSQL backend locks those
+ * rows until commit; SQLite serialises writers anyway), and the watermark is then
+ * advanced from that state. Whichever worker commits the reading that closes a gap
+ * therefore computes and publishes the new watermark (docs/delivery.md). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +59,7 @@ struct dev_entry {
     struct store_device dev;
     struct store_seq_state seq;
     int touched; /* in the current transaction */
+    uint64_t fresh; /* shared mode: seq reloaded in transaction number `fresh` */
     int ack_due; /* publish the watermark after commit */
     /* The device resent resent_seq, the first seq beyond its oldest gap: evidence that
      * it no longer holds the readings of the gap (in memory only: after a restart the
@@ -74,6 +83,9 @@ struct writer {
     struct tk_error *errs;
     struct ing_norm nm;
     struct ing_pub *pub; /* acks and observations, written after the commit */
+    int shared;          /* other workers write the same devices (--share-group) */
+    uint64_t tx_no;      /* transactions begun */
+    char (*ids)[TK_ID_MAX + 1]; /* shared mode: the batch's device ids */
     uint64_t npub;       /* packets queued in pub */
     int64_t now_us;
     int64_t started_us; /* UTC, when the writer started: the counters count from then */
@@ -188,6 +200,56 @@ static enum tk_rc touch(struct writer *w, struct dev_entry *d)
     d->touched = 1;
     w->touched[w->ntouched++] = d;
     return TK_OK;
+}
+
+/* ---- several workers ------------------------------------------------------------------ */
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* The device's state as committed, read inside this transaction (and locked there by
+ * the PostgreSQL backend). Unregistered devices are left to process_msg. */
+static enum tk_rc refresh(struct writer *w, const char *id)
+{
+    struct dev_entry *d = NULL;
+    enum tk_rc rc = TK_OK;
+    if (w->nbuckets)
+        for (struct dev_entry *e = w->buckets[hash_id(id) & (w->nbuckets - 1)]; e; e = e->next)
+            if (strcmp(e->dev.id, id) == 0) {
+                d = e;
+                break;
+            }
+    if (d)
+        rc = store_seq_load(w->st, id, &d->seq);
+    else
+        rc = device_get(w, id, &d);
+    if (rc == TK_ENOTFOUND)
+        return TK_OK;
+    if (!rc)
+        d->fresh = w->tx_no;
+    return rc;
+}
+
+/* Reload the state of every device of the batch, in id order: two workers always take
+ * the devices they share in the same order, so neither waits for the other in a cycle. */
+static enum tk_rc refresh_batch(struct writer *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->nbatch; i++) {
+        struct tk_error e = {0};
+        enum tk_kind kind;
+        enum tk_topic_type type;
+        if (tk_topic_parse(w->batch[i].topic, &kind, w->ids[n], &type, &e) == TK_OK)
+            n++;
+    }
+    qsort(w->ids, n, sizeof w->ids[0], cmp_id);
+    enum tk_rc rc = TK_OK;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (i == 0 || strcmp(w->ids[i], w->ids[i - 1]) != 0)
+            rc = refresh(w, w->ids[i]);
+    return rc;
 }
 
 /* ---- after-commit publications --------------------------------------------------- */
@@ -450,6 +512,8 @@ static enum tk_rc process_status(struct writer *w, const struct ing_msg *m, cons
     snprintf(s.device_id, sizeof s.device_id, "%s", id);
     snprintf(s.fw, sizeof s.fw, "%s", ts.fw);
     w->ctx->stats.statuses++;
+    if (!(store_caps(w->st) & STORE_CAP_ALERTS))
+        return TK_OK; /* a backend without device status: counted, not kept */
     return store_device_status_put(w->st, &s);
 }
 
@@ -554,6 +618,16 @@ static enum tk_rc expire_gaps(struct writer *w)
     for (size_t i = 0; i < w->nbuckets; i++) {
         for (struct dev_entry *d = w->buckets[i]; d; d = d->next) {
             uint32_t first, last;
+            if (w->shared && d->fresh != w->tx_no) {
+                /* only a state read in this transaction may change; worth reading only
+                 * when this worker saw the evidence a gap is lost */
+                if (!d->resent_beyond)
+                    continue;
+                enum tk_rc rc = store_seq_load(w->st, d->dev.id, &d->seq);
+                if (rc)
+                    return rc;
+                d->fresh = w->tx_no;
+            }
             while (ing_seq_expire(&d->seq, w->now_us, timeout,
                                   d->resent_beyond && d->seq.npending &&
                                       d->resent_seq == d->seq.pending[0],
@@ -676,11 +750,14 @@ static enum tk_rc run_transaction(struct writer *w, int periodic)
     struct ing_ctx *ctx = w->ctx;
     int64_t t0 = tk_mono_us();
     enum tk_rc rc = store_begin(w->st);
+    w->tx_no++;
+    if (!rc && w->shared)
+        rc = refresh_batch(w);
     for (size_t i = 0; i < w->nbatch && !rc; i++)
         rc = process_msg(w, &w->batch[i]);
     if (!rc && periodic)
         rc = expire_gaps(w);
-    if (!rc && periodic)
+    if (!rc && periodic && (store_caps(w->st) & STORE_CAP_COUNTERS))
         rc = save_counters(w);
     if (!rc && periodic && ctx->cfg.alerts)
         rc = alert_turn(w);
@@ -742,8 +819,11 @@ static void retention_turn(struct writer *w)
 
 enum tk_rc ing_writer_run(struct ing_ctx *ctx)
 {
-    struct writer w = {
-        .ctx = ctx, .started_us = tk_now_utc_us(), .preload_due = 1, .alert_stamp = -1};
+    struct writer w = {.ctx = ctx,
+                       .shared = ctx->cfg.share_group[0] != 0,
+                       .started_us = tk_now_utc_us(),
+                       .preload_due = 1,
+                       .alert_stamp = -1};
     enum tk_rc rc;
     size_t batch_max = (size_t)ctx->cfg.batch_max, cap = (size_t)ctx->cfg.readings_max;
     int64_t next_periodic = 0, next_stats = tk_mono_us() + ctx->cfg.stats_interval_s * 1000000;
@@ -755,15 +835,20 @@ enum tk_rc ing_writer_run(struct ing_ctx *ctx)
         tk_log(TK_LOG_ERR, "cannot open store %s: %s", ctx->cfg.db, tk_strerror(rc));
         return rc;
     }
+    if (ctx->cfg.alerts && !(store_caps(w.st) & STORE_CAP_ALERTS)) {
+        tk_log(TK_LOG_WARN, "this store has no alerts (nor device status): the alert engine is off");
+        ctx->cfg.alerts = 0;
+    }
     w.batch = calloc(batch_max, sizeof *w.batch);
     w.rd = calloc(cap, sizeof *w.rd);
     w.errs = calloc(cap, sizeof *w.errs);
+    w.ids = calloc(batch_max, sizeof *w.ids);
     rc = map_grow(&w);
     if (!rc)
         rc = ing_pub_create(ctx->cfg.mqtt_host, (int)ctx->cfg.mqtt_port, ctx->cfg.mqtt_tls_ca,
                             ctx->cfg.client_id, ctx->cfg.mqtt_user, ctx->password, 64u << 20,
                             &w.pub);
-    if (!rc && (!w.batch || !w.rd || !w.errs))
+    if (!rc && (!w.batch || !w.rd || !w.errs || !w.ids))
         rc = TK_ENOMEM;
     if (rc)
         goto cleanup;
@@ -832,6 +917,7 @@ cleanup:
     free(w.batch);
     free(w.rd);
     free(w.errs);
+    free(w.ids);
     ing_pub_destroy(w.pub);
     ing_norm_free(&w.nm);
     store_close(w.st);

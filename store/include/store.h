@@ -1,7 +1,8 @@
 /* The time-series store interface. Ingest, the admin tool and the API use only this
- * header; the SQLite backend (store/src/sqlite_*.c) is the embedded default and a
- * PostgreSQL backend can be added behind the same functions (store_open picks the
- * backend from the URI scheme).
+ * header; the SQLite backend (store/src/sqlite_*.c) is the embedded default and the
+ * PostgreSQL backend (store/src/pg_*.c) serves several machines behind the same functions
+ * (store_open picks the backend from the URI scheme). The SensorThings reads of
+ * store_sta.h exist for SQLite only.
  *
  * Threading: one struct store per thread. Writes go inside store_begin/store_commit;
  * a commit that returns TK_OK is durable (WAL, synchronous=FULL). */
@@ -25,7 +26,8 @@ struct store_options {
 };
 
 /** Open (and create / migrate to the current schema) a store.
- *  @param uri  "sqlite:/path/to/file.db" or a plain path (SQLite)
+ *  @param uri  "sqlite:/path/to/file.db" or a plain path (SQLite); "postgresql://..." or
+ *              "postgres://..." (any libpq connection URI: PostgreSQL)
  *  @param opt  may be NULL for defaults
  *  @param out  new store, free with store_close */
 enum tk_rc store_open(const char *uri, const struct store_options *opt, struct store **out) TK_WUR;
@@ -355,5 +357,15 @@ enum tk_rc store_device_status_put(struct store *st, const struct store_device_s
 /** TK_ENOTFOUND if the device never sent one. */
 enum tk_rc store_device_status_get(struct store *st, const char *device_id,
                                    struct store_device_status *out) TK_WUR;
+
+/* What a backend offers beyond readings, delivery state and quarantine (the PostgreSQL
+ * backend has not all of it yet): callers skip what is missing instead of failing. */
+enum store_cap {
+    STORE_CAP_ALERTS = 1u << 0,   /* alerts, their settings, device status */
+    STORE_CAP_COUNTERS = 1u << 1, /* the ingest's counters (operator view) */
+    STORE_CAP_KEYS = 1u << 2,     /* API keys */
+};
+/** The enum store_cap bits st's backend offers. */
+unsigned store_caps(const struct store *st);
 
 #endif

@@ -300,6 +300,8 @@ enum tk_rc store_alert_config_get(struct store *st, const char *device_id,
 {
     if (!st || !device_id || !out)
         return TK_EINVAL;
+    if (!st->ops->alert_config_get)
+        return store__unsupported(st, "alerts");
     return st->ops->alert_config_get(st, device_id, out);
 }
 
@@ -308,6 +310,8 @@ enum tk_rc store_alert_config_effective(struct store *st, const struct store_dev
 {
     if (!st || !dev || !out)
         return TK_EINVAL;
+    if (!st->ops->alert_config_get)
+        return store__unsupported(st, "alerts");
     enum tk_rc rc = st->ops->alert_config_get(st, dev->id, out);
     if (rc == TK_ENOTFOUND) {
         store_alert_config_default(dev, out);
@@ -326,6 +330,8 @@ enum tk_rc store_alert_config_put(struct store *st, const struct store_alert_con
     struct store_alert_config s = *c;
     int64_t now = tk_now_utc_us();
     s.updated_us = now > c->updated_us ? now : c->updated_us + 1;
+    if (!st->ops->alert_config_put)
+        return store__unsupported(st, "alerts");
     return st->ops->alert_config_put(st, &s);
 }
 
@@ -333,6 +339,8 @@ enum tk_rc store_alert_config_stamp(struct store *st, int64_t *stamp)
 {
     if (!st || !stamp)
         return TK_EINVAL;
+    if (!st->ops->alert_config_stamp)
+        return store__unsupported(st, "alerts");
     return st->ops->alert_config_stamp(st, stamp);
 }
 
@@ -347,6 +355,8 @@ enum tk_rc store_alert_add(struct store *st, struct store_alert *a)
 {
     if (!st || !a || !alert_valid(a))
         return TK_EINVAL;
+    if (!st->ops->alert_add)
+        return store__unsupported(st, "alerts");
     return st->ops->alert_add(st, a);
 }
 
@@ -354,6 +364,8 @@ enum tk_rc store_alert_update(struct store *st, const struct store_alert *a)
 {
     if (!st || !a || a->id <= 0 || !alert_valid(a))
         return TK_EINVAL;
+    if (!st->ops->alert_update)
+        return store__unsupported(st, "alerts");
     return st->ops->alert_update(st, a);
 }
 
@@ -363,6 +375,8 @@ enum tk_rc store_alert_get(struct store *st, int64_t id, struct store_alert *out
         return TK_EINVAL;
     if (id <= 0)
         return store__fail(st, TK_ENOTFOUND, "no alert %lld", (long long)id);
+    if (!st->ops->alert_get)
+        return store__unsupported(st, "alerts");
     return st->ops->alert_get(st, id, out);
 }
 
@@ -371,6 +385,8 @@ enum tk_rc store_alert_list(struct store *st, const struct store_alert_filter *f
 {
     if (!st || !f || !cb)
         return TK_EINVAL;
+    if (!st->ops->alert_list)
+        return store__unsupported(st, "alerts");
     return st->ops->alert_list(st, f, cb, ud, total);
 }
 
@@ -379,6 +395,8 @@ enum tk_rc store_alert_device_get(struct store *st, const char *device_id,
 {
     if (!st || !device_id || !out)
         return TK_EINVAL;
+    if (!st->ops->alert_device_get)
+        return store__unsupported(st, "alerts");
     return st->ops->alert_device_get(st, device_id, out);
 }
 
@@ -387,6 +405,8 @@ enum tk_rc store_alert_device_put(struct store *st, const char *device_id,
 {
     if (!st || !device_id || !d)
         return TK_EINVAL;
+    if (!st->ops->alert_device_put)
+        return store__unsupported(st, "alerts");
     return st->ops->alert_device_put(st, device_id, d);
 }
 
@@ -394,6 +414,8 @@ enum tk_rc store_device_status_put(struct store *st, const struct store_device_s
 {
     if (!st || !s || !tk_device_id_valid(s->device_id))
         return TK_EINVAL;
+    if (!st->ops->device_status_put)
+        return store__unsupported(st, "alerts");
     return st->ops->device_status_put(st, s);
 }
 
@@ -402,5 +424,7 @@ enum tk_rc store_device_status_get(struct store *st, const char *device_id,
 {
     if (!st || !device_id || !out)
         return TK_EINVAL;
+    if (!st->ops->device_status_get)
+        return store__unsupported(st, "alerts");
     return st->ops->device_status_get(st, device_id, out);
 }

@@ -107,23 +107,6 @@ static void bind_opt_double(sqlite3_stmt *s, int i, double v)
         sqlite3_bind_null(s, i);
 }
 
-static int valid_device(const struct store_device *d)
-{
-    if (!tk_device_id_valid(d->id) || !tk_kind_name(d->kind))
-        return 0;
-    if (!isfinite(d->lat) || !isfinite(d->lon) || d->lat < -90 || d->lat > 90 || d->lon < -180 ||
-        d->lon > 180)
-        return 0;
-    if (!isfinite(d->mount_height_m) || d->mount_height_m < 0 || !isfinite(d->density_kg_m3) ||
-        d->density_kg_m3 < 0)
-        return 0;
-    if (d->transport[0] && strcmp(d->transport, "mqtt") != 0 && strcmp(d->transport, "coap") != 0)
-        return 0;
-    if (memchr(d->name, '\0', sizeof d->name) == NULL)
-        return 0;
-    return 1;
-}
-
 static enum tk_rc add_in_tx(struct sq_store *sq, const struct store_device *dev,
                             struct store_device *res)
 {
@@ -277,8 +260,6 @@ enum tk_rc store_sqlite__device_add(struct store *st, const struct store_device 
                                     struct store_device *out)
 {
     struct sq_store *sq = sq_of(st);
-    if (!valid_device(dev))
-        return store__fail(st, TK_EINVAL, "invalid device (id, kind, coordinates or transport)");
     struct store_device res;
     int nested;
     enum tk_rc rc = store_sqlite__write_enter(sq, &nested, 1);

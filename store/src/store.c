@@ -1,6 +1,8 @@
 /* store.h entry points: argument checks common to every backend, then dispatch through
  * the backend's ops table. The backend is chosen once, at store_open, from the URI
- * scheme ("sqlite:/path" or a plain path; a PostgreSQL backend would add "postgresql:"). */
+ * scheme ("sqlite:/path" or a plain path; "postgresql://..." or "postgres://..." for the
+ * PostgreSQL backend, which is given the whole URI back). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,8 @@ struct scheme {
 
 static const struct scheme schemes[] = {
     {"sqlite:", &store_sqlite__ops},
+    {"postgresql:", &store_pg__ops},
+    {"postgres:", &store_pg__ops},
 };
 
 enum tk_rc store__fail(struct store *st, enum tk_rc code, const char *fmt, ...)
@@ -59,7 +63,7 @@ enum tk_rc store_open(const char *uri, const struct store_options *opt, struct s
     }
     size_t n;
     if (has_scheme(uri, &n) && strncmp(uri, "file:", 5) != 0)
-        return TK_EINVAL; /* an unknown backend ("postgresql:" until it exists) */
+        return TK_EINVAL; /* an unknown backend */
     return store_sqlite__ops.open(uri, opt, out);
 }
 
@@ -79,11 +83,30 @@ int store_schema_version(struct store *st)
     return st ? st->ops->schema_version(st) : 0;
 }
 
+static int valid_device(const struct store_device *d)
+{
+    if (!tk_device_id_valid(d->id) || !tk_kind_name(d->kind))
+        return 0;
+    if (!isfinite(d->lat) || !isfinite(d->lon) || d->lat < -90 || d->lat > 90 || d->lon < -180 ||
+        d->lon > 180)
+        return 0;
+    if (!isfinite(d->mount_height_m) || d->mount_height_m < 0 || !isfinite(d->density_kg_m3) ||
+        d->density_kg_m3 < 0)
+        return 0;
+    if (d->transport[0] && strcmp(d->transport, "mqtt") != 0 && strcmp(d->transport, "coap") != 0)
+        return 0;
+    if (memchr(d->name, '\0', sizeof d->name) == NULL)
+        return 0;
+    return 1;
+}
+
 enum tk_rc store_device_add(struct store *st, const struct store_device *dev,
                             struct store_device *out)
 {
     if (!st || !dev)
         return TK_EINVAL;
+    if (!valid_device(dev))
+        return store__fail(st, TK_EINVAL, "invalid device (id, kind, coordinates or transport)");
     return st->ops->device_add(st, dev, out);
 }
 
@@ -232,6 +255,21 @@ enum tk_rc store_retention(struct store *st, int64_t obs_before_us, int64_t quar
     if (!rc && removed)
         *removed = k;
     return rc;
+}
+
+unsigned store_caps(const struct store *st)
+{
+    const struct store_ops *o = st->ops;
+    unsigned c = 0;
+    if (o->alert_config_get && o->alert_config_put && o->alert_config_stamp && o->alert_add &&
+        o->alert_update && o->alert_get && o->alert_list && o->alert_device_get &&
+        o->alert_device_put && o->device_status_put && o->device_status_get)
+        c |= STORE_CAP_ALERTS;
+    if (o->counters_put && o->counters_get)
+        c |= STORE_CAP_COUNTERS;
+    if (o->apikey_add && o->apikey_find && o->apikey_revoke && o->apikey_list)
+        c |= STORE_CAP_KEYS;
+    return c;
 }
 
 /* The operations added with schema version 6 (keys, operator view): a backend that lacks

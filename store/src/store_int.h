@@ -92,5 +92,6 @@ enum tk_rc store__unsupported(struct store *st, const char *what);
 enum tk_rc store__fail(struct store *st, enum tk_rc code, const char *fmt, ...) TK_PRINTF(3, 4);
 
 extern const struct store_ops store_sqlite__ops;
+extern const struct store_ops store_pg__ops;
 
 #endif

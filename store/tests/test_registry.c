@@ -200,7 +200,7 @@ int main(void)
     CHECK_EQ_INT(store_open(t.path, NULL, &st2), TK_OK); /* plain path */
     CHECK_EQ_INT(store_device_get(st2, "wl-naka-0002", &g), TK_OK);
     store_close(st2);
-    CHECK_EQ_INT(store_open("postgresql://db/takumi", NULL, &st2), TK_EINVAL);
+    CHECK_EQ_INT(store_open("mysql://db/takumi", NULL, &st2), TK_EINVAL);
     CHECK(st2 == NULL);
     CHECK_EQ_INT(store_open("", NULL, &st2), TK_EINVAL);
     store_close(NULL);

@@ -1,12 +1,22 @@
-/* Per-device delivery state and the quarantine. */
+/* Per-device delivery state and the quarantine. With the argument "pg", against the
+ * PostgreSQL store in TK_TEST_PG_URI (ctest store_state_pg, under tests/pg/pgserver.py). */
 #include "store_test_util.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-    struct tmpdb t;
-    tmpdb_make(&t);
+    struct tmpdb t = {{0}, {0}};
+    const char *uri = t.path;
+    if (argc > 1 && strcmp(argv[1], "pg") == 0) {
+        uri = getenv("TK_TEST_PG_URI");
+        if (!uri || !*uri) {
+            fprintf(stderr, "TK_TEST_PG_URI is not set (run under tests/pg/pgserver.py)\n");
+            return 1;
+        }
+    } else {
+        tmpdb_make(&t);
+    }
     struct store *st = NULL;
-    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
     if (!st)
         return tk_check_result("store_state");
 
@@ -113,7 +123,7 @@ int main(void)
     /* read-only stores refuse writes cleanly */
     store_close(st);
     struct store_options ro = {.readonly = 1};
-    CHECK_EQ_INT(store_open(t.path, &ro, &st), TK_OK);
+    CHECK_EQ_INT(store_open(uri, &ro, &st), TK_OK);
     if (st) {
         CHECK_EQ_INT(store_seq_load(st, "wl-a-0001", &s), TK_OK);
         CHECK_EQ_INT(s.npending, 2);
@@ -126,6 +136,7 @@ int main(void)
         CHECK_EQ_INT(store_maintain(st), TK_OK);
         store_close(st);
     }
-    tmpdb_remove(&t);
+    if (t.dir[0])
+        tmpdb_remove(&t);
     return tk_check_result("store_state");
 }

@@ -183,7 +183,9 @@ class Sub:
 
 
 class Stack:
-    def __init__(self, name):
+    def __init__(self, name, store=None):
+        """store: a store URI (postgresql://...) for the admin tool and the ingest instead
+        of DIR/takumi.db."""
         for path in (ADMIN,):
             if not os.access(path, os.X_OK):
                 raise FixtureError(f"{path} not built (TAKUMI_BIN={BIN})")
@@ -200,6 +202,7 @@ class Stack:
         self.tls_dir = os.path.join(self.dir, "tls")
         self.broker = None
         self.passwords = {}  # identity -> password, for convenience
+        self.store = store
         self._procs = []  # (name, Popen, log file)
         self._dbs = []
         self._closed = False
@@ -208,7 +211,8 @@ class Stack:
     # ---- admin tool ----
 
     def admin(self, *args, check=True, timeout=60):
-        argv = [ADMIN, "--data", self.dir] + [str(a) for a in args]
+        argv = [ADMIN, "--data", self.dir] + (["--store", self.store] if self.store else []) + \
+            [str(a) for a in args]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                            stdin=subprocess.DEVNULL)
         if check and r.returncode != 0:
@@ -449,7 +453,8 @@ class Stack:
         """takumi-ingest --data DIR --mqtt-port N [extra...], as ./takumi up starts it.
         wait: return once it has subscribed (a reading published before its first
         subscription exists has no subscriber, and the broker drops it)."""
-        p = self.spawn(name, [INGEST, "--data", self.dir, "--mqtt-port", self.mqtt_port,
+        db = ["--db", self.store] if self.store else []
+        p = self.spawn(name, [INGEST, "--data", self.dir, "--mqtt-port", self.mqtt_port, *db,
                               *extra], env=env)
         if wait:
             wait_for(lambda: "subscribed to" in self.log(name) or p.poll() is not None, 20,

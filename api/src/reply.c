@@ -186,6 +186,20 @@ void api_buf_url(struct api_buf *b, const char *s, int query_component)
     api_buf_put(b, run, (size_t)(s - run));
 }
 
+size_t api_link_prefix(const struct api_config *cfg, char out[API_LINK_PREFIX_MAX])
+{
+    struct api_buf t;
+    api_buf_init(&t, API_LINK_PREFIX_MAX - 1);
+    api_buf_url(&t, cfg->base_url, 0);
+    api_buf_puts(&t, "/v1.1/");
+    size_t n = t.err ? 0 : t.len;
+    if (n)
+        memcpy(out, t.data, n);
+    out[n] = '\0';
+    api_buf_free(&t);
+    return n;
+}
+
 /* ---- errors ------------------------------------------------------------------------- */
 
 static const struct {

@@ -10,14 +10,30 @@
 #include "api.h"
 
 /* Keys are the data model's names (static, plain ASCII): written as they are, suffix
- * (may be "") appended inside the quotes. */
+ * (may be "") appended inside the quotes; assembled first, so that a key is one put. */
 static void put_key2(struct api_buf *b, int *first, const char *key, const char *suffix)
 {
-    api_buf_put(b, *first ? "\"" : ",\"", *first ? 1 : 2);
+    char tmp[128];
+    size_t kl = strlen(key), sl = strlen(suffix), n = 0;
+    if (kl + sl + 4 > sizeof tmp) {
+        api_buf_put(b, *first ? "\"" : ",\"", *first ? 1 : 2);
+        *first = 0;
+        api_buf_put(b, key, kl);
+        api_buf_put(b, suffix, sl);
+        api_buf_put(b, "\":", 2);
+        return;
+    }
+    if (!*first)
+        tmp[n++] = ',';
     *first = 0;
-    api_buf_puts(b, key);
-    api_buf_puts(b, suffix);
-    api_buf_put(b, "\":", 2);
+    tmp[n++] = '"';
+    memcpy(tmp + n, key, kl);
+    n += kl;
+    memcpy(tmp + n, suffix, sl);
+    n += sl;
+    tmp[n++] = '"';
+    tmp[n++] = ':';
+    api_buf_put(b, tmp, n);
 }
 
 static void put_key(struct api_buf *b, int *first, const char *key)
@@ -25,17 +41,57 @@ static void put_key(struct api_buf *b, int *first, const char *key)
     put_key2(b, first, key, "");
 }
 
-/* BASE/v1.1/Set(id) */
+/* "BASE/v1.1/Set(id) (the opening quote, no closing one); the escaped base is worked
+ * out once per request, a link is then assembled in one piece. */
 static void self_link(struct api_render *ro, enum store_sta_entity e, int64_t id)
 {
     struct api_buf *b = ro->out;
-    api_buf_put(b, "\"", 1);
-    api_buf_url(b, ro->cfg->base_url, 0);
-    api_buf_puts(b, "/v1.1/");
-    api_buf_puts(b, api_set_name(e));
-    api_buf_put(b, "(", 1);
-    api_buf_i64(b, id);
-    api_buf_put(b, ")", 1);
+    if (!ro->link_len)
+        ro->link_len = api_link_prefix(ro->cfg, ro->link);
+    const char *set = api_set_name(e);
+    size_t sl = strlen(set);
+    char tmp[API_LINK_PREFIX_MAX + 64];
+    if (1 + ro->link_len + sl + 1 > sizeof tmp - 24) {
+        api_buf_put(b, "\"", 1);
+        api_buf_put(b, ro->link, ro->link_len);
+        api_buf_put(b, set, sl);
+        api_buf_put(b, "(", 1);
+        api_buf_i64(b, id);
+        api_buf_put(b, ")", 1);
+        return;
+    }
+    size_t n = 0;
+    tmp[n++] = '"';
+    memcpy(tmp + n, ro->link, ro->link_len);
+    n += ro->link_len;
+    memcpy(tmp + n, set, sl);
+    n += sl;
+    tmp[n++] = '(';
+    char d[24];
+    size_t k = sizeof d;
+    uint64_t u = id < 0 ? (uint64_t)0 - (uint64_t)id : (uint64_t)id;
+    do {
+        d[--k] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (id < 0)
+        d[--k] = '-';
+    memcpy(tmp + n, d + k, sizeof d - k);
+    n += sizeof d - k;
+    tmp[n++] = ')';
+    api_buf_put(b, tmp, n);
+}
+
+/* api_nav_name(e, t) for every t, looked up once per request and entity set */
+static const char *const *navs(struct api_render *ro, enum store_sta_entity e)
+{
+    if (!ro->nav_ok || ro->nav_e != e) {
+        for (int t = 0; t < STORE_STA_N; t++)
+            ro->nav[t] = api_nav_name(e, (enum store_sta_entity)t);
+        ro->nav_e = e;
+        ro->nav_ok = 1;
+    }
+    return ro->nav;
 }
 
 void api_sta_render_value(struct api_buf *b, const struct store_sta_value *v)
@@ -293,8 +349,10 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
         put_key(b, &first, "resultQuality");
         api_buf_puts(b, "\"" API_SUPPRESSED_MARK "\"");
     }
+    const char *nv[STORE_STA_N]; /* a copy: an $expand below renders other entity sets */
+    memcpy(nv, navs(ro, e), sizeof nv);
     for (int t = 0; t < STORE_STA_N; t++) {
-        const char *nav = api_nav_name(e, (enum store_sta_entity)t);
+        const char *nav = nv[t];
         if (!nav)
             continue;
         const struct api_expand *xp = expanded(q, nav);
@@ -308,9 +366,18 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
             continue;
         put_key2(b, &first, nav, "@iot.navigationLink");
         self_link(ro, e, id);
-        api_buf_put(b, "/", 1);
-        api_buf_puts(b, nav);
-        api_buf_put(b, "\"", 1);
+        char tail[API_NAME_MAX + 3];
+        size_t nl = strlen(nav);
+        if (nl + 2 <= sizeof tail) {
+            tail[0] = '/';
+            memcpy(tail + 1, nav, nl);
+            tail[nl + 1] = '"';
+            api_buf_put(b, tail, nl + 2);
+        } else {
+            api_buf_put(b, "/", 1);
+            api_buf_put(b, nav, nl);
+            api_buf_put(b, "\"", 1);
+        }
     }
     api_buf_put(b, "}", 1);
     return b->err;

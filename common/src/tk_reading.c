@@ -583,7 +583,17 @@ size_t tk_json_number(double d, char buf[TK_JSON_NUMBER_MAX])
         static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-        for (int k = 1; k < (int)(sizeof p10 / sizeof p10[0]); k++) {
+        /* Start at about 14 significant digits: a shorter decimal that reads back as d
+         * is also the 15-digit one with its zeros dropped, so nothing shorter needs a
+         * try; e10 may be one too large near a power of ten, never too small. */
+        int e10 = 0; /* about floor(log10(a)) */
+        if (a < 1)
+            e10 = a >= 0.0999 ? -1 : a >= 0.00999 ? -2 : a >= 0.000999 ? -3 : -4;
+        else
+            while (e10 < 8 && a >= p10[e10 + 1] * 0.99999)
+                e10++;
+        int k0 = 13 - e10 < 1 ? 1 : 13 - e10;
+        for (int k = k0; k < (int)(sizeof p10 / sizeof p10[0]); k++) {
             uint64_t v;
             if (!round_scaled(a, p10[k], &v))
                 break; /* a decimal tie: printf's rounding */

@@ -157,13 +157,22 @@ void api_buf_num(struct api_buf *b, double d)
 
 void api_buf_time(struct api_buf *b, int64_t us)
 {
-    char tmp[40];
-    if (tk_time_format(us, tmp, sizeof tmp)) {
+    enum { TIME_MAX = 40 };
+    char tmp[TIME_MAX];
+    /* in place when there is room (the NUL it writes ends the buffer), else as a put */
+    int in_place = !b->err && b->cap > TIME_MAX && b->len < b->cap - TIME_MAX;
+    char *out = in_place ? b->data + b->len : tmp;
+    if (tk_time_format(us, out, TIME_MAX)) {
+        if (in_place)
+            b->data[b->len] = '\0';
         if (!b->err)
             b->err = TK_EINVAL;
         return;
     }
-    api_buf_puts(b, tmp);
+    if (in_place)
+        b->len += strlen(out);
+    else
+        api_buf_puts(b, tmp);
 }
 
 void api_buf_url(struct api_buf *b, const char *s, int query_component)

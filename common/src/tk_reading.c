@@ -597,12 +597,9 @@ size_t tk_json_number(double d, char buf[TK_JSON_NUMBER_MAX])
             uint64_t v;
             if (!round_scaled(a, p10[k], &v))
                 break; /* a decimal tie: printf's rounding */
-            int digits = 0;
-            for (uint64_t t = v; t; t /= 10)
-                digits++;
-            if (digits > 17)
-                break;
-            if (digits < 17) {
+            if (v >= 100000000000000000ULL)
+                break; /* 18 digits: never reached, 17 always read back */
+            if (v < 10000000000000000ULL) { /* fewer than 17 digits */
                 if (v >= 9007199254740992ULL)
                     break; /* 2^53: (double)v would not be exact */
                 if ((double)v / p10[k] != a)

@@ -41,32 +41,25 @@ static void put_key(struct api_buf *b, int *first, const char *key)
     put_key2(b, first, key, "");
 }
 
-/* "BASE/v1.1/Set(id) (the opening quote, no closing one); the escaped base is worked
- * out once per request, a link is then assembled in one piece. */
-static void self_link(struct api_render *ro, enum store_sta_entity e, int64_t id)
+/* "BASE/v1.1/Set(id) (the opening quote, no closing one) into out, its length returned;
+ * the escaped base is worked out once per request, and an entity's links all start with
+ * this text, so it is assembled once per entity. */
+#define SELF_MAX (API_LINK_PREFIX_MAX + API_NAME_MAX + 24)
+static size_t self_text(struct api_render *ro, enum store_sta_entity e, int64_t id,
+                        char out[SELF_MAX])
 {
-    struct api_buf *b = ro->out;
     if (!ro->link_len)
         ro->link_len = api_link_prefix(ro->cfg, ro->link);
     const char *set = api_set_name(e);
-    size_t sl = strlen(set);
-    char tmp[API_LINK_PREFIX_MAX + 64];
-    if (1 + ro->link_len + sl + 1 > sizeof tmp - 24) {
-        api_buf_put(b, "\"", 1);
-        api_buf_put(b, ro->link, ro->link_len);
-        api_buf_put(b, set, sl);
-        api_buf_put(b, "(", 1);
-        api_buf_i64(b, id);
-        api_buf_put(b, ")", 1);
-        return;
-    }
-    size_t n = 0;
-    tmp[n++] = '"';
-    memcpy(tmp + n, ro->link, ro->link_len);
+    size_t sl = strlen(set), n = 0;
+    if (sl > API_NAME_MAX)
+        sl = API_NAME_MAX; /* set names are short constants */
+    out[n++] = '"';
+    memcpy(out + n, ro->link, ro->link_len);
     n += ro->link_len;
-    memcpy(tmp + n, set, sl);
+    memcpy(out + n, set, sl);
     n += sl;
-    tmp[n++] = '(';
+    out[n++] = '(';
     char d[24];
     size_t k = sizeof d;
     uint64_t u = id < 0 ? (uint64_t)0 - (uint64_t)id : (uint64_t)id;
@@ -76,10 +69,10 @@ static void self_link(struct api_render *ro, enum store_sta_entity e, int64_t id
     } while (u);
     if (id < 0)
         d[--k] = '-';
-    memcpy(tmp + n, d + k, sizeof d - k);
+    memcpy(out + n, d + k, sizeof d - k);
     n += sizeof d - k;
-    tmp[n++] = ')';
-    api_buf_put(b, tmp, n);
+    out[n++] = ')';
+    return n;
 }
 
 /* api_nav_name(e, t) for every t, looked up once per request and entity set */
@@ -325,6 +318,8 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
         np = n;
     int64_t id = row[0].i;
     int first = 1;
+    char self[SELF_MAX];
+    size_t self_len = 0; /* self_text, when a link needs it */
     int sel = q && q->nselect;
     api_buf_put(b, "{", 1);
     if (selected(q, "id") || (sel && selected(q, "@iot.id"))) {
@@ -333,8 +328,9 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
     }
     if (!sel) {
         put_key(b, &first, "@iot.selfLink");
-        self_link(ro, e, id);
-        api_buf_put(b, "\"", 1);
+        self_len = self_text(ro, e, id, self);
+        self[self_len] = '"';
+        api_buf_put(b, self, self_len + 1);
     }
     for (size_t i = 1; i < np; i++) {
         if (!selected(q, props[i].name))
@@ -365,15 +361,16 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
         if (!selected(q, nav))
             continue;
         put_key2(b, &first, nav, "@iot.navigationLink");
-        self_link(ro, e, id);
-        char tail[API_NAME_MAX + 3];
+        if (!self_len)
+            self_len = self_text(ro, e, id, self);
         size_t nl = strlen(nav);
-        if (nl + 2 <= sizeof tail) {
-            tail[0] = '/';
-            memcpy(tail + 1, nav, nl);
-            tail[nl + 1] = '"';
-            api_buf_put(b, tail, nl + 2);
+        if (self_len + nl + 2 <= sizeof self) { /* self, then /nav" after it */
+            self[self_len] = '/';
+            memcpy(self + self_len + 1, nav, nl);
+            self[self_len + 1 + nl] = '"';
+            api_buf_put(b, self, self_len + nl + 2);
         } else {
+            api_buf_put(b, self, self_len);
             api_buf_put(b, "/", 1);
             api_buf_put(b, nav, nl);
             api_buf_put(b, "\"", 1);

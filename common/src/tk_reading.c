@@ -531,7 +531,7 @@ static int round_scaled(double a, double scale, uint64_t *v)
     double hi, lo;
     two_prod(a, scale, &hi, &lo); /* a * scale == hi + lo, |lo| <= half an ulp of hi */
     uint64_t i = (uint64_t)hi;
-    double f = hi - (double)i; /* exact */
+    double f = hi - (double)i;     /* exact */
     if (hi < 4503599627370496.0) { /* 2^52: f is on hi's grid, 0.5 is on it too */
         if (f > 0.5 || (f == 0.5 && lo > 0))
             i++;
@@ -598,7 +598,7 @@ size_t tk_json_number(double d, char buf[TK_JSON_NUMBER_MAX])
             if (!round_scaled(a, p10[k], &v))
                 break; /* a decimal tie: printf's rounding */
             if (v >= 100000000000000000ULL)
-                break; /* 18 digits: never reached, 17 always read back */
+                break;                      /* 18 digits: never reached, 17 always read back */
             if (v < 10000000000000000ULL) { /* fewer than 17 digits */
                 if (v >= 9007199254740992ULL)
                     break; /* 2^53: (double)v would not be exact */

@@ -320,6 +320,9 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
     int first = 1;
     char self[SELF_MAX];
     size_t self_len = 0; /* self_text, when a link needs it */
+    char last[48];       /* the last time written, with its quotes */
+    size_t last_len = 0;
+    int64_t last_t = 0;
     int sel = q && q->nselect;
     api_buf_put(b, "{", 1);
     if (selected(q, "id") || (sel && selected(q, "@iot.id"))) {
@@ -338,7 +341,18 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
         if (row[i].type == STORE_STA_NULL && props[i].omit_null)
             continue;
         put_key(b, &first, props[i].name);
+        /* an Observation's resultTime is most often its phenomenonTime: written once */
+        if (row[i].type == STORE_STA_TIME && last_len && row[i].i == last_t) {
+            api_buf_put(b, last, last_len);
+            continue;
+        }
+        size_t at = b->len;
         api_sta_render_value(b, &row[i]);
+        if (row[i].type == STORE_STA_TIME && !b->err && b->len - at < sizeof last) {
+            last_t = row[i].i;
+            last_len = b->len - at;
+            memcpy(last, b->data + at, last_len);
+        }
     }
     /* a result withheld by the privacy rule (the store made it null) says so */
     if (e == STORE_STA_OBSERVATION && n == np && row[n + 1].i && selected(q, "result")) {

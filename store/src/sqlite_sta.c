@@ -522,7 +522,7 @@ static enum tk_rc narrow_withhold(struct sq_store *sq, const struct store_sta_qu
         q->parent != STORE_STA_DATASTREAM)
         return TK_OK;
     int quantity = -1;
-    enum tk_rc rc = store_sqlite__ds_quantity(&sq->base, q->parent_id, &quantity);
+    enum tk_rc rc = store_datastream_quantity(&sq->base, q->parent_id, &quantity);
     if (rc == TK_ENOTFOUND)
         return TK_OK; /* no rows either way; the query says so */
     if (rc)

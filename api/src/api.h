@@ -80,6 +80,10 @@ void api_buf_time(struct api_buf *b, int64_t us);
 /** Percent-encode s for a URL path or query (keeps unreserved and "/()$',:@"; in a query
  *  component also encodes '&', '=', '+' and '#'). */
 void api_buf_url(struct api_buf *b, const char *s, int query_component);
+/** The start of every SensorThings link: cfg's base URL as api_buf_url writes it, then
+ *  "/v1.1/", written once per request to out (NUL-terminated); returns its length. */
+#define API_LINK_PREFIX_MAX (3 * sizeof(((struct api_config *)0)->base_url) + 8)
+size_t api_link_prefix(const struct api_config *cfg, char out[API_LINK_PREFIX_MAX]);
 
 /* ---- replies (reply.c) ------------------------------------------------------------ */
 
@@ -395,6 +399,12 @@ struct api_render {
     struct api_buf *out;
     char errmsg[256]; /* set with a failing rc */
     enum api_err errcls;
+    /* worked out at the first entity and kept for the request's others */
+    char link[API_LINK_PREFIX_MAX]; /* api_link_prefix; link_len 0 until then */
+    size_t link_len;
+    const char *nav[STORE_STA_N]; /* api_nav_name of nav_e, once nav_ok */
+    enum store_sta_entity nav_e;
+    int nav_ok;
 };
 /** Check that q's $select, $orderby and $expand name things e has (recursively).
  *  API_E_BADREQ with a message in ro->errmsg otherwise. */

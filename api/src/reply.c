@@ -157,13 +157,22 @@ void api_buf_num(struct api_buf *b, double d)
 
 void api_buf_time(struct api_buf *b, int64_t us)
 {
-    char tmp[40];
-    if (tk_time_format(us, tmp, sizeof tmp)) {
+    enum { TIME_MAX = 40 };
+    char tmp[TIME_MAX];
+    /* in place when there is room (the NUL it writes ends the buffer), else as a put */
+    int in_place = !b->err && b->cap > TIME_MAX && b->len < b->cap - TIME_MAX;
+    char *out = in_place ? b->data + b->len : tmp;
+    if (tk_time_format(us, out, TIME_MAX)) {
+        if (in_place)
+            b->data[b->len] = '\0';
         if (!b->err)
             b->err = TK_EINVAL;
         return;
     }
-    api_buf_puts(b, tmp);
+    if (in_place)
+        b->len += strlen(out);
+    else
+        api_buf_puts(b, tmp);
 }
 
 void api_buf_url(struct api_buf *b, const char *s, int query_component)
@@ -184,6 +193,20 @@ void api_buf_url(struct api_buf *b, const char *s, int query_component)
         }
     }
     api_buf_put(b, run, (size_t)(s - run));
+}
+
+size_t api_link_prefix(const struct api_config *cfg, char out[API_LINK_PREFIX_MAX])
+{
+    struct api_buf t;
+    api_buf_init(&t, API_LINK_PREFIX_MAX - 1);
+    api_buf_url(&t, cfg->base_url, 0);
+    api_buf_puts(&t, "/v1.1/");
+    size_t n = t.err ? 0 : t.len;
+    if (n)
+        memcpy(out, t.data, n);
+    out[n] = '\0';
+    api_buf_free(&t);
+    return n;
 }
 
 /* ---- errors ------------------------------------------------------------------------- */

@@ -166,6 +166,14 @@ static void aggregate(const struct api_request *req, struct api_reply *rep, int6
         store_error(req, rep, rc);
         return;
     }
+    /* one quantity for every bucket: the privacy rule needs it for each small minimum */
+    int quantity = -1;
+    rc = store_datastream_quantity(req->st, ds, &quantity);
+    if (rc && rc != TK_ENOTFOUND) {
+        free(out);
+        store_error(req, rep, rc);
+        return;
+    }
     struct api_buf *b = &rep->body;
     api_buf_printf(b, "{\"Datastream@iot.id\":%lld,\"Datastream@iot.navigationLink\":\"",
                    (long long)ds);
@@ -187,13 +195,7 @@ static void aggregate(const struct api_request *req, struct api_reply *rep, int6
         const struct store_agg *a = &out[i];
         /* privacy: a bucket holding any withheld count (its min is one) withholds every
          * value aggregate, since sum, max and count would give the small one away */
-        int withheld = 0;
-        rc = api_suppress_ds(req->st, req->who, ds, a->min, &withheld);
-        if (rc) {
-            free(out);
-            store_error(req, rep, rc);
-            return;
-        }
+        int withheld = api_suppress(req->who, quantity, a->min);
         api_buf_puts(b, i ? ",{\"bucket\":\"" : "{\"bucket\":\"");
         api_buf_time(b, a->bucket_us);
         api_buf_put(b, "\"", 1);
@@ -202,7 +204,9 @@ static void aggregate(const struct api_request *req, struct api_reply *rep, int6
         for (size_t k = 0; k < N_FN; k++) {
             if (!on[k])
                 continue;
-            api_buf_printf(b, ",\"%s\":", fn_names[k]);
+            api_buf_puts(b, ",\"");
+            api_buf_puts(b, fn_names[k]);
+            api_buf_put(b, "\":", 2);
             if (k == 4)
                 api_buf_i64(b, a->count);
             else if (withheld)
@@ -306,18 +310,25 @@ static void latest(const struct api_request *req, struct api_reply *rep)
         goto cleanup;
     }
     struct api_buf *b = &rep->body;
+    char link[API_LINK_PREFIX_MAX];
+    size_t link_len = api_link_prefix(req->cfg, link);
     api_buf_puts(b, "{\"value\":[");
     for (size_t i = 0; i < l.n; i++) {
-        api_buf_printf(b, "%s{\"Datastream@iot.id\":%lld,\"Datastream@iot.navigationLink\":\"",
-                       i ? "," : "", (long long)l.id[i]);
-        api_buf_url(b, req->cfg->base_url, 0);
-        api_buf_printf(b, "/v1.1/Datastreams(%lld)\"", (long long)l.id[i]);
+        api_buf_puts(b, i ? ",{\"Datastream@iot.id\":" : "{\"Datastream@iot.id\":");
+        api_buf_i64(b, l.id[i]);
+        api_buf_puts(b, ",\"Datastream@iot.navigationLink\":\"");
+        api_buf_put(b, link, link_len);
+        api_buf_puts(b, "Datastreams(");
+        api_buf_i64(b, l.id[i]);
+        api_buf_put(b, ")\"", 2);
         if (!found[i]) {
             api_buf_puts(b, ",\"phenomenonTime\":null,\"resultTime\":null,\"result\":null}");
             continue;
         }
         const struct store_point *pt = &pts[i];
-        api_buf_printf(b, ",\"Observation@iot.id\":%lld,\"phenomenonTime\":\"", (long long)pt->id);
+        api_buf_puts(b, ",\"Observation@iot.id\":");
+        api_buf_i64(b, pt->id);
+        api_buf_puts(b, ",\"phenomenonTime\":\"");
         api_buf_time(b, pt->t_us);
         if (pt->t_end_us > pt->t_us) {
             api_buf_put(b, "/", 1);
@@ -352,11 +363,32 @@ cleanup:
     free(found);
 }
 
+/* One read snapshot for the whole request: its many small reads (a quantity per
+ * Datastream) then share one read lock instead of taking and dropping one each. */
+static void in_snapshot(const struct api_request *req, struct api_reply *rep,
+                        void (*fn)(const struct api_request *, struct api_reply *, int64_t),
+                        int64_t arg)
+{
+    enum tk_rc rc = store_sta_snapshot_begin(req->st);
+    if (rc) {
+        store_error(req, rep, rc);
+        return;
+    }
+    fn(req, rep, arg);
+    store_sta_snapshot_end(req->st);
+}
+
+static void latest_of(const struct api_request *req, struct api_reply *rep, int64_t unused)
+{
+    (void)unused;
+    latest(req, rep);
+}
+
 int api_ext_handle(const struct api_request *req, struct api_reply *rep)
 {
     const char *p = req->path;
     if (strcmp(p, "/Datastreams/latest") == 0) {
-        latest(req, rep);
+        in_snapshot(req, rep, latest_of, 0);
         return 1;
     }
     static const char pre[] = "/Datastreams(", post[] = ")/Observations/aggregate";
@@ -372,6 +404,6 @@ int api_ext_handle(const struct api_request *req, struct api_reply *rep)
                         (int)(dl > 30 ? 30 : dl), d);
         return 1;
     }
-    aggregate(req, rep, ds);
+    in_snapshot(req, rep, aggregate, ds);
     return 1;
 }

@@ -10,14 +10,30 @@
 #include "api.h"
 
 /* Keys are the data model's names (static, plain ASCII): written as they are, suffix
- * (may be "") appended inside the quotes. */
+ * (may be "") appended inside the quotes; assembled first, so that a key is one put. */
 static void put_key2(struct api_buf *b, int *first, const char *key, const char *suffix)
 {
-    api_buf_put(b, *first ? "\"" : ",\"", *first ? 1 : 2);
+    char tmp[128];
+    size_t kl = strlen(key), sl = strlen(suffix), n = 0;
+    if (kl + sl + 4 > sizeof tmp) {
+        api_buf_put(b, *first ? "\"" : ",\"", *first ? 1 : 2);
+        *first = 0;
+        api_buf_put(b, key, kl);
+        api_buf_put(b, suffix, sl);
+        api_buf_put(b, "\":", 2);
+        return;
+    }
+    if (!*first)
+        tmp[n++] = ',';
     *first = 0;
-    api_buf_puts(b, key);
-    api_buf_puts(b, suffix);
-    api_buf_put(b, "\":", 2);
+    tmp[n++] = '"';
+    memcpy(tmp + n, key, kl);
+    n += kl;
+    memcpy(tmp + n, suffix, sl);
+    n += sl;
+    tmp[n++] = '"';
+    tmp[n++] = ':';
+    api_buf_put(b, tmp, n);
 }
 
 static void put_key(struct api_buf *b, int *first, const char *key)
@@ -25,17 +41,50 @@ static void put_key(struct api_buf *b, int *first, const char *key)
     put_key2(b, first, key, "");
 }
 
-/* BASE/v1.1/Set(id) */
-static void self_link(struct api_render *ro, enum store_sta_entity e, int64_t id)
+/* "BASE/v1.1/Set(id) (the opening quote, no closing one) into out, its length returned;
+ * the escaped base is worked out once per request, and an entity's links all start with
+ * this text, so it is assembled once per entity. */
+#define SELF_MAX (API_LINK_PREFIX_MAX + API_NAME_MAX + 24)
+static size_t self_text(struct api_render *ro, enum store_sta_entity e, int64_t id,
+                        char out[SELF_MAX])
 {
-    struct api_buf *b = ro->out;
-    api_buf_put(b, "\"", 1);
-    api_buf_url(b, ro->cfg->base_url, 0);
-    api_buf_puts(b, "/v1.1/");
-    api_buf_puts(b, api_set_name(e));
-    api_buf_put(b, "(", 1);
-    api_buf_i64(b, id);
-    api_buf_put(b, ")", 1);
+    if (!ro->link_len)
+        ro->link_len = api_link_prefix(ro->cfg, ro->link);
+    const char *set = api_set_name(e);
+    size_t sl = strlen(set), n = 0;
+    if (sl > API_NAME_MAX)
+        sl = API_NAME_MAX; /* set names are short constants */
+    out[n++] = '"';
+    memcpy(out + n, ro->link, ro->link_len);
+    n += ro->link_len;
+    memcpy(out + n, set, sl);
+    n += sl;
+    out[n++] = '(';
+    char d[24];
+    size_t k = sizeof d;
+    uint64_t u = id < 0 ? (uint64_t)0 - (uint64_t)id : (uint64_t)id;
+    do {
+        d[--k] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (id < 0)
+        d[--k] = '-';
+    memcpy(out + n, d + k, sizeof d - k);
+    n += sizeof d - k;
+    out[n++] = ')';
+    return n;
+}
+
+/* api_nav_name(e, t) for every t, looked up once per request and entity set */
+static const char *const *navs(struct api_render *ro, enum store_sta_entity e)
+{
+    if (!ro->nav_ok || ro->nav_e != e) {
+        for (int t = 0; t < STORE_STA_N; t++)
+            ro->nav[t] = api_nav_name(e, (enum store_sta_entity)t);
+        ro->nav_e = e;
+        ro->nav_ok = 1;
+    }
+    return ro->nav;
 }
 
 void api_sta_render_value(struct api_buf *b, const struct store_sta_value *v)
@@ -269,6 +318,11 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
         np = n;
     int64_t id = row[0].i;
     int first = 1;
+    char self[SELF_MAX];
+    size_t self_len = 0; /* self_text, when a link needs it */
+    char last[48];       /* the last time written, with its quotes */
+    size_t last_len = 0;
+    int64_t last_t = 0;
     int sel = q && q->nselect;
     api_buf_put(b, "{", 1);
     if (selected(q, "id") || (sel && selected(q, "@iot.id"))) {
@@ -277,8 +331,9 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
     }
     if (!sel) {
         put_key(b, &first, "@iot.selfLink");
-        self_link(ro, e, id);
-        api_buf_put(b, "\"", 1);
+        self_len = self_text(ro, e, id, self);
+        self[self_len] = '"';
+        api_buf_put(b, self, self_len + 1);
     }
     for (size_t i = 1; i < np; i++) {
         if (!selected(q, props[i].name))
@@ -286,15 +341,28 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
         if (row[i].type == STORE_STA_NULL && props[i].omit_null)
             continue;
         put_key(b, &first, props[i].name);
+        /* an Observation's resultTime is most often its phenomenonTime: written once */
+        if (row[i].type == STORE_STA_TIME && last_len && row[i].i == last_t) {
+            api_buf_put(b, last, last_len);
+            continue;
+        }
+        size_t at = b->len;
         api_sta_render_value(b, &row[i]);
+        if (row[i].type == STORE_STA_TIME && !b->err && b->len - at < sizeof last) {
+            last_t = row[i].i;
+            last_len = b->len - at;
+            memcpy(last, b->data + at, last_len);
+        }
     }
     /* a result withheld by the privacy rule (the store made it null) says so */
     if (e == STORE_STA_OBSERVATION && n == np && row[n + 1].i && selected(q, "result")) {
         put_key(b, &first, "resultQuality");
         api_buf_puts(b, "\"" API_SUPPRESSED_MARK "\"");
     }
+    const char *nv[STORE_STA_N]; /* a copy: an $expand below renders other entity sets */
+    memcpy(nv, navs(ro, e), sizeof nv);
     for (int t = 0; t < STORE_STA_N; t++) {
-        const char *nav = api_nav_name(e, (enum store_sta_entity)t);
+        const char *nav = nv[t];
         if (!nav)
             continue;
         const struct api_expand *xp = expanded(q, nav);
@@ -307,10 +375,20 @@ enum tk_rc api_sta_render_entity(struct api_render *ro, enum store_sta_entity e,
         if (!selected(q, nav))
             continue;
         put_key2(b, &first, nav, "@iot.navigationLink");
-        self_link(ro, e, id);
-        api_buf_put(b, "/", 1);
-        api_buf_puts(b, nav);
-        api_buf_put(b, "\"", 1);
+        if (!self_len)
+            self_len = self_text(ro, e, id, self);
+        size_t nl = strlen(nav);
+        if (self_len + nl + 2 <= sizeof self) { /* self, then /nav" after it */
+            self[self_len] = '/';
+            memcpy(self + self_len + 1, nav, nl);
+            self[self_len + 1 + nl] = '"';
+            api_buf_put(b, self, self_len + nl + 2);
+        } else {
+            api_buf_put(b, self, self_len);
+            api_buf_put(b, "/", 1);
+            api_buf_put(b, nav, nl);
+            api_buf_put(b, "\"", 1);
+        }
     }
     api_buf_put(b, "}", 1);
     return b->err;

@@ -512,6 +512,44 @@ static void put_bytes(struct outbuf *o, const char *s, size_t n)
     o->buf[o->len] = '\0';
 }
 
+/* The exact product a * b as hi + lo (Dekker's product with Veltkamp's split): exact in
+ * binary64 with round-to-nearest as long as nothing overflows. */
+static void two_prod(double a, double b, double *hi, double *lo)
+{
+    const double split = 134217729.0; /* 2^27 + 1 */
+    double p = a * b;
+    double ca = split * a, ah = ca - (ca - a), al = a - ah;
+    double cb = split * b, bh = cb - (cb - b), bl = b - bh;
+    *hi = p;
+    *lo = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}
+
+/* a * scale rounded to the nearest integer, exactly (a > 0, a * scale < 2^57); 0 on an
+ * exact tie, which printf's own rounding then settles. */
+static int round_scaled(double a, double scale, uint64_t *v)
+{
+    double hi, lo;
+    two_prod(a, scale, &hi, &lo); /* a * scale == hi + lo, |lo| <= half an ulp of hi */
+    uint64_t i = (uint64_t)hi;
+    double f = hi - (double)i;     /* exact */
+    if (hi < 4503599627370496.0) { /* 2^52: f is on hi's grid, 0.5 is on it too */
+        if (f > 0.5 || (f == 0.5 && lo > 0))
+            i++;
+        else if (f == 0.5 && lo == 0)
+            return 0;
+        *v = i;
+        return 1;
+    }
+    /* hi is a whole number: round the rest, lo (|lo| <= 16) */
+    int64_t j = (int64_t)lo;
+    double g = lo - (double)j; /* exact */
+    if (g == 0.5 || g == -0.5)
+        return 0;
+    j += g > 0.5 ? 1 : g < -0.5 ? -1 : 0;
+    *v = (uint64_t)((int64_t)i + j);
+    return 1;
+}
+
 size_t tk_json_number(double d, char buf[TK_JSON_NUMBER_MAX])
 {
     if (!isfinite(d)) {
@@ -535,29 +573,54 @@ size_t tk_json_number(double d, char buf[TK_JSON_NUMBER_MAX])
         buf[k] = '\0';
         return k;
     }
-    /* a few decimals (levels in metres, volts): the integer digits and a point, without
-     * printf; the same text as "%.15g" would give, since that decimal is the nearest to d */
+    /* Fixed-point values (levels in metres, volts, averages): the text "%.15g", "%.16g"
+     * or "%.17g" gives, the first that reads back as d, without printf. With k decimals
+     * the candidate is d * 10^k rounded exactly (round_scaled): fewer than 17 digits are
+     * taken when they read back as d ((double)v / 10^k is then the correctly rounded
+     * quotient of two exact values, as strtod would give); the 17-digit one always does. */
     double a = fabs(d);
     if (a >= 1e-4 && a < 1e9) {
-        static const double p10[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
-        for (int k = 0; k < 6; k++) {
-            double scaled = d * p10[k];
-            int64_t v = (int64_t)(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
-            if ((double)v / p10[k] != d)
-                continue;
+        static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        /* Start at about 14 significant digits: a shorter decimal that reads back as d
+         * is also the 15-digit one with its zeros dropped, so nothing shorter needs a
+         * try; e10 may be one too large near a power of ten, never too small. */
+        int e10 = 0; /* about floor(log10(a)) */
+        if (a < 1)
+            e10 = a >= 0.0999 ? -1 : a >= 0.00999 ? -2 : a >= 0.000999 ? -3 : -4;
+        else
+            while (e10 < 8 && a >= p10[e10 + 1] * 0.99999)
+                e10++;
+        int k0 = 13 - e10 < 1 ? 1 : 13 - e10;
+        for (int k = k0; k < (int)(sizeof p10 / sizeof p10[0]); k++) {
+            uint64_t v;
+            if (!round_scaled(a, p10[k], &v))
+                break; /* a decimal tie: printf's rounding */
+            if (v >= 100000000000000000ULL)
+                break;                      /* 18 digits: never reached, 17 always read back */
+            if (v < 10000000000000000ULL) { /* fewer than 17 digits */
+                if (v >= 9007199254740992ULL)
+                    break; /* 2^53: (double)v would not be exact */
+                if ((double)v / p10[k] != a)
+                    continue;
+            }
+            while (k > 1 && v % 10 == 0) { /* "%g" drops trailing zeros */
+                v /= 10;
+                k--;
+            }
             char tmp[32];
             size_t n = 0, j = 0;
-            uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-            for (int i = 0; i <= k; i++) { /* k + 1 decimals, least significant first */
-                tmp[n++] = (char)('0' + u % 10);
-                u /= 10;
+            for (int i = 0; i < k; i++) { /* k decimals, least significant first */
+                tmp[n++] = (char)('0' + v % 10);
+                v /= 10;
             }
             tmp[n++] = '.';
             do {
-                tmp[n++] = (char)('0' + u % 10);
-                u /= 10;
-            } while (u);
-            if (v < 0)
+                tmp[n++] = (char)('0' + v % 10);
+                v /= 10;
+            } while (v);
+            if (d < 0)
                 buf[j++] = '-';
             while (n)
                 buf[j++] = tmp[--n];

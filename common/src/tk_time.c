@@ -150,9 +150,10 @@ enum tk_rc tk_time_parse_rfc3339(const char *s, size_t len, int64_t *us)
 /* Write v (>= 0) as exactly width decimal digits, zero-padded. */
 static void put_digits(char *buf, int *n, int64_t v, int width)
 {
+    unsigned u = (unsigned)v; /* every field fits: 32-bit division is the cheaper one */
     for (int i = width - 1; i >= 0; i--) {
-        buf[*n + i] = (char)('0' + v % 10);
-        v /= 10;
+        buf[*n + i] = (char)('0' + u % 10);
+        u /= 10;
     }
     *n += width;
 }

@@ -362,8 +362,107 @@ static void test_seq_of_failed(void)
     clear_all(out, n);
 }
 
+/* tk_json_number on fractional values against the printf definition it follows: "%.15g",
+ * "%.16g", "%.17g", the first that reads back as the value. */
+static size_t json_number_ref(double d, char *buf)
+{
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, TK_JSON_NUMBER_MAX, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    return (size_t)n;
+}
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 11;
+}
+
+static void test_json_number(void)
+{
+    char got[TK_JSON_NUMBER_MAX], want[TK_JSON_NUMBER_MAX];
+    uint64_t seed = 42;
+    long bad = 0, n = 0;
+    for (int i = 0; i < 400000; i++) {
+        double d;
+        uint64_t r = lcg(&seed);
+        switch (i % 6) {
+        case 0: /* a few decimals, as gauges send them */
+            d = (double)(int64_t)(r % 100000000) /
+                (double[]){10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}[(r >> 40) % 8];
+            break;
+        case 1: /* sums of readings (0.588 + 0.001 = 0.5890000000000001) */
+            d = (double)(r % 1000) / 1000 + (double)((r >> 20) % 1000) / 1000;
+            break;
+        case 2: { /* averages of readings */
+            double sum = 0;
+            int cnt = 1 + (int)((r >> 30) % 90);
+            for (int k = 0; k < cnt; k++)
+                sum += (double)((lcg(&seed) % 2000)) / 1000;
+            d = sum / cnt;
+            break;
+        }
+        case 3: /* any double of the fast path's range */
+            d = 1e-4 + (double)r / (double)(1ULL << 53) * (1e9 - 1e-4);
+            break;
+        case 4: { /* any bit pattern, every exponent */
+            uint64_t bits = lcg(&seed) << 11 ^ lcg(&seed);
+            memcpy(&d, &bits, sizeof d);
+            break;
+        }
+        default: /* near the edges of the range, and negative */
+            d = -(double)(r % 1000000) * (r & 1 ? 1e-10 : 1e3) / 7;
+            break;
+        }
+        size_t k = tk_json_number(d, got);
+        if (!isfinite(d) || fabs(d) >= 4503599627370496.0 || d == (double)(int64_t)d)
+            continue; /* whole numbers are written as integers, not as "%g" would */
+        size_t kr = json_number_ref(d, want);
+        n++;
+        if (k != kr || strcmp(got, want) != 0) {
+            if (bad++ < 5)
+                fprintf(stderr, "tk_json_number(%a) = %s, printf gives %s\n", d, got, want);
+        }
+    }
+    CHECK(n > 300000);
+    CHECK_EQ_INT(bad, 0);
+    static const double edges[] = {1e-4,
+                                   0.00010000000000000002,
+                                   999999999.99999988,
+                                   0.1,
+                                   0.2 + 0.1,
+                                   1.0 / 3,
+                                   2.0 / 3,
+                                   123456.789,
+                                   0.5880000000000001,
+                                   0.32950000000000007,
+                                   5e-324,
+                                   1e300,
+                                   -0.0,
+                                   0.000123,
+                                   0.09999999999999999,
+                                   9.999999999999998,
+                                   99999999.99999999,
+                                   0.0009999999999999998,
+                                   0.001,
+                                   0.01,
+                                   1.0000000000000002,
+                                   10.000000000000002,
+                                   0.9999999999999999,
+                                   0.00999999999999999};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        tk_json_number(edges[i], got);
+        json_number_ref(edges[i], want);
+        CHECK_EQ_STR(got, want);
+    }
+}
+
 int main(void)
 {
+    test_json_number();
     test_seq_of_failed();
     test_names();
     test_topics();

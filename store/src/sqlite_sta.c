@@ -510,14 +510,44 @@ static enum tk_rc check_store(struct store *st)
 typedef enum tk_rc (*sql_builder)(const struct store_sta_query *q, struct sqlbuf *b,
                                   struct sqlbuf *m, struct sqlbuf *s, const char **why);
 
+/* The Observations of one Datastream share its quantity: when that quantity is not one the
+ * caller's results are withheld for, the rows need no withholding at all. Deciding it here
+ * once spares every row two lookups of its Datastream (the CASE of store_sta__result_sql),
+ * most of the cost of a day of readings. */
+static enum tk_rc narrow_withhold(struct sq_store *sq, const struct store_sta_query *q,
+                                  struct store_sta_query *local, const struct store_sta_query **use)
+{
+    *use = q;
+    if (!q->withhold.mask || q->entity != STORE_STA_OBSERVATION || !q->has_parent ||
+        q->parent != STORE_STA_DATASTREAM)
+        return TK_OK;
+    int quantity = -1;
+    enum tk_rc rc = store_datastream_quantity(&sq->base, q->parent_id, &quantity);
+    if (rc == TK_ENOTFOUND)
+        return TK_OK; /* no rows either way; the query says so */
+    if (rc)
+        return rc;
+    if (quantity >= 0 && quantity < 32 && (q->withhold.mask & (1u << quantity)))
+        return TK_OK;
+    *local = *q;
+    local->withhold.mask = 0;
+    *use = local;
+    return TK_OK;
+}
+
 /* Build the query's SQL with build and prepare it: the common start of a list and a
  * count. *bb is new (free it), *out finalised by the caller. */
 static enum tk_rc build_prepared(struct sq_store *sq, const struct store_sta_query *q,
                                  sql_builder build, struct bufs **bb, sqlite3_stmt **out)
 {
     const char *why = NULL;
+    struct store_sta_query local;
     enum tk_rc rc;
     *out = NULL;
+    *bb = NULL;
+    rc = narrow_withhold(sq, q, &local, &q);
+    if (rc)
+        return rc;
     *bb = malloc(sizeof **bb); /* 48 KiB: initialised, not zeroed */
     if (!*bb)
         return TK_ENOMEM;

@@ -345,7 +345,7 @@ static enum tk_rc collection(const struct api_request *req, struct api_render *r
         da_write(&pg);
     da_free(&da);
     api_buf_put(b, "]", 1);
-    if (pg.more)
+    if (pg.more && top > 0) /* $top=0 asks for no entities (e.g. with $count): no next page */
         api_next_link(req, b, top, skip);
     api_buf_put(b, "}", 1);
     return TK_OK;

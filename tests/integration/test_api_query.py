@@ -9,13 +9,16 @@ mosquitto_pub, takumi-api) with the real curl:
 - /Datastreams(id)/Observations/aggregate equals aggregates computed from the raw
   Observations fetched through the API (minute, hour, day; fn subsets; refusals)
 - /Datastreams/latest: the newest Observation of each stream, null for none, paging
-- /openapi.json is an OpenAPI 3 document naming both extensions
+- /openapi.json is an OpenAPI 3 document naming both extensions, valid for
+  @apidevtools/swagger-parser (validate_openapi.mjs), which refuses a broken copy of it
 """
 import calendar
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -336,6 +339,35 @@ def test_openapi():
     for p in doc["paths"].values():
         for op in p.values():
             assert "200" in op["responses"], op
+    v = validate_openapi(r.body)
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert v.stdout.startswith("valid: OpenAPI 3."), v.stdout
+    # the validator does refuse a broken copy: an operation without responses, a path
+    # parameter that is not declared
+    broken = json.loads(r.body)
+    op = next(iter(doc["paths"]["/v1.1/Datastreams/latest"].values()))
+    del next(iter(broken["paths"]["/v1.1/Datastreams/latest"].values()))["responses"]
+    broken["paths"]["/v1.1/Things({thing})/nowhere"] = {"get": op}
+    v = validate_openapi(json.dumps(broken).encode())
+    assert v.returncode == 1, v.stdout + v.stderr
+    assert "responses" in v.stdout, v.stdout
+    v = validate_openapi(json.dumps({"openapi": "3.0.3", "paths": {}}).encode())
+    assert v.returncode == 1 and "info" in v.stdout, v.stdout + v.stderr
+
+
+def validate_openapi(body):
+    """node validate_openapi.mjs on one document (bytes)."""
+    node = shutil.which("node") or "/usr/bin/node"
+    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
+        f.write(body)
+        name = f.name
+    try:
+        return subprocess.run([node, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                  "validate_openapi.mjs"), name],
+                              capture_output=True, text=True, timeout=120,
+                              cwd=os.path.dirname(os.path.abspath(__file__)))
+    finally:
+        os.unlink(name)
 
 
 def test_api_log_clean():

@@ -35,6 +35,8 @@ struct conn_state {
     char *body; /* NUL-terminated, up to body-max bytes */
     size_t body_len;
     int too_large;
+    int headers_seen;
+    int nul_in_path; /* %00 in the path, which libmicrohttpd's decoded URL would stop at */
 };
 
 static const struct {
@@ -80,13 +82,18 @@ struct args {
     struct api_qarg v[API_ARGS_MAX];
     size_t n;
     int overflow;
+    int nul; /* a name or value decoded to text with a NUL byte (%00) in it */
 };
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+                                   size_t key_size, const char *value, size_t value_size)
 {
     struct args *a = cls;
     (void)kind;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        a->nul = 1; /* the C string would silently stop at the NUL */
+        return MHD_NO;
+    }
     if (a->n == API_ARGS_MAX) {
         a->overflow = 1;
         return MHD_NO;
@@ -103,6 +110,10 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
     if (cs->too_large) {
         api_reply_error(rep, API_E_TOOLARGE, NULL, "the request body exceeds %lld bytes",
                         (long long)s->cfg->body_max);
+        return;
+    }
+    if (cs->nul_in_path) {
+        api_reply_error(rep, API_E_BADREQ, NULL, "the path holds a NUL byte (%%00)");
         return;
     }
     enum api_method m = method_of(method);
@@ -123,7 +134,11 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
         return;
     }
     struct args a = {.n = 0};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+    if (a.nul) {
+        api_reply_error(rep, API_E_BADREQ, NULL, "a query argument holds a NUL byte (%%00)");
+        return;
+    }
     if (a.overflow) {
         api_reply_error(rep, API_E_BADREQ, NULL, "more than %d query arguments", API_ARGS_MAX);
         return;
@@ -252,10 +267,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct api_server *s = cls;
     struct conn_state *cs = *con_cls;
     (void)version;
-    if (!cs) { /* headers only so far */
-        cs = calloc(1, sizeof *cs);
+    if (!cs || !cs->headers_seen) { /* headers only so far */
+        if (!cs)
+            cs = calloc(1, sizeof *cs);
         if (!cs)
             return MHD_NO;
+        cs->headers_seen = 1;
         *con_cls = cs;
         return MHD_YES;
     }
@@ -285,6 +302,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
            rep.gzipped ? ", gzip" : "");
     api_reply_free(&rep);
     return r;
+}
+
+/* The raw request target, before libmicrohttpd decodes it: the connection's state starts here
+ * so that a %00 in the path is seen (query arguments are checked with their lengths). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    struct conn_state *cs = calloc(1, sizeof *cs);
+    if (cs) {
+        size_t path_len = strcspn(uri, "?");
+        for (size_t i = 0; i + 3 <= path_len; i++)
+            if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
+                cs->nul_in_path = 1;
+    }
+    return cs;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -363,7 +396,8 @@ enum tk_rc api_server_start(const struct api_config *cfg, struct api_pool *pool,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_max,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_ARRAY, tls,
+        (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+        NULL, MHD_OPTION_ARRAY, tls,
         MHD_OPTION_ARRAY, per_ip, MHD_OPTION_END);
     if (!s->d) {
         api_access_destroy(s->access);

@@ -419,6 +419,9 @@ static enum tk_rc add_link(struct wctx *w, struct store_sta_input *in, enum stor
 {
     if (in->nlinks == STORE_STA_LINKS_MAX)
         return fail(w, API_E_BADREQ, field, "more than %d related entities", STORE_STA_LINKS_MAX);
+    /* an Observation into a Datastream, a Datastream onto a Thing...: the target changes */
+    if (store_sta_link_changes(in->entity, to) && refuse_change(w, to, id))
+        return TK_EINVAL;
     in->links[in->nlinks++] = (struct store_sta_link){to, id};
     return TK_OK;
 }
@@ -499,7 +502,12 @@ static enum tk_rc create_one(struct wctx *w, enum store_sta_entity e, const json
             *out = ref;
             return TK_OK;
         }
-        /* an existing entity put under the new one: it now links to it */
+        /* an existing entity put under the new one: it now links to it. Only an existing
+         * Location under a new Thing leaves the entity as it was; anything else is a
+         * change of it, its creator's to make (the store refuses it too) */
+        if (!(e == STORE_STA_LOCATION && parent->to == STORE_STA_THING) &&
+            refuse_change(w, e, ref))
+            return TK_EINVAL;
         struct store_sta_input up = {.entity = e, .nlinks = 1, .links = {*parent}};
         enum tk_rc rc = store_sta_update(w->req->st, ref, &up);
         if (rc)

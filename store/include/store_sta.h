@@ -259,6 +259,13 @@ void store_sta_viewer_set(struct store *st, int all, const char *owner);
 enum tk_rc store_sta_may_change(struct store *st, enum store_sta_entity e, int64_t id,
                                 int *may) TK_WUR;
 
+/** 1 when linking an entity of type from to one of type to changes the latter, so that
+ *  only a viewer who may change it may make the link: an Observation added to a
+ *  Datastream, a Datastream or HistoricalLocation added to a Thing, a Location given to
+ *  a Thing (it moves). 0 for links that leave the target as it was (a Thing at an
+ *  existing Location, a Datastream with an existing Sensor). */
+int store_sta_link_changes(enum store_sta_entity from, enum store_sta_entity to);
+
 /* ---- writes (operators' POST, PATCH, PUT, DELETE) -----------------------------------------
  * Each call is all-or-nothing. Calls made between store_begin and store_commit form one
  * transaction (a deep insert): a failed call then undoes only its own changes, and the

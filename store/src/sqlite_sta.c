@@ -24,6 +24,9 @@
 
 #include "sqlite_sta_int.h"
 
+_Static_assert(STA_VPARAM > STA_FPARAM + STORE_STA_FNODES_MAX,
+               "the viewer's parameter comes after every filter parameter");
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BATCH_OF(p) "(" p " >> " STR(SQ_BATCH_SHIFT) ")"

@@ -388,6 +388,16 @@ static void bind_value(sqlite3_stmt *s, int i, const struct store_sta_value *v)
 #define P_ID 31
 
 /* Check the values and links of in for entity e (create: mandatory ones present). */
+static enum tk_rc must_own(struct sq_store *sq, enum store_sta_entity e, int64_t id);
+
+int store_sta_link_changes(enum store_sta_entity from, enum store_sta_entity to)
+{
+    return (to == STORE_STA_THING &&
+            (from == STORE_STA_LOCATION || from == STORE_STA_HLOCATION ||
+             from == STORE_STA_DATASTREAM)) ||
+           (from == STORE_STA_OBSERVATION && to == STORE_STA_DATASTREAM);
+}
+
 static enum tk_rc check_input(struct sq_store *sq, const struct store_sta_input *in, int create)
 {
     size_t np;
@@ -430,6 +440,8 @@ static enum tk_rc check_input(struct sq_store *sq, const struct store_sta_input 
                 return store__fail(&sq->base, TK_EINVAL, "a %s has one %s", names[in->entity],
                                    names[l->to]);
         enum tk_rc rc = need(sq, l->to, l->id);
+        if (!rc && !sq->view_all && store_sta_link_changes(in->entity, l->to))
+            rc = must_own(sq, l->to, l->id);
         if (rc)
             return rc;
     }
@@ -1460,9 +1472,14 @@ enum tk_rc store_sta_update(struct store *st, int64_t id, const struct store_sta
     rc = store_sqlite__write_enter(sq, &nested, 1);
     if (rc)
         return rc;
-    /* adding a link to an entity one can see (a deep insert putting an existing Location
-     * under a new Thing) changes none of its properties: any writer may */
-    if (in->set == 0 && !in->replace_links)
+    /* a deep insert putting an existing Location under a new Thing adds the Thing to the
+     * Location's and changes nothing the Location says: any writer who sees it may (the
+     * Thing moves: check_input wants it the writer's). Every other change (a to-one link
+     * moves the entity; a Location added to a Thing moves the Thing) is its creator's. */
+    int adds_thing = in->entity == STORE_STA_LOCATION && in->set == 0 && !in->replace_links;
+    for (size_t i = 0; adds_thing && i < in->nlinks; i++)
+        adds_thing = in->links[i].to == STORE_STA_THING;
+    if (adds_thing)
         rc = need(sq, in->entity, id);
     else
         rc = must_own(sq, in->entity, id);

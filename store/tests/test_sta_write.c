@@ -263,11 +263,28 @@ static void test_private(void)
             CHECK_EQ_INT(store_sta_delete(st, STORE_STA_THING, thing), TK_ENOTFOUND);
             CHECK_EQ_INT(obs_create(ds, T0 + 8 * MIN_US, 1.0, 0, NULL), TK_ENOTFOUND);
         }
-        if (!viewers[v].all)
+        if (!viewers[v].all) {
             CHECK_EQ_INT(store_sta_delete(st, STORE_STA_THING, city), TK_EINVAL);
+            /* moving the city's Datastream under another Thing is a change of it; adding a
+             * Thing to the city's Location is not */
+            struct store_sta_input mv = {.entity = STORE_STA_DATASTREAM};
+            add_link(&mv, STORE_STA_THING, city);
+            CHECK_EQ_INT(store_sta_update(st, city_ds, &mv), TK_EINVAL);
+            struct store_sta_input at = {.entity = STORE_STA_LOCATION};
+            add_link(&at, STORE_STA_THING, city); /* the city's Thing would move */
+            CHECK_EQ_INT(store_sta_update(st, city_loc, &at), TK_EINVAL);
+            CHECK_EQ_INT(obs_create(city_ds, T0 + 9 * MIN_US, 1.0, 0, NULL), TK_EINVAL);
+            struct store_sta_input mvt = {.entity = STORE_STA_THING};
+            add_link(&mvt, STORE_STA_LOCATION, loc);
+            CHECK_EQ_INT(store_sta_update(st, city, &mvt), TK_EINVAL);
+        }
     }
-    /* made public by its owner: everyone sees it; deleted: its owner row goes with it */
+    /* the owner may put its Thing at the city's Location: the Location does not change */
     store_sta_viewer_set(st, 0, "Firm A");
+    struct store_sta_input at = {.entity = STORE_STA_LOCATION};
+    add_link(&at, STORE_STA_THING, thing);
+    CHECK_EQ_INT(store_sta_update(st, city_loc, &at), TK_OK);
+    /* made public by its owner: everyone sees it; deleted: its owner row goes with it */
     struct store_sta_input pub = {.entity = STORE_STA_THING};
     json(&pub, 3, "{\"access\":\"public\"}");
     CHECK_EQ_INT(store_sta_update(st, thing, &pub), TK_OK);

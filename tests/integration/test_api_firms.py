@@ -13,7 +13,8 @@ write key. Checked:
 - B cannot PATCH or DELETE it (404), nor post Observations into it, nor link to it;
 - scope escalation refused: a read key POSTing (403), a write key on /admin/* (403), a
   key naming another owner in the body (403); a write key changing a city device's Thing
-  or another firm's public Thing (403);
+  or another firm's public Thing (403), also through a deep insert, readings posted into
+  the city's Datastream or a Datastream added to its Thing (403);
 - a key revoked with takumi-admin while the API runs is refused (401) from the next request.
 Prints the number of requests that probed the private data and were answered without it."""
 import json
@@ -286,6 +287,29 @@ def test_scope_escalation():
     assert r.status == 403, r.body
     r = req("DELETE", "/v1.1/Things(%d)" % city, key="a_write")
     assert r.status == 403, r.body
+    # nor through a deep insert: the city's Datastream moved under a new Thing, a new
+    # Location added to the city's Thing
+    city_ds = req("GET", "/v1.1/Things(%d)/Datastreams" % city).json()["value"][0]["@iot.id"]
+    r = req("POST", "/v1.1/Things", {"name": "thief", "description": "d",
+                                     "Datastreams": [{"@iot.id": city_ds}]}, key="b_write")
+    assert r.status == 403, r.body
+    r = req("POST", "/v1.1/Locations", {"name": "elsewhere", "description": "d",
+                                        "encodingType": "application/geo+json",
+                                        "location": {"type": "Point", "coordinates": [0, 0]},
+                                        "Things": [{"@iot.id": city}]}, key="b_write")
+    assert r.status == 403, r.body
+    # nor readings into the city's Datastream, nor a Datastream onto the city's Thing
+    n_ds = len(req("GET", "/v1.1/Things(%d)/Datastreams" % city).json()["value"])
+    r = req("POST", "/v1.1/Datastreams(%d)/Observations" % city_ds,
+            {"phenomenonTime": tw.ts(5), "result": 99}, key="b_write")
+    assert r.status == 403, r.body
+    r = req("POST", "/v1.1/Things(%d)/Datastreams" % city, tw.deep_thing("x")["Datastreams"][0],
+            key="b_write")
+    assert r.status == 403, r.body
+    assert req("GET", "/v1.1/Datastreams(%d)/Observations" % city_ds).json()["value"] == []
+    assert len(req("GET", "/v1.1/Things(%d)/Datastreams" % city).json()["value"]) == n_ds
+    assert req("GET", "/v1.1/Datastreams(%d)/Thing" % city_ds).json()["@iot.id"] == city
+    assert len(req("GET", "/v1.1/Things(%d)/Locations" % city).json()["value"]) == 1
     assert req("GET", "/v1.1/Things(%d)" % city).status == 200
 
 

@@ -248,6 +248,7 @@ int api_access_admit(struct api_access *a, const struct api_request *req,
     who->scopes = 0;
     who->key_id = 0;
     who->owner[0] = '\0';
+    api_viewer_set(req->st, who); /* anonymous until a key says otherwise */
     snprintf(name, sizeof name, "a:%s", who->client);
     int shape = presented_key(req, &key, &klen);
     if (shape == 0 && !key) {
@@ -265,6 +266,7 @@ int api_access_admit(struct api_access *a, const struct api_request *req,
         who->key_id = k.id;
         who->scopes = widen(k.scopes);
         snprintf(who->owner, sizeof who->owner, "%s", k.owner);
+        api_viewer_set(req->st, who);
         snprintf(name, sizeof name, "k:%lld", (long long)k.id);
         if (!api_limiter_take(a->lim, name, k.rate_per_min, now, &retry))
             return refuse_rate(rep, retry, "this key");

@@ -382,6 +382,10 @@ int api_suppress_named(const struct api_principal *who, const char *property, do
  *  query of Observations made for who, so that rows, $filter and $orderby see withheld
  *  results as null. Rows then say which results were withheld (row[n + 1]). */
 struct store_sta_withhold api_withhold(const struct api_principal *who);
+/** Tell store connection st whom its reads and writes are for (firm-private data,
+ *  store_sta_viewer_set): admin keys see and may change everything, other keys their
+ *  owner's private Things, anonymous callers no private Thing. */
+void api_viewer_set(struct store *st, const struct api_principal *who);
 /* The marker next to a withheld value: "resultQuality": API_SUPPRESSED_MARK. */
 #define API_SUPPRESSED_MARK "suppressed"
 

@@ -273,6 +273,8 @@ void api_export_csv(const struct api_request *req, struct api_reply *rep, const 
     enum tk_rc rc = store_open(cfg->db, &opt, &c->st);
     if (!rc)
         rc = store_sta_init(c->st);
+    if (!rc)
+        api_viewer_set(c->st, &c->who);
     if (rc) {
         api_reply_error(rep, api_err_of_rc(rc), NULL, "store: %s",
                         c->st ? store_errmsg(c->st) : tk_strerror(rc));

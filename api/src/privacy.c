@@ -1,4 +1,8 @@
-/* The privacy rule of SPEC section 5, in one place: counts of people (people_flow in/out)
+/* Who may see what, in one place. Firm-private data (docs/api.md, Access): api_viewer_set
+ * tells a store connection whose request it serves; the store hides other owners' private
+ * Things and everything under them in every query it builds.
+ *
+ * The privacy rule of SPEC section 5: counts of people (people_flow in/out)
  * and of Wi-Fi devices (wifi_ap) under API_SUPPRESS_BELOW in one interval could single
  * out a person, so they are withheld from anonymous callers and from keys without
  * read:raw (admin holds it). Water levels, temperatures and battery voltages are never
@@ -53,6 +57,14 @@ int api_suppress_named(const struct api_principal *who, const char *property, do
         if (strcmp(tk_quantity_info((enum tk_quantity)q)->name, property) == 0)
             return api_suppress(who, q, value);
     return 0;
+}
+
+void api_viewer_set(struct store *st, const struct api_principal *who)
+{
+    if (!who || who->anonymous)
+        store_sta_viewer_set(st, 0, NULL);
+    else
+        store_sta_viewer_set(st, (who->scopes & API_SCOPE_ADMIN) != 0, who->owner);
 }
 
 struct store_sta_withhold api_withhold(const struct api_principal *who)

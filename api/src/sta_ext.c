@@ -309,6 +309,19 @@ static void latest(const struct api_request *req, struct api_reply *rep)
         store_error(req, rep, rc);
         goto cleanup;
     }
+    /* ids named by the caller: another owner's private Datastream reads as one that does
+     * not exist (the listed page came from a query that hides them already) */
+    for (size_t i = 0; ids && *ids && i < l.n; i++) {
+        struct store_sta_query q = {
+            .entity = STORE_STA_DATASTREAM, .has_id = 1, .id = l.id[i], .top = 1};
+        int64_t seen_n = 0;
+        if (found[i] && (rc = store_sta_count(req->st, &q, &seen_n)) != TK_OK) {
+            store_error(req, rep, rc);
+            goto cleanup;
+        }
+        if (!seen_n)
+            found[i] = 0;
+    }
     struct api_buf *b = &rep->body;
     char link[API_LINK_PREFIX_MAX];
     size_t link_len = api_link_prefix(req->cfg, link);

@@ -224,6 +224,52 @@ static enum tk_rc parse_time(struct wctx *w, const char *s, size_t len, int64_t 
 }
 
 /* One property value of entity e from JSON v into in->v[p]. */
+/* A Thing's properties.access ("private" or "public") and properties.owner (if given, the
+ * key's own owner: nobody publishes in another firm's name; admin keys may name anyone).
+ * 1 after failing w. */
+static int owner_claim(struct wctx *w, const json_t *props, const char *field)
+{
+    const struct api_principal *who = w->req->who;
+    const json_t *a = json_object_get(props, "access");
+    const json_t *o = json_object_get(props, "owner");
+    if (a && (!json_is_string(a) || (strcmp(json_string_value(a), "private") != 0 &&
+                                     strcmp(json_string_value(a), "public") != 0))) {
+        fail(w, API_E_BADREQ, field, "%s.access: \"private\" or \"public\"", field);
+        return 1;
+    }
+    if (!o)
+        return 0;
+    if (!json_is_string(o)) {
+        fail(w, API_E_BADREQ, field, "%s.owner must be a string, not %s", field, type_name(o));
+        return 1;
+    }
+    if ((who->scopes & API_SCOPE_ADMIN) || strcmp(json_string_value(o), who->owner) == 0)
+        return 0;
+    fail(w, API_E_FORBIDDEN, field,
+         "%s.owner: API key %lld publishes for its owner '%s' only, not for '%.64s'", field,
+         (long long)who->key_id, who->owner, json_string_value(o));
+    return 1;
+}
+
+/* Before a PATCH, PUT or DELETE: 404 for what the caller cannot see, 403 for what it did
+ * not create (store_sta_may_change); 0 when it may go ahead. */
+static int refuse_change(struct wctx *w, enum store_sta_entity e, int64_t id)
+{
+    int may = 0;
+    enum tk_rc rc = store_sta_may_change(w->req->st, e, id, &may);
+    if (rc == TK_ENOTFOUND)
+        return fail(w, API_E_NOTFOUND, NULL, "%s(%lld) does not exist", api_set_name(e),
+                    (long long)id) != TK_OK;
+    if (rc)
+        return fail_store(w, rc, NULL) != TK_OK;
+    if (!may)
+        return fail(w, API_E_FORBIDDEN, NULL,
+                    "%s(%lld) was not created by '%s': only its creator or an admin key may"
+                    " change it",
+                    api_set_name(e), (long long)id, w->req->who->owner) != TK_OK;
+    return 0;
+}
+
 static enum tk_rc prop_value(struct wctx *w, struct texts *tx, enum store_sta_entity e,
                              struct store_sta_input *in, int p, const json_t *v, const json_t *obj,
                              const char *field)
@@ -310,6 +356,8 @@ static enum tk_rc prop_value(struct wctx *w, struct texts *tx, enum store_sta_en
     }
     if (strcmp(name, "properties") == 0 && !json_is_object(v))
         return fail(w, API_E_BADREQ, field, "%s must be an object, not %s", field, type_name(v));
+    if (e == STORE_STA_THING && strcmp(name, "properties") == 0 && owner_claim(w, v, field))
+        return TK_EINVAL;
     if (strcmp(name, "unitOfMeasurement") == 0) {
         if (!json_is_object(v))
             return fail(w, API_E_BADREQ, field,
@@ -371,6 +419,9 @@ static enum tk_rc add_link(struct wctx *w, struct store_sta_input *in, enum stor
 {
     if (in->nlinks == STORE_STA_LINKS_MAX)
         return fail(w, API_E_BADREQ, field, "more than %d related entities", STORE_STA_LINKS_MAX);
+    /* an Observation into a Datastream, a Datastream onto a Thing...: the target changes */
+    if (store_sta_link_changes(in->entity, to) && refuse_change(w, to, id))
+        return TK_EINVAL;
     in->links[in->nlinks++] = (struct store_sta_link){to, id};
     return TK_OK;
 }
@@ -451,7 +502,12 @@ static enum tk_rc create_one(struct wctx *w, enum store_sta_entity e, const json
             *out = ref;
             return TK_OK;
         }
-        /* an existing entity put under the new one: it now links to it */
+        /* an existing entity put under the new one: it now links to it. Only an existing
+         * Location under a new Thing leaves the entity as it was; anything else is a
+         * change of it, its creator's to make (the store refuses it too) */
+        if (!(e == STORE_STA_LOCATION && parent->to == STORE_STA_THING) &&
+            refuse_change(w, e, ref))
+            return TK_EINVAL;
         struct store_sta_input up = {.entity = e, .nlinks = 1, .links = {*parent}};
         enum tk_rc rc = store_sta_update(w->req->st, ref, &up);
         if (rc)
@@ -1023,6 +1079,8 @@ void api_sta_write(const struct api_request *req, struct api_reply *rep)
              api_set_name(last->entity));
         goto done;
     }
+    if (refuse_change(&w, last->entity, last->id))
+        goto done;
     if (m == API_M_DELETE) {
         rc = store_sta_delete(req->st, last->entity, last->id);
         if (rc)

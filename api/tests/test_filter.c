@@ -381,6 +381,15 @@ static void test_store(void)
     CHECK(strstr(plan, "SEARCH s USING PRIMARY KEY (batch=? AND ds_id=? AND t_us>? AND t_us<?)"));
     if (!strstr(plan, "t_us>? AND t_us<?"))
         fprintf(stderr, "plan:\n%s", plan);
+    /* and still for a caller from whom other owners' private Things are hidden */
+    store_sta_viewer_set(g_st, 0, NULL);
+    CHECK_EQ_INT(store_sta_plan(g_st, &q, plan, sizeof plan), TK_OK);
+    CHECK(strstr(plan, "SEARCH o USING PRIMARY KEY (ds_id=? AND t_us>? AND t_us<?)"));
+    CHECK(strstr(plan, "SEARCH s USING PRIMARY KEY (batch=? AND ds_id=? AND t_us>? AND t_us<?)"));
+    if (!strstr(plan, "ds_id=? AND t_us>? AND t_us<?"))
+        fprintf(stderr, "plan (hiding private Things):\n%s", plan);
+    CHECK_EQ_INT(n_of(STORE_STA_OBSERVATION, ds, range), 10);
+    store_sta_viewer_set(g_st, 1, NULL);
     api_filter_free(f);
 
     /* strings on Things */

@@ -236,6 +236,36 @@ enum tk_rc store_sta_plan(struct store *st, const struct store_sta_query *q, cha
 enum tk_rc store_sta_snapshot_begin(struct store *st) TK_WUR;
 void store_sta_snapshot_end(struct store *st);
 
+/* ---- firm-private data ------------------------------------------------------------------
+ * A Thing created through the API with properties {"access": "private"} is private to the
+ * owner of the key that created it: that Thing, its Datastreams, their Observations, its
+ * HistoricalLocations, and the Locations, Sensors, ObservedProperties and
+ * FeaturesOfInterest that only private Things of other owners use do not exist for anyone
+ * else. The rule is part of every query's SQL (rows, $filter paths, $expand, $count,
+ * cursors), so no condition can probe a hidden row. A connection sees everything until
+ * told otherwise (the city's own tools); the API sets the caller on each request. */
+
+/** Whom the following reads and writes on st are for. all: every private Thing is visible
+ *  and every entity may be changed (admin keys, the city's tools). owner (borrowed, may be
+ *  NULL or "" for anonymous callers): the key's owner, whose private Things stay visible;
+ *  entities created on st from now on are recorded as this owner's. */
+void store_sta_viewer_set(struct store *st, int all, const char *owner);
+
+/** Whether the viewer of st may change or delete (e, id): *may = 1 for an admin viewer, for
+ *  entities created by the viewer's owner, for Observations and HistoricalLocations of a
+ *  Datastream or Thing the owner created; 0 for anything else (the city's devices, other
+ *  owners' public entities). TK_ENOTFOUND when the viewer cannot see the entity at all;
+ *  TK_EDB / TK_EBUSY from the backend. */
+enum tk_rc store_sta_may_change(struct store *st, enum store_sta_entity e, int64_t id,
+                                int *may) TK_WUR;
+
+/** 1 when linking an entity of type from to one of type to changes the latter, so that
+ *  only a viewer who may change it may make the link: an Observation added to a
+ *  Datastream, a Datastream or HistoricalLocation added to a Thing, a Location given to
+ *  a Thing (it moves). 0 for links that leave the target as it was (a Thing at an
+ *  existing Location, a Datastream with an existing Sensor). */
+int store_sta_link_changes(enum store_sta_entity from, enum store_sta_entity to);
+
 /* ---- writes (operators' POST, PATCH, PUT, DELETE) -----------------------------------------
  * Each call is all-or-nothing. Calls made between store_begin and store_commit form one
  * transaction (a deep insert): a failed call then undoes only its own changes, and the

@@ -299,6 +299,7 @@ static enum tk_rc sq_open(const char *path, const struct store_options *opt, str
     if (!sq)
         return TK_ENOMEM;
     sq->base.ops = &store_sqlite__ops;
+    sq->view_all = 1;
     sq->readonly = o.readonly != 0;
     sq->stage_rows = o.stage_rows ? o.stage_rows : SQ_STAGE_ROWS_DEFAULT;
 

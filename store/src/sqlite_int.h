@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-#define SQ_SCHEMA_VERSION 8
+#define SQ_SCHEMA_VERSION 9
 #define SQ_STAGE_ROWS_DEFAULT 262144
 /* Staged rows are keyed (batch, ds, t) with batch = id >> SQ_BATCH_SHIFT: a commit writes
  * into the few newest batches only (sequential pages), and a per-datastream lookup seeks
@@ -205,6 +205,10 @@ struct sq_store {
         uint64_t used;
     } sta_cache[SQ_STA_CACHE_N];
     uint64_t sta_tick;
+
+    /* whom SensorThings reads and writes are for (store_sta_viewer_set) */
+    int view_all;        /* every private Thing visible (the default) */
+    char view_owner[64]; /* "" : anonymous; owner recorded for what is created */
 
     /* rows added in this transaction, written to obs_staging at commit (sqlite_writer.c) */
     struct sq_row *pend;

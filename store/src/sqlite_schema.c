@@ -287,6 +287,33 @@ static const char schema_v8[] =
     " device_id TEXT PRIMARY KEY, online INTEGER NOT NULL, fw TEXT, battery_v REAL,"
     " rssi_dbm INTEGER, received_us INTEGER NOT NULL) WITHOUT ROWID;";
 
+/* Firm-private data (docs/api.md, Access): who created an entity through the API (the
+ * key's owner), and for Things whether it is private (properties.access = "private").
+ * Entities the city's own tools create have no row: public, changed by admin keys only.
+ * Rows leave with their entity, so a reused id never inherits an owner. */
+static const char schema_v9[] =
+    "CREATE TABLE sta_owners("
+    " entity INTEGER NOT NULL," /* enum store_sta_entity */
+    " id INTEGER NOT NULL,"
+    " owner TEXT NOT NULL,"
+    " private INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (entity, id)) WITHOUT ROWID;"
+    "CREATE INDEX sta_owners_private ON sta_owners(entity, private, owner);"
+    "CREATE TRIGGER sta_owners_things AFTER DELETE ON things BEGIN"
+    " DELETE FROM sta_owners WHERE entity = 0 AND id = old.id; END;"
+    "CREATE TRIGGER sta_owners_locations AFTER DELETE ON locations BEGIN"
+    " DELETE FROM sta_owners WHERE entity = 1 AND id = old.id; END;"
+    "CREATE TRIGGER sta_owners_hlocations AFTER DELETE ON historical_locations BEGIN"
+    " DELETE FROM sta_owners WHERE entity = 2 AND id = old.id; END;"
+    "CREATE TRIGGER sta_owners_datastreams AFTER DELETE ON datastreams BEGIN"
+    " DELETE FROM sta_owners WHERE entity = 3 AND id = old.id; END;"
+    "CREATE TRIGGER sta_owners_sensors AFTER DELETE ON sensors BEGIN"
+    " DELETE FROM sta_owners WHERE entity = 4 AND id = old.id; END;"
+    "CREATE TRIGGER sta_owners_oproperties AFTER DELETE ON observed_properties BEGIN"
+    " DELETE FROM sta_owners WHERE entity = 5 AND id = old.id; END;"
+    "CREATE TRIGGER sta_owners_fois AFTER DELETE ON features_of_interest BEGIN"
+    " DELETE FROM sta_owners WHERE entity = 7 AND id = old.id; END;";
+
 struct migration {
     const char *sql;
     enum tk_rc (*convert)(struct sq_store *sq); /* NULL: none */
@@ -302,6 +329,7 @@ static const struct migration migrations[SQ_SCHEMA_VERSION] = {
     {schema_v6, NULL, NULL},
     {schema_v7, NULL, NULL},
     {schema_v8, NULL, NULL},
+    {schema_v9, NULL, NULL},
 };
 
 static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)

@@ -24,6 +24,9 @@
 
 #include "sqlite_sta_int.h"
 
+_Static_assert(STA_VPARAM > STA_FPARAM + STORE_STA_FNODES_MAX,
+               "the viewer's parameter comes after every filter parameter");
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BATCH_OF(p) "(" p " >> " STR(SQ_BATCH_SHIFT) ")"
@@ -224,17 +227,23 @@ static enum tk_rc obs_arms_(const struct store_sta_query *q, struct sqlbuf *main
 
 /* The FROM .. WHERE of both arms, with the filter; *cte when the staging arm walks the
  * batches. */
-static enum tk_rc obs_arms(const struct store_sta_query *q, struct sqlbuf *main_arm,
+static enum tk_rc obs_arms(const struct store_sta_query *q, int hide, struct sqlbuf *main_arm,
                            struct sqlbuf *stage_arm, int *cte, const char **why)
 {
     enum tk_rc rc = obs_arms_(q, main_arm, stage_arm, cte);
-    if (rc || !q->filter)
+    if (rc)
         return rc;
+    if (hide) {
+        store_sta__visible_sql(main_arm, STORE_STA_OBSERVATION, "o");
+        store_sta__visible_sql(stage_arm, STORE_STA_OBSERVATION, "s");
+    }
+    if (!q->filter)
+        return TK_OK;
     rc = store_sta__filter_sql(main_arm, q->filter, STORE_STA_OBSERVATION, "o", 0, &q->withhold,
-                               why);
+                               hide, why);
     if (!rc)
         rc = store_sta__filter_sql(stage_arm, q->filter, STORE_STA_OBSERVATION, "s", 1,
-                                   &q->withhold, why);
+                                   &q->withhold, hide, why);
     return rc;
 }
 
@@ -279,14 +288,14 @@ static enum tk_rc obs_arms_(const struct store_sta_query *q, struct sqlbuf *main
     return TK_OK;
 }
 
-static enum tk_rc build_list(const struct store_sta_query *q, struct sqlbuf *b, struct sqlbuf *m,
-                             struct sqlbuf *s, const char **why)
+static enum tk_rc build_list(const struct store_sta_query *q, int hide, struct sqlbuf *b,
+                             struct sqlbuf *m, struct sqlbuf *s, const char **why)
 {
     const struct ent *en = &ents[q->entity];
     enum tk_rc rc = TK_OK;
     if (q->entity == STORE_STA_OBSERVATION) {
         int cte;
-        rc = obs_arms(q, m, s, &cte, why);
+        rc = obs_arms(q, hide, m, s, &cte, why);
         if (rc)
             return rc;
         b->overflow |= m->overflow | s->overflow;
@@ -305,21 +314,23 @@ static enum tk_rc build_list(const struct store_sta_query *q, struct sqlbuf *b, 
             put(b, " AND %s", find_nav(q->parent, q->entity)->cond);
         if (q->has_id)
             put(b, " AND e.id = ?2");
+        if (hide)
+            store_sta__visible_sql(b, q->entity, "e");
         if (q->filter)
-            rc = store_sta__filter_sql(b, q->filter, q->entity, "e", 0, &q->withhold, why);
+            rc = store_sta__filter_sql(b, q->filter, q->entity, "e", 0, &q->withhold, hide, why);
         order_by(b, q, 0);
     }
     put(b, " LIMIT ?3 OFFSET ?4");
     return rc;
 }
 
-static enum tk_rc build_count(const struct store_sta_query *q, struct sqlbuf *b, struct sqlbuf *m,
-                              struct sqlbuf *s, const char **why)
+static enum tk_rc build_count(const struct store_sta_query *q, int hide, struct sqlbuf *b,
+                              struct sqlbuf *m, struct sqlbuf *s, const char **why)
 {
     const struct ent *en = &ents[q->entity];
     if (q->entity == STORE_STA_OBSERVATION) {
         int cte;
-        enum tk_rc rc = obs_arms(q, m, s, &cte, why);
+        enum tk_rc rc = obs_arms(q, hide, m, s, &cte, why);
         if (rc)
             return rc;
         b->overflow |= m->overflow | s->overflow;
@@ -332,8 +343,10 @@ static enum tk_rc build_count(const struct store_sta_query *q, struct sqlbuf *b,
         put(b, " AND %s", find_nav(q->parent, q->entity)->cond);
     if (q->has_id)
         put(b, " AND e.id = ?2");
+    if (hide)
+        store_sta__visible_sql(b, q->entity, "e");
     if (q->filter)
-        return store_sta__filter_sql(b, q->filter, q->entity, "e", 0, &q->withhold, why);
+        return store_sta__filter_sql(b, q->filter, q->entity, "e", 0, &q->withhold, hide, why);
     return TK_OK;
 }
 
@@ -437,6 +450,12 @@ static enum tk_rc prepare(struct sq_store *sq, const struct store_sta_query *q,
     if (np >= 4)
         sqlite3_bind_int64(*out, 4, q->skip > 0 ? q->skip : 0);
     store_sta__filter_bind(*out, q->filter);
+    if (np >= STA_VPARAM) {
+        if (sq->view_owner[0])
+            sqlite3_bind_text(*out, STA_VPARAM, sq->view_owner, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(*out, STA_VPARAM);
+    }
     return TK_OK;
 }
 
@@ -507,7 +526,7 @@ static enum tk_rc check_store(struct store *st)
     return TK_OK;
 }
 
-typedef enum tk_rc (*sql_builder)(const struct store_sta_query *q, struct sqlbuf *b,
+typedef enum tk_rc (*sql_builder)(const struct store_sta_query *q, int hide, struct sqlbuf *b,
                                   struct sqlbuf *m, struct sqlbuf *s, const char **why);
 
 /* The Observations of one Datastream share its quantity: when that quantity is not one the
@@ -554,7 +573,7 @@ static enum tk_rc build_prepared(struct sq_store *sq, const struct store_sta_que
     (*bb)->b.len = (*bb)->m.len = (*bb)->s.len = 0;
     (*bb)->b.overflow = (*bb)->m.overflow = (*bb)->s.overflow = 0;
     (*bb)->b.s[0] = (*bb)->m.s[0] = (*bb)->s.s[0] = '\0';
-    rc = build(q, &(*bb)->b, &(*bb)->m, &(*bb)->s, &why);
+    rc = build(q, store_sta__hides(sq), &(*bb)->b, &(*bb)->m, &(*bb)->s, &why);
     if (rc)
         return store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
     return prepare(sq, q, &(*bb)->b, out);
@@ -698,7 +717,7 @@ enum tk_rc store_sta_plan(struct store *st, const struct store_sta_query *q, cha
     if (!bb)
         return TK_ENOMEM;
     const char *why = NULL;
-    rc = build_list(q, &bb[0].b, &bb[0].m, &bb[0].s, &why);
+    rc = build_list(q, store_sta__hides(sq), &bb[0].b, &bb[0].m, &bb[0].s, &why);
     if (rc) {
         rc = store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
         goto cleanup;
@@ -725,6 +744,15 @@ cleanup:
     release(sq, s);
     free(bb);
     return rc;
+}
+
+void store_sta_viewer_set(struct store *st, int all, const char *owner)
+{
+    if (check_store(st))
+        return;
+    struct sq_store *sq = sq_of(st);
+    sq->view_all = all != 0;
+    snprintf(sq->view_owner, sizeof sq->view_owner, "%s", owner ? owner : "");
 }
 
 /* BEGIN and COMMIT through the statement cache: an API request makes one of each. */

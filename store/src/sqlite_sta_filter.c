@@ -118,6 +118,45 @@ static const struct {
      " WHERE gf.id = @S.id) AND coalesce(@T.foi_id, " FOI_OF("@T.ds_id") ") = @S.id"},
 };
 
+/* Visibility of firm-private data (store_sta.h): what hides each entity, on its alias @T.
+ * Locations, Sensors, ObservedProperties and FeaturesOfInterest are hidden when every
+ * Thing (Datastream, Observation) that uses them is hidden, and they are used at all. */
+#define H "(" HIDDEN_THINGS ")"
+#define ONLY_HIDDEN(uses)                                                                          \
+    "NOT (EXISTS (" uses " IN " H ") AND NOT EXISTS (" uses " NOT IN " H "))"
+static const char *const vis[STORE_STA_N] = {
+    [STORE_STA_THING] = "@T.id NOT IN " H,
+    [STORE_STA_LOCATION] = ONLY_HIDDEN(
+        "SELECT 1 FROM thing_locations vl WHERE vl.location_id = @T.id AND vl.thing_id"),
+    [STORE_STA_HLOCATION] = "@T.thing_id NOT IN " H,
+    [STORE_STA_DATASTREAM] = "@T.thing_id NOT IN " H,
+    [STORE_STA_SENSOR] =
+        ONLY_HIDDEN("SELECT 1 FROM datastreams vd WHERE vd.sensor_id = @T.id AND vd.thing_id"),
+    [STORE_STA_OPROPERTY] = ONLY_HIDDEN(
+        "SELECT 1 FROM datastreams vd WHERE vd.observed_property_id = @T.id AND vd.thing_id"),
+    [STORE_STA_OBSERVATION] = "@T.ds_id NOT IN (SELECT id FROM datastreams WHERE thing_id IN " H ")",
+    [STORE_STA_FOI] = ONLY_HIDDEN(
+        "SELECT 1 FROM (SELECT vl.thing_id AS t FROM thing_locations vl"
+        " WHERE vl.location_id = @T.location_id UNION ALL SELECT vd.thing_id FROM obs_foi_ds vf"
+        " JOIN datastreams vd ON vd.id = vf.ds_id WHERE vf.foi_id = @T.id) WHERE t"),
+};
+#undef H
+
+int store_sta__hides(const struct sq_store *sq)
+{
+    return !sq->view_all;
+}
+
+static void tmpl(struct sqlbuf *b, const char *t, const char *T, const char *S, const char *F);
+
+void store_sta__visible_sql(struct sqlbuf *b, enum store_sta_entity e, const char *alias)
+{
+    if ((unsigned)e >= STORE_STA_N)
+        return;
+    store_sta__put(b, " AND ");
+    tmpl(b, vis[e], alias, alias, alias);
+}
+
 static const char *link_cond(enum store_sta_entity from, enum store_sta_entity to)
 {
     for (size_t i = 0; i < sizeof flinks / sizeof flinks[0]; i++)
@@ -155,6 +194,7 @@ struct fctx {
     const char *alias;
     int staged;
     const struct store_sta_withhold *w;
+    int hide; /* paths walk only the entities the viewer may see */
     struct chain ch[CHAINS_MAX];
     size_t nch;
     int next_alias;
@@ -531,6 +571,8 @@ static int predicate(struct fctx *c, int i, int depth)
             else
                 snprintf(foi, sizeof foi, "%s.foi_id", src);
             tmpl(c->b, cond, cur, src, foi);
+            if (c->hide)
+                store_sta__visible_sql(c->b, p->nav[s], cur);
             store_sta__put(c->b, " AND ");
             memcpy(prev, cur, sizeof prev);
             src = prev;
@@ -578,10 +620,17 @@ static int cond(struct fctx *c, int i, int depth)
 
 enum tk_rc store_sta__filter_sql(struct sqlbuf *b, const struct store_sta_filter *f,
                                  enum store_sta_entity e, const char *alias, int staged,
-                                 const struct store_sta_withhold *w, const char **why)
+                                 const struct store_sta_withhold *w, int hide,
+                                 const char **why)
 {
-    struct fctx c = {
-        .b = b, .f = f, .e = e, .alias = alias, .staged = staged, .w = w, .next_alias = 1};
+    struct fctx c = {.b = b,
+                     .f = f,
+                     .e = e,
+                     .alias = alias,
+                     .staged = staged,
+                     .w = w,
+                     .hide = hide,
+                     .next_alias = 1};
     if (!f || !f->nodes || f->n == 0 || f->n > STORE_STA_FNODES_MAX) {
         *why = "an empty filter";
         return TK_EINVAL;

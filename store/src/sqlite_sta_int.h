@@ -31,6 +31,19 @@ struct sqlbuf {
 /** Append printf-style text; on overflow set b->overflow and ignore further text. */
 void store_sta__put(struct sqlbuf *b, const char *fmt, ...) TK_PRINTF(2, 3);
 
+/* The viewer's owner (NULL for anonymous callers), bound where a query hides the private
+ * Things of others; well above the filter's parameters (STA_FPARAM + STORE_STA_FNODES_MAX). */
+#define STA_VPARAM 300
+/* The Things private to an owner other than the viewer ?300 (IS NOT: anonymous sees none). */
+#define HIDDEN_THINGS                                                                              \
+    "SELECT id FROM sta_owners WHERE entity = 0 AND private = 1 AND owner IS NOT ?300"
+
+/** 1 when queries on sq must hide other owners' private Things. */
+int store_sta__hides(const struct sq_store *sq);
+/** Append " AND <entity e named alias is visible to the viewer>" (alias as in the filter:
+ *  an Observation alias has ds_id). */
+void store_sta__visible_sql(struct sqlbuf *b, enum store_sta_entity e, const char *alias);
+
 /* A filter's values are bound at ?(STA_FPARAM + node index); ?1..?4 are the query's own. */
 #define STA_FPARAM 5
 
@@ -39,7 +52,8 @@ void store_sta__put(struct sqlbuf *b, const char *fmt, ...) TK_PRINTF(2, 3);
  *  TK_EINVAL (message in *why) for a tree the compiler cannot use. */
 enum tk_rc store_sta__filter_sql(struct sqlbuf *b, const struct store_sta_filter *f,
                                  enum store_sta_entity e, const char *alias, int staged,
-                                 const struct store_sta_withhold *w, const char **why) TK_WUR;
+                                 const struct store_sta_withhold *w, int hide,
+                                 const char **why) TK_WUR;
 /** Append the condition "the result of the Observation named alias is withheld" under w
  *  (w->mask != 0). Only constants of the server go into it, never client text. */
 void store_sta__withheld_sql(struct sqlbuf *b, const struct store_sta_withhold *w,

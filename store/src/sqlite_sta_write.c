@@ -240,6 +240,17 @@ static enum tk_rc collect(struct sq_store *sq, const char *sql, int64_t key, int
 }
 
 /* TK_OK if entity (e, id) exists, TK_ENOTFOUND (with a message) if not. */
+/* 1 if the viewer may see (e, id) (which exists), 0 if not, -1 on error (*rc). */
+static int visible(struct sq_store *sq, enum store_sta_entity e, int64_t id, enum tk_rc *rc)
+{
+    if (!store_sta__hides(sq))
+        return 1;
+    struct store_sta_query q = {.entity = e, .has_id = 1, .id = id, .top = 1};
+    int64_t n = 0;
+    *rc = store_sta_count(&sq->base, &q, &n);
+    return *rc ? -1 : n > 0;
+}
+
 static enum tk_rc need(struct sq_store *sq, enum store_sta_entity e, int64_t id)
 {
     static const char *const sql[STORE_STA_N] = {
@@ -256,6 +267,8 @@ static enum tk_rc need(struct sq_store *sq, enum store_sta_entity e, int64_t id)
     int64_t one;
     enum tk_rc rc = TK_OK;
     int f = first_int(sq, SW_NEED + (int)e, sql[e], &id, 1, &one, &rc);
+    if (f > 0)
+        f = visible(sq, e, id, &rc); /* another owner's private data does not exist here */
     if (f < 0)
         return rc;
     if (f == 0)
@@ -375,6 +388,16 @@ static void bind_value(sqlite3_stmt *s, int i, const struct store_sta_value *v)
 #define P_ID 31
 
 /* Check the values and links of in for entity e (create: mandatory ones present). */
+static enum tk_rc must_own(struct sq_store *sq, enum store_sta_entity e, int64_t id);
+
+int store_sta_link_changes(enum store_sta_entity from, enum store_sta_entity to)
+{
+    return (to == STORE_STA_THING &&
+            (from == STORE_STA_LOCATION || from == STORE_STA_HLOCATION ||
+             from == STORE_STA_DATASTREAM)) ||
+           (from == STORE_STA_OBSERVATION && to == STORE_STA_DATASTREAM);
+}
+
 static enum tk_rc check_input(struct sq_store *sq, const struct store_sta_input *in, int create)
 {
     size_t np;
@@ -417,6 +440,8 @@ static enum tk_rc check_input(struct sq_store *sq, const struct store_sta_input 
                 return store__fail(&sq->base, TK_EINVAL, "a %s has one %s", names[in->entity],
                                    names[l->to]);
         enum tk_rc rc = need(sq, l->to, l->id);
+        if (!rc && !sq->view_all && store_sta_link_changes(in->entity, l->to))
+            rc = must_own(sq, l->to, l->id);
         if (rc)
             return rc;
     }
@@ -680,6 +705,8 @@ static enum tk_rc obs_load(struct sq_store *sq, int64_t id, struct obs *out)
     return rc;
 }
 
+static enum tk_rc record_owner(struct sq_store *sq, enum store_sta_entity e, int64_t id);
+
 /* The FeatureOfInterest an Observation of ds gets when none is given: the one at its
  * Thing's Location (the same the reads assume for staged rows), made from that Location
  * when it has none yet. */
@@ -707,8 +734,10 @@ static enum tk_rc default_foi(struct sq_store *sq, int64_t ds, int64_t *foi)
              " location_id) SELECT name, description, encoding_type, location, id FROM locations"
              " WHERE id = ?1",
              &loc, 1, NULL);
-    if (!rc)
+    if (!rc) {
         *foi = sqlite3_last_insert_rowid(sq->db);
+        rc = record_owner(sq, STORE_STA_FOI, *foi);
+    }
     return rc;
 }
 
@@ -1309,6 +1338,103 @@ static enum tk_rc finish(struct sq_store *sq, int nested, enum tk_rc rc)
     return store_sqlite__write_leave(sq, nested, rc);
 }
 
+/* ---- owners (firm-private data, store_sta.h) ----------------------------------------------- */
+
+/* Record the viewer's owner as the creator of (e, id); a Thing's privacy follows its
+ * properties.access. Observations belong to their Datastream's owner: no row each. */
+static enum tk_rc record_owner(struct sq_store *sq, enum store_sta_entity e, int64_t id)
+{
+    if (!sq->view_owner[0] || e == STORE_STA_OBSERVATION)
+        return TK_OK;
+    sqlite3_stmt *s = NULL;
+    int src = sqlite3_prepare_v2(
+        sq->db,
+        "INSERT OR REPLACE INTO sta_owners (entity, id, owner, private) VALUES (?1, ?2, ?3,"
+        " ?1 = 0 AND (SELECT CASE WHEN json_valid(properties) THEN"
+        " json_extract(properties, '$.access') IS 'private' ELSE 0 END FROM things WHERE id = ?2))",
+        -1, &s, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int(s, 1, (int)e);
+        sqlite3_bind_int64(s, 2, id);
+        sqlite3_bind_text(s, 3, sq->view_owner, -1, SQLITE_TRANSIENT);
+        src = sqlite3_step(s);
+    }
+    sqlite3_finalize(s);
+    return src == SQLITE_DONE ? TK_OK : store_sqlite__err(sq, src, "recording an owner");
+}
+
+/* After a Thing's properties change: its privacy follows properties.access again (only
+ * for Things created through the API, which have an owner). */
+static enum tk_rc reprivate(struct sq_store *sq, int64_t thing)
+{
+    return run(sq, -1,
+               "UPDATE sta_owners SET private = (SELECT CASE WHEN json_valid(properties) THEN"
+               " json_extract(properties, '$.access') IS 'private' ELSE 0 END FROM things"
+               " WHERE id = ?1) WHERE entity = 0 AND id = ?1",
+               &thing, 1, NULL);
+}
+
+static enum tk_rc may_change(struct sq_store *sq, enum store_sta_entity e, int64_t id, int *may)
+{
+    static const char *const sql[STORE_STA_N] = {
+        [STORE_STA_HLOCATION] =
+            "SELECT owner FROM sta_owners WHERE (entity = 2 AND id = ?1) OR (entity = 0 AND"
+            " id = (SELECT thing_id FROM historical_locations WHERE id = ?1))"
+            " ORDER BY entity DESC LIMIT 1",
+        [STORE_STA_OBSERVATION] =
+            "SELECT owner FROM sta_owners WHERE entity = 3 AND id = (SELECT ds_id FROM"
+            " observations WHERE id = ?1 UNION ALL SELECT ds_id FROM obs_staging"
+            " WHERE batch = (?1 >> " STR(SQ_BATCH_SHIFT) ") AND id = ?1 LIMIT 1)",
+    };
+    *may = 0;
+    enum tk_rc rc = need(sq, e, id);
+    if (rc || sq->view_all) {
+        *may = !rc;
+        return rc;
+    }
+    if (!sq->view_owner[0])
+        return TK_OK;
+    sqlite3_stmt *s = NULL;
+    int src = sqlite3_prepare_v2(
+        sq->db, sql[e] ? sql[e] : "SELECT owner FROM sta_owners WHERE entity = ?2 AND id = ?1", -1,
+        &s, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, id);
+        if (sqlite3_bind_parameter_count(s) >= 2)
+            sqlite3_bind_int(s, 2, (int)e);
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW) {
+            const char *o = (const char *)sqlite3_column_text(s, 0);
+            *may = o && strcmp(o, sq->view_owner) == 0;
+            src = SQLITE_DONE;
+        }
+    }
+    sqlite3_finalize(s);
+    return src == SQLITE_DONE ? TK_OK : store_sqlite__err(sq, src, "reading an owner");
+}
+
+/* The same refusal whichever way the change comes (the API asks first, for its 403). */
+static enum tk_rc must_own(struct sq_store *sq, enum store_sta_entity e, int64_t id)
+{
+    int may = 0;
+    enum tk_rc rc = may_change(sq, e, id, &may);
+    if (rc || may)
+        return rc;
+    return store__fail(&sq->base, TK_EINVAL,
+                       "%s(%lld) was not created by '%s': only its creator or an admin key may"
+                       " change it",
+                       names[e], (long long)id, sq->view_owner);
+}
+
+enum tk_rc store_sta_may_change(struct store *st, enum store_sta_entity e, int64_t id, int *may)
+{
+    *may = 0;
+    enum tk_rc rc = check_store(st);
+    if (rc || (unsigned)e >= STORE_STA_N)
+        return rc ? rc : TK_EINVAL;
+    return may_change(sq_of(st), e, id, may);
+}
+
 enum tk_rc store_sta_create(struct store *st, const struct store_sta_input *in, int64_t *id)
 {
     enum tk_rc rc = check_store(st);
@@ -1328,6 +1454,8 @@ enum tk_rc store_sta_create(struct store *st, const struct store_sta_input *in, 
         if (!rc)
             rc = reg_after(sq, in, nid, 1);
     }
+    if (!rc)
+        rc = record_owner(sq, in->entity, nid);
     rc = finish(sq, nested, rc);
     if (!rc && id)
         *id = nid;
@@ -1344,7 +1472,17 @@ enum tk_rc store_sta_update(struct store *st, int64_t id, const struct store_sta
     rc = store_sqlite__write_enter(sq, &nested, 1);
     if (rc)
         return rc;
-    rc = need(sq, in->entity, id);
+    /* a deep insert putting an existing Location under a new Thing adds the Thing to the
+     * Location's and changes nothing the Location says: any writer who sees it may (the
+     * Thing moves: check_input wants it the writer's). Every other change (a to-one link
+     * moves the entity; a Location added to a Thing moves the Thing) is its creator's. */
+    int adds_thing = in->entity == STORE_STA_LOCATION && in->set == 0 && !in->replace_links;
+    for (size_t i = 0; adds_thing && i < in->nlinks; i++)
+        adds_thing = in->links[i].to == STORE_STA_THING;
+    if (adds_thing)
+        rc = need(sq, in->entity, id);
+    else
+        rc = must_own(sq, in->entity, id);
     if (!rc)
         rc = check_input(sq, in, 0);
     if (!rc && in->entity == STORE_STA_OBSERVATION) {
@@ -1354,6 +1492,8 @@ enum tk_rc store_sta_update(struct store *st, int64_t id, const struct store_sta
         if (!rc)
             rc = reg_after(sq, in, id, 0);
     }
+    if (!rc && in->entity == STORE_STA_THING)
+        rc = reprivate(sq, id);
     return finish(sq, nested, rc);
 }
 
@@ -1367,6 +1507,8 @@ enum tk_rc store_sta_delete(struct store *st, enum store_sta_entity e, int64_t i
     rc = store_sqlite__write_enter(sq, &nested, 1);
     if (rc)
         return rc;
-    rc = delete_in_tx(sq, e, id);
+    rc = must_own(sq, e, id);
+    if (!rc)
+        rc = delete_in_tx(sq, e, id);
     return finish(sq, nested, rc);
 }

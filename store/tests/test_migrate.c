@@ -118,7 +118,7 @@ int main(void)
     CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
     if (!st)
         return tk_check_result("store_migrate");
-    CHECK_EQ_INT(store_schema_version(st), 8);
+    CHECK_EQ_INT(store_schema_version(st), 9);
 
     /* the registry reads back */
     struct store_device d;
@@ -208,7 +208,7 @@ int main(void)
 
     /* opening again does not migrate twice; a newer schema is refused */
     CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
-    CHECK_EQ_INT(store_schema_version(st), 8);
+    CHECK_EQ_INT(store_schema_version(st), 9);
     store_close(st);
     sqlite3 *db;
     CHECK_EQ_INT(sqlite3_open(t.path, &db), SQLITE_OK);

@@ -169,6 +169,133 @@ static void check_latest(int64_t ds, int64_t want_id)
         CHECK_EQ_INT(p.id, want_id);
 }
 
+/* Rows of e the viewer sees whose navigation path (nav, prop) equals text: the $filter
+ * "Thing/name eq 'x'" as the API hands it over. */
+static int64_t count_where(enum store_sta_entity e, enum store_sta_entity nav, int prop,
+                          const char *text_)
+{
+    struct store_sta_fnode nd[3];
+    memset(nd, 0, sizeof nd);
+    nd[0].op = STORE_F_PATH;
+    nd[0].path.nnav = nav == e ? 0 : 1;
+    nd[0].path.nav[0] = nav;
+    nd[0].path.prop = prop;
+    nd[1].op = STORE_F_LIT;
+    nd[1].v = (struct store_sta_value){.type = STORE_STA_TEXT, .s = text_, .len = strlen(text_)};
+    nd[2].op = STORE_F_EQ;
+    nd[2].nargs = 2;
+    nd[2].arg[0] = 0;
+    nd[2].arg[1] = 1;
+    struct store_sta_filter f = {nd, 3, 2};
+    struct store_sta_query q = {.entity = e, .top = -1, .filter = &f};
+    int64_t n = -1;
+    CHECK_EQ_INT(store_sta_count(st, &q, &n), TK_OK);
+    return n;
+}
+
+static int64_t count_id(enum store_sta_entity e, int64_t id)
+{
+    struct store_sta_query q = {.entity = e, .has_id = 1, .id = id, .top = -1};
+    int64_t n = -1;
+    CHECK_EQ_INT(store_sta_count(st, &q, &n), TK_OK);
+    return n;
+}
+
+/* Firm-private data: the rule is in the SQL of every query, for every viewer. */
+static void test_private(void)
+{
+    int64_t city_loc = location_create(132.40, 34.30);
+    int64_t city = thing_create("city gauge", city_loc);
+    int64_t city_ds = ds_create(city);
+    store_sta_viewer_set(st, 0, "Firm A");
+    int64_t loc = location_create(132.41, 34.31);
+    struct store_sta_input in = {.entity = STORE_STA_THING};
+    text(&in, 1, "secret");
+    text(&in, 2, "a private thing");
+    json(&in, 3, "{\"access\":\"private\"}");
+    add_link(&in, STORE_STA_LOCATION, loc);
+    int64_t thing = 0;
+    CHECK_EQ_INT(store_sta_create(st, &in, &thing), TK_OK);
+    int64_t ds = ds_create(thing);
+    int64_t ob = 0;
+    CHECK_EQ_INT(obs_create(ds, T0 + 7 * MIN_US, 4.5, 0, &ob), TK_OK);
+    int64_t sensor = related(STORE_STA_DATASTREAM, ds, STORE_STA_SENSOR);
+    int64_t foi = related(STORE_STA_OBSERVATION, ob, STORE_STA_FOI);
+    CHECK(sensor > 0 && foi > 0);
+
+    static const struct {
+        int all;
+        const char *owner;
+        int sees;
+    } viewers[] = {{0, NULL, 0}, {0, "Firm B", 0}, {0, "Firm A", 1}, {1, "City ops", 1}};
+    for (size_t v = 0; v < sizeof viewers / sizeof viewers[0]; v++) {
+        store_sta_viewer_set(st, viewers[v].all, viewers[v].owner);
+        int s = viewers[v].sees;
+        CHECK_EQ_INT(count_id(STORE_STA_THING, thing), s);
+        CHECK_EQ_INT(count_id(STORE_STA_DATASTREAM, ds), s);
+        CHECK_EQ_INT(count_id(STORE_STA_OBSERVATION, ob), s);
+        CHECK_EQ_INT(count_id(STORE_STA_LOCATION, loc), s);
+        CHECK_EQ_INT(count_id(STORE_STA_SENSOR, sensor), s);
+        CHECK_EQ_INT(count_id(STORE_STA_FOI, foi), s);
+        CHECK_EQ_INT(count(STORE_STA_HLOCATION, 1, STORE_STA_THING, thing), s);
+        CHECK_EQ_INT(count(STORE_STA_OBSERVATION, 1, STORE_STA_DATASTREAM, ds), s);
+        CHECK_EQ_INT(count(STORE_STA_DATASTREAM, 1, STORE_STA_THING, thing), s);
+        CHECK_EQ_INT(count(STORE_STA_THING, 1, STORE_STA_DATASTREAM, ds), s);
+        /* $filter through a navigation path cannot probe it */
+        CHECK_EQ_INT(count_where(STORE_STA_DATASTREAM, STORE_STA_THING, 1, "secret"), s);
+        CHECK_EQ_INT(count_where(STORE_STA_THING, STORE_STA_THING, 1, "secret"), s);
+        CHECK_EQ_INT(count_where(STORE_STA_LOCATION, STORE_STA_THING, 1, "secret"), s);
+        /* the city's entities are everyone's */
+        CHECK_EQ_INT(count_id(STORE_STA_THING, city), 1);
+        CHECK_EQ_INT(count_id(STORE_STA_DATASTREAM, city_ds), 1);
+        CHECK_EQ_INT(count_id(STORE_STA_LOCATION, city_loc), 1);
+        /* writes: another owner's private data does not exist; the city's is admin's */
+        int may = -1;
+        enum tk_rc rc = store_sta_may_change(st, STORE_STA_THING, thing, &may);
+        CHECK_EQ_INT(rc, s ? TK_OK : TK_ENOTFOUND);
+        CHECK_EQ_INT(may, s);
+        CHECK_EQ_INT(store_sta_may_change(st, STORE_STA_OBSERVATION, ob, &may),
+                     s ? TK_OK : TK_ENOTFOUND);
+        CHECK_EQ_INT(may, s);
+        CHECK_EQ_INT(store_sta_may_change(st, STORE_STA_THING, city, &may), TK_OK);
+        CHECK_EQ_INT(may, viewers[v].all);
+        if (!s) {
+            CHECK_EQ_INT(store_sta_delete(st, STORE_STA_THING, thing), TK_ENOTFOUND);
+            CHECK_EQ_INT(obs_create(ds, T0 + 8 * MIN_US, 1.0, 0, NULL), TK_ENOTFOUND);
+        }
+        if (!viewers[v].all) {
+            CHECK_EQ_INT(store_sta_delete(st, STORE_STA_THING, city), TK_EINVAL);
+            /* moving the city's Datastream under another Thing is a change of it; adding a
+             * Thing to the city's Location is not */
+            struct store_sta_input mv = {.entity = STORE_STA_DATASTREAM};
+            add_link(&mv, STORE_STA_THING, city);
+            CHECK_EQ_INT(store_sta_update(st, city_ds, &mv), TK_EINVAL);
+            struct store_sta_input at = {.entity = STORE_STA_LOCATION};
+            add_link(&at, STORE_STA_THING, city); /* the city's Thing would move */
+            CHECK_EQ_INT(store_sta_update(st, city_loc, &at), TK_EINVAL);
+            CHECK_EQ_INT(obs_create(city_ds, T0 + 9 * MIN_US, 1.0, 0, NULL), TK_EINVAL);
+            struct store_sta_input mvt = {.entity = STORE_STA_THING};
+            add_link(&mvt, STORE_STA_LOCATION, loc);
+            CHECK_EQ_INT(store_sta_update(st, city, &mvt), TK_EINVAL);
+        }
+    }
+    /* the owner may put its Thing at the city's Location: the Location does not change */
+    store_sta_viewer_set(st, 0, "Firm A");
+    struct store_sta_input at = {.entity = STORE_STA_LOCATION};
+    add_link(&at, STORE_STA_THING, thing);
+    CHECK_EQ_INT(store_sta_update(st, city_loc, &at), TK_OK);
+    /* made public by its owner: everyone sees it; deleted: its owner row goes with it */
+    struct store_sta_input pub = {.entity = STORE_STA_THING};
+    json(&pub, 3, "{\"access\":\"public\"}");
+    CHECK_EQ_INT(store_sta_update(st, thing, &pub), TK_OK);
+    store_sta_viewer_set(st, 0, NULL);
+    CHECK_EQ_INT(count_id(STORE_STA_THING, thing), 1);
+    store_sta_viewer_set(st, 0, "Firm A");
+    CHECK_EQ_INT(store_sta_delete(st, STORE_STA_THING, thing), TK_OK);
+    store_sta_viewer_set(st, 1, NULL);
+    CHECK_EQ_INT(store_sta_delete(st, STORE_STA_THING, city), TK_OK);
+}
+
 int main(void)
 {
     struct tmpdb db;
@@ -364,6 +491,8 @@ int main(void)
     /* the device's stream was not touched by any of it */
     CHECK_EQ_INT(count(STORE_STA_OBSERVATION, 1, STORE_STA_DATASTREAM, dds), 148);
     check_rollups(dds);
+
+    test_private();
 
     store_close(st);
     tmpdb_remove(&db);

@@ -417,6 +417,9 @@ def test_create_observations():
 
 def test_bad_bodies():
     stack()
+    # a Thing and Datastream of this key's owner: a write key adds only to its own
+    mine = post("/v1.1/Things", deep_thing("bad bodies", n_obs=0))["@iot.id"]
+    mine_ds = get("/v1.1/Things(%d)/Datastreams" % mine)["value"][0]["@iot.id"]
     before = counts()
     thing = {"name": "x", "description": "y"}
     refused("POST", "/v1.1/Things", None, 400, "EINVAL", raw='{"name": ', text="not valid JSON")
@@ -427,7 +430,7 @@ def test_bad_bodies():
     refused("POST", "/v1.1/Things", dict(thing, **{"@iot.id": 5}), 400, "EINVAL", field="@iot.id")
     refused("POST", "/v1.1/Things", [thing], 400, "EINVAL")
     ds = deep_thing("bad")["Datastreams"][0]
-    ds["Thing"] = {"@iot.id": 1}
+    ds["Thing"] = {"@iot.id": mine}
     for uom, why in (({"name": "m", "symbol": "m"}, "definition"), ("metre", "object"),
                      (dict(UOM, scale=1), "scale"), (dict(UOM, symbol=3), "symbol")):
         refused("POST", "/v1.1/Datastreams", dict(ds, unitOfMeasurement=uom), 400, "EINVAL",
@@ -439,7 +442,7 @@ def test_bad_bodies():
                      ({"type": "Polygon", "coordinates": [1, 2]}, "arrays"),
                      ("here", "GeoJSON")):
         refused("POST", "/v1.1/Locations", dict(loc, location=geo), 400, "EINVAL", field="location", text=why)
-    obs = {"phenomenonTime": ts(0), "result": 1, "Datastream": {"@iot.id": 1}}
+    obs = {"phenomenonTime": ts(0), "result": 1, "Datastream": {"@iot.id": mine_ds}}
     refused("POST", "/v1.1/Observations", dict(obs, phenomenonTime="2026-11-26 00:00"), 400, "EINVAL",
             field="phenomenonTime", text="RFC 3339")
     refused("POST", "/v1.1/Observations", dict(obs, phenomenonTime=ts(10) + "/" + ts(5)), 400, "EINVAL",

@@ -4,9 +4,15 @@
 //         server (the browser's own cost) as the baseline;
 //   latency: publish (mqtt.js over TCP, as the gauge) -> ingest -> broker -> the page's
 //         marker, for `readings` readings one at a time, against a plain MQTT subscriber
-//         (mqtt.js over TCP, the dashboard identity) receiving the same observations.
+//         (mqtt.js over TCP, the dashboard identity) receiving the same observations;
+//   alerts: `crossings` times a reading above the gauge's warning level, then one below its
+//         clear threshold, published with mosquitto_pub -l as the gauge; per crossing, the
+//         publish -> the alert engine's new alert listed highlighted in the page
+//         (#alert-list li.new, stamped by a MutationObserver), against the same alert on
+//         city/alerts/ID at a plain MQTT subscriber (mqtt.js, the dashboard identity).
 // Prints one JSON object. Every wait is bounded.
 import { createRequire } from 'node:module';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -100,6 +106,70 @@ try {
     browser_median_ms: median(browserMs), browser_p99_ms: pct(browserMs, 99),
     mqtt_sub_median_ms: median(subMs), mqtt_sub_p99_ms: pct(subMs, 99), mqtt_sub_n: subMs.length,
   };
+
+  // ---- publish -> browser alert ----
+  if (spec.alerts) {
+    const A = spec.alerts;
+    const subAlerts = []; // { at, msg }
+    sub.on('message', (topic, payload) => {
+      if (topic === `city/alerts/${spec.gauge.id}`) subAlerts.push({ at: Date.now(), msg: JSON.parse(payload.toString()) });
+    });
+    await new Promise((res, rej) => sub.subscribe(`city/alerts/${spec.gauge.id}`, { qos: 0 }, (e) => (e ? rej(e) : res())));
+    await page.evaluate((dev) => {
+      window.benchAlertSeen = {}; // alert key -> first time listed highlighted
+      const list = document.getElementById('alert-list');
+      const stamp = () => {
+        for (const li of list.querySelectorAll(`li.new[data-device="${dev}"]`)) {
+          if (!(li.dataset.alert in window.benchAlertSeen)) window.benchAlertSeen[li.dataset.alert] = Date.now();
+        }
+      };
+      new MutationObserver(stamp).observe(list, { childList: true, subtree: true, attributes: true });
+    }, spec.gauge.id);
+    const pub = spawn(A.mosquitto_pub, ['-h', spec.mqtt.host, '-p', String(spec.mqtt.port), '-u', spec.gauge.id,
+      '-P', spec.gauge.password, '-t', `city/water_level/${spec.gauge.id}/reading`, '-q', '1', '-l'],
+    { stdio: ['pipe', 'ignore', 'pipe'] });
+    let pubErr = '';
+    pub.stderr.on('data', (d) => { pubErr += d; });
+    const waitFor = async (what, f, ms = 15000) => {
+      for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 2))) {
+        const v = await f();
+        if (v) return v;
+      }
+      throw new Error(`no ${what} within ${ms} ms${pubErr ? `; mosquitto_pub: ${pubErr}` : ''}`);
+    };
+    const alertBrowser = [];
+    const alertSub = [];
+    let ts = t0ts + (spec.readings + 60) * 1000;
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // mosquitto_pub connected
+      for (let i = 0; i < A.crossings; i++) {
+        const n0 = subAlerts.length;
+        const send = (level) => {
+          ts += 10000;
+          pub.stdin.write(`${JSON.stringify({ v: 1, id: spec.gauge.id, seq: seq++, ts, level_m: level })}\n`);
+        };
+        const sent = Date.now();
+        send(A.high);
+        const raised = await waitFor('raised alert on MQTT', () => subAlerts.slice(n0).find((m) => m.msg.event === 'raised'));
+        const key = `id:${raised.msg.id}`;
+        const seen = await waitFor(`${key} highlighted in the page`, () => page.evaluate((k) => window.benchAlertSeen[k], key));
+        alertSub.push(raised.at - sent);
+        alertBrowser.push(seen - sent);
+        send(A.low);
+        await waitFor('cleared alert on MQTT', () => subAlerts.slice(n0).find((m) => m.msg.event === 'cleared' && m.msg.id === raised.msg.id));
+        await waitFor(`${key} gone from the page`, () => page.evaluate((k) => !document.querySelector(`#alert-list li[data-alert="${k}"]`), key));
+        await new Promise((r) => setTimeout(r, A.gap_ms));
+      }
+    } finally {
+      pub.stdin.end();
+      await new Promise((r) => { const t = setTimeout(() => { pub.kill(); r(); }, 5000); pub.on('exit', () => { clearTimeout(t); r(); }); });
+    }
+    out.alerts = {
+      crossings: alertBrowser.length,
+      browser_median_ms: median(alertBrowser), browser_p99_ms: pct(alertBrowser, 99),
+      mqtt_sub_median_ms: median(alertSub), mqtt_sub_p99_ms: pct(alertSub, 99),
+    };
+  }
   await ctx.close();
 } finally {
   for (const c of clients) c.end(true);

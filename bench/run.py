@@ -10,6 +10,7 @@ baselines measured in the same run (the machine is shared and noisy).
   (f) 30 days of hourly averages                          (store-bench)
   (g) the CoAP field gateway: bench/gateway.py (its own table)
   (h) the dashboard in headless Chromium: load size and time, publish -> browser latency
+      of a reading and of an alert
       (bench/dashboard.py)
   (i) alert latency: a level crossing published -> its alert on city/alerts (bench/alerts.py),
       against the raw MQTT transport of the same readings
@@ -213,7 +214,7 @@ def main():
     dash = None
     if not a.skip_dashboard:
         print("measuring (h) the dashboard in headless Chromium ...", file=sys.stderr)
-        dash = dashboard.measure(3 if a.quick else 5, 20 if a.quick else 50)
+        dash = dashboard.measure(3 if a.quick else 5, 20 if a.quick else 50, 10 if a.quick else 30)
     print("measuring (i) alert latency ...", file=sys.stderr)
     al = bench_alerts(a.quick)
     api_figs = {}

@@ -1,8 +1,9 @@
 /* The alert engine on a real store: settings (defaults from the calibration, rules,
  * JSON), alerts stored and rendered as the schema says, the published config, restart
  * recovery (a reopened store gives the same open alert, its points and the fast state,
- * so the next change updates the same alert), filters of store_alert_list, device
- * status. */
+ * so the next change updates the same alert), filters and pages of store_alert_list,
+ * device status. With the argument "pg", against the PostgreSQL store in TK_TEST_PG_URI
+ * (ctest ingest_alert_io_pg, under tests/pg/pgserver.py). */
 #include <math.h>
 
 #include "alert_io.h"
@@ -103,7 +104,7 @@ static int count(const struct store_alert_filter *f)
     return n;
 }
 
-static void engine(struct tmpdb *db, struct store_device *dev)
+static void engine(const char *uri, struct store_device *dev)
 {
     struct ing_pub *pub = NULL;
     struct ing_alert_gauge *g = NULL;
@@ -136,7 +137,7 @@ static void engine(struct tmpdb *db, struct store_device *dev)
     /* restart: a new store connection and a freshly loaded gauge */
     free(g);
     store_close(st);
-    CHECK_EQ_INT(store_open(db->path, NULL, &st), TK_OK);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
     char id_copy[TK_ID_MAX + 1];
     snprintf(id_copy, sizeof id_copy, "%s", dev->id);
     CHECK_EQ_INT(store_device_get(st, id_copy, dev), TK_OK);
@@ -224,6 +225,70 @@ static void engine(struct tmpdb *db, struct store_device *dev)
     ing_pub_destroy(pub);
 }
 
+/* A callback that reads the store while the walk is under way. */
+static int reread_cb(const struct store_alert *a, void *ud)
+{
+    struct store_alert again;
+    CHECK_EQ_INT(store_alert_get(st, a->id, &again), TK_OK);
+    CHECK(again.id == a->id && strcmp(again.device_id, a->device_id) == 0);
+    int *n = ud;
+    (*n)++;
+    return 0;
+}
+
+/* More alerts than one statement reads at a time (pg_alert.c reads 256 a page). */
+static void pages(void)
+{
+    struct store_alert a = {.cond = STORE_ALERT_LEVEL,
+                            .active = 0,
+                            .severity = STORE_SEV_CAUTION,
+                            .severity_max = STORE_SEV_DANGER,
+                            .lat = 35.1,
+                            .lon = 139.1,
+                            .start_us = T0,
+                            .end_us = T0 + MIN_US,
+                            .updated_us = T0,
+                            .rev = 1};
+    snprintf(a.device_id, sizeof a.device_id, "wl-many");
+    snprintf(a.name, sizeof a.name, "many");
+    CHECK_EQ_INT(store_begin(st), TK_OK);
+    for (int i = 0; i < 600; i++)
+        CHECK_EQ_INT(store_alert_add(st, &a), TK_OK);
+    CHECK_EQ_INT(store_commit(st), TK_OK);
+    struct store_alert_filter f = {.state = 0, .cond = -1, .device_id = "wl-many"};
+    CHECK_EQ_INT(count(&f), 600);
+    int n = 0;
+    int64_t total = 0;
+    CHECK_EQ_INT(store_alert_list(st, &f, reread_cb, &n, &total), TK_OK);
+    CHECK_EQ_INT(n, 600);
+    f.skip = 10;
+    f.top = 300;
+    n = 0;
+    CHECK_EQ_INT(store_alert_list(st, &f, count_cb, &n, &total), TK_OK);
+    CHECK_EQ_INT(n, 300);
+    CHECK_EQ_INT(total, 600);
+    f.skip = 590;
+    f.top = 0;
+    n = 0;
+    CHECK_EQ_INT(store_alert_list(st, &f, count_cb, &n, &total), TK_OK);
+    CHECK_EQ_INT(n, 10);
+    f.skip = 700; /* past the end: nothing, and still the count */
+    n = 0;
+    total = -1;
+    CHECK_EQ_INT(store_alert_list(st, &f, count_cb, &n, &total), TK_OK);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(total, 600);
+    /* an alert added in a transaction that is rolled back is not kept */
+    CHECK_EQ_INT(store_begin(st), TK_OK);
+    CHECK_EQ_INT(store_alert_add(st, &a), TK_OK);
+    store_rollback(st);
+    f = (struct store_alert_filter){.state = -1, .cond = -1, .device_id = "wl-many"};
+    CHECK_EQ_INT(count(&f), 600);
+    CHECK_EQ_INT(store_alert_get(st, a.id, &a), TK_ENOTFOUND);
+    a.id = INT64_C(1) << 50;
+    CHECK_EQ_INT(store_alert_update(st, &a), TK_ENOTFOUND);
+}
+
 static void status(void)
 {
     struct store_device_status s = {.online = 1,
@@ -247,19 +312,24 @@ static void status(void)
     CHECK_EQ_INT(store_device_status_put(st, &s), TK_EINVAL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    struct tmpdb db;
-    tmpdb_make(&db);
-    CHECK_EQ_INT(store_open(db.path, NULL, &st), TK_OK);
+    struct tmpdb db = {{0}, {0}};
+    char uri[1024];
+    test_store_uri(argc, argv, &db, uri, sizeof uri);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
+    if (!st)
+        return tk_check_result("ingest_alert_io");
     struct store_device dev = test_device("wl-kita-001", TK_KIND_WATER_LEVEL, 35.66, 139.70);
     dev.mount_height_m = 2.5;
     snprintf(dev.name, sizeof dev.name, "Kita inlet");
     CHECK_EQ_INT(store_device_add(st, &dev, &dev), TK_OK);
     settings(&dev);
-    engine(&db, &dev);
+    engine(uri, &dev);
+    pages();
     status();
     store_close(st);
-    tmpdb_remove(&db);
+    if (db.dir[0])
+        tmpdb_remove(&db);
     return tk_check_result("ingest_alert_io");
 }

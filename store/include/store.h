@@ -358,8 +358,8 @@ enum tk_rc store_device_status_put(struct store *st, const struct store_device_s
 enum tk_rc store_device_status_get(struct store *st, const char *device_id,
                                    struct store_device_status *out) TK_WUR;
 
-/* What a backend offers beyond readings, delivery state and quarantine (the PostgreSQL
- * backend has not all of it yet): callers skip what is missing instead of failing. */
+/* What a backend offers beyond readings, delivery state and quarantine (the SQLite and
+ * PostgreSQL backends offer all of it): callers skip what is missing instead of failing. */
 enum store_cap {
     STORE_CAP_ALERTS = 1u << 0,   /* alerts, their settings, device status */
     STORE_CAP_COUNTERS = 1u << 1, /* the ingest's counters (operator view) */

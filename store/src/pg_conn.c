@@ -118,12 +118,29 @@ static enum tk_rc check(struct pg_store *pg, PGresult *res, PGresult **out, cons
     return TK_OK;
 }
 
+enum tk_rc store_pg__run_tagged(struct pg_store *pg, const char *tag, int i, int n,
+                                const char *const *vals, PGresult **out, const char *what)
+{
+    char name[16];
+    snprintf(name, sizeof name, "%s%d", tag, i);
+    return check(pg, PQexecPrepared(pg->conn, name, n, vals, NULL, NULL, 0), out, what);
+}
+
 enum tk_rc store_pg__run(struct pg_store *pg, enum pg_stmt ps, int n, const char *const *vals,
                          PGresult **out, const char *what)
 {
-    char name[16];
-    snprintf(name, sizeof name, "tk%d", (int)ps);
-    return check(pg, PQexecPrepared(pg->conn, name, n, vals, NULL, NULL, 0), out, what);
+    return store_pg__run_tagged(pg, "tk", (int)ps, n, vals, out, what);
+}
+
+enum tk_rc store_pg__prepare(struct pg_store *pg, const char *tag, const char *const *sql, int n)
+{
+    enum tk_rc rc = TK_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%s%d", tag, i);
+        rc = check(pg, PQprepare(pg->conn, name, sql[i], 0, NULL), NULL, "preparing a statement");
+    }
+    return rc;
 }
 
 enum tk_rc store_pg__query(struct pg_store *pg, const char *sql, int n, const char *const *vals,
@@ -136,6 +153,80 @@ enum tk_rc store_pg__exec(struct pg_store *pg, const char *sql, const char *what
 {
     return check(pg, PQexec(pg->conn, sql), NULL, what);
 }
+
+int64_t store_pg__changes(PGresult *res)
+{
+    return strtoll(PQcmdTuples(res), NULL, 10);
+}
+
+const char *store_pg__fmt_i(struct pg_num *n, int64_t v)
+{
+    snprintf(n->s, sizeof n->s, "%" PRId64, v);
+    return n->s;
+}
+
+const char *store_pg__fmt_d(struct pg_num *n, double v)
+{
+    snprintf(n->s, sizeof n->s, "%.17g", v);
+    return n->s;
+}
+
+/* ---- a growing text buffer (array literals) ---------------------------------------- */
+
+static void text_reserve(struct pg_text *b, size_t more)
+{
+    if (b->oom || b->len + more + 1 <= b->cap)
+        return;
+    size_t ncap = b->cap ? b->cap : 4096;
+    while (ncap < b->len + more + 1)
+        ncap *= 2;
+    char *np = realloc(b->p, ncap);
+    if (!np) {
+        b->oom = 1;
+        return;
+    }
+    b->p = np;
+    b->cap = ncap;
+}
+
+void store_pg__text_put(struct pg_text *b, const char *s, size_t n)
+{
+    text_reserve(b, n);
+    if (b->oom)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void store_pg__text_int(struct pg_text *b, int64_t v, int null)
+{
+    char s[32];
+    int n = null ? snprintf(s, sizeof s, "NULL") : snprintf(s, sizeof s, "%" PRId64, v);
+    store_pg__text_put(b, s, (size_t)n);
+}
+
+void store_pg__text_quoted(struct pg_text *b, const char *s)
+{
+    if (!s) {
+        store_pg__text_put(b, "NULL", 4);
+        return;
+    }
+    store_pg__text_put(b, "\"", 1);
+    for (const char *p = s; *p;) {
+        size_t k = strcspn(p, "\"\\");
+        store_pg__text_put(b, p, k);
+        p += k;
+        if (*p) {
+            char esc[2] = {'\\', *p};
+            store_pg__text_put(b, esc, 2);
+            p++;
+        }
+    }
+    store_pg__text_put(b, "\"", 1);
+}
+
+/* ---- results ------------------------------------------------------------------------ */
 
 int64_t store_pg__int(PGresult *res, int row, int col)
 {
@@ -172,6 +263,25 @@ enum tk_rc store_pg__write_leave(struct pg_store *pg, int nested, enum tk_rc rc)
         return rc;
     }
     return store_pg__commit(&pg->base);
+}
+
+enum tk_rc store_pg__write_tagged(struct pg_store *pg, const char *tag, int i, int n,
+                                  const char *const *vals, PGresult **out, const char *what)
+{
+    int nested;
+    enum tk_rc rc = store_pg__write_enter(pg, &nested);
+    if (rc)
+        return rc;
+    PGresult *res = NULL;
+    rc = store_pg__run_tagged(pg, tag, i, n, vals, out ? &res : NULL, what);
+    rc = store_pg__write_leave(pg, nested, rc);
+    if (rc) {
+        PQclear(res);
+        return rc;
+    }
+    if (out)
+        *out = res;
+    return TK_OK;
 }
 
 void store_pg__ds_forget(struct pg_store *pg)
@@ -274,12 +384,12 @@ enum tk_rc store_pg__session(struct pg_store *pg)
     if (!rc && pg->readonly)
         rc = store_pg__exec(pg, "SET default_transaction_read_only = on",
                             "configuring a read-only session");
-    for (int i = 0; i < PS_N && !rc; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "tk%d", i);
-        rc = check(pg, PQprepare(pg->conn, name, pg_sql[i], 0, NULL), NULL,
-                   "preparing a statement");
-    }
+    if (!rc)
+        rc = store_pg__prepare(pg, "tk", pg_sql, PS_N);
+    if (!rc)
+        rc = store_pg__access_prepare(pg);
+    if (!rc)
+        rc = store_pg__alert_prepare(pg);
     return rc;
 }
 
@@ -364,4 +474,24 @@ const struct store_ops store_pg__ops = {
     .aggregate = store_pg__aggregate,
     .maintain = store_pg__maintain,
     .retention = store_pg__retention,
+    .apikey_add = store_pg__apikey_add,
+    .apikey_find = store_pg__apikey_find,
+    .apikey_revoke = store_pg__apikey_revoke,
+    .apikey_list = store_pg__apikey_list,
+    .ds_quantity = store_pg__ds_quantity,
+    .device_ids = store_pg__device_ids,
+    .quarantine_list = store_pg__quarantine_list,
+    .counters_put = store_pg__counters_put,
+    .counters_get = store_pg__counters_get,
+    .alert_config_get = store_pg__alert_config_get,
+    .alert_config_put = store_pg__alert_config_put,
+    .alert_config_stamp = store_pg__alert_config_stamp,
+    .alert_add = store_pg__alert_add,
+    .alert_update = store_pg__alert_update,
+    .alert_get = store_pg__alert_get,
+    .alert_list = store_pg__alert_list,
+    .alert_device_get = store_pg__alert_device_get,
+    .alert_device_put = store_pg__alert_device_put,
+    .device_status_put = store_pg__device_status_put,
+    .device_status_get = store_pg__device_status_get,
 };

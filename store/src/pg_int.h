@@ -87,9 +87,42 @@ static inline struct pg_store *pg_of(struct store *st)
     return (struct pg_store *)st;
 }
 
+/* Text forms of parameters (libpq passes every value as text here). */
+struct pg_num {
+    char s[40];
+};
+
+/* A growing text buffer (array literals); oom is set once an allocation failed. */
+struct pg_text {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
 /* pg_conn.c */
 /** Settings, migration and prepared statements of a new (or reset) connection. */
 enum tk_rc store_pg__session(struct pg_store *pg);
+/** Prepare a file's own statements sql[0..n-1], named <tag>0, <tag>1, ... (pg_access.c,
+ *  pg_alert.c; pg_conn.c's own are tag "tk"). */
+enum tk_rc store_pg__prepare(struct pg_store *pg, const char *tag, const char *const *sql, int n);
+/** Like store_pg__run for statement i of the set prepared under tag. */
+enum tk_rc store_pg__run_tagged(struct pg_store *pg, const char *tag, int i, int n,
+                                const char *const *vals, PGresult **out, const char *what);
+/** Run statement i of tag as a write: alone in its own transaction (committed before
+ *  returning; *out, when out is not NULL, is the result for the caller to PQclear), or
+ *  inside the caller's. */
+enum tk_rc store_pg__write_tagged(struct pg_store *pg, const char *tag, int i, int n,
+                                  const char *const *vals, PGresult **out, const char *what);
+/** Number of rows an INSERT / UPDATE / DELETE result reports. */
+int64_t store_pg__changes(PGresult *res);
+const char *store_pg__fmt_i(struct pg_num *n, int64_t v);
+/** v exactly (17 significant digits). */
+const char *store_pg__fmt_d(struct pg_num *n, double v);
+void store_pg__text_put(struct pg_text *b, const char *s, size_t n);
+/** v in decimal, or NULL when null. */
+void store_pg__text_int(struct pg_text *b, int64_t v, int null);
+/** An element of a text[] literal: double-quoted, with " and \ escaped; NULL for s NULL. */
+void store_pg__text_quoted(struct pg_text *b, const char *s);
 /** Record the message of a failed result (or of the connection when res is NULL) and
  *  map its SQLSTATE to tk_rc; clears res. */
 enum tk_rc store_pg__err(struct pg_store *pg, PGresult *res, const char *what);
@@ -137,6 +170,43 @@ enum tk_rc store_pg__seq_save(struct store *st, const char *device_id,
                               const struct store_seq_state *s);
 enum tk_rc store_pg__quarantine_add(struct store *st, struct store_quarantine *q);
 enum tk_rc store_pg__quarantine_count(struct store *st, int64_t *n);
+
+/* pg_access.c */
+enum tk_rc store_pg__access_prepare(struct pg_store *pg);
+enum tk_rc store_pg__apikey_add(struct store *st, struct store_apikey *k,
+                                const unsigned char hash[STORE_APIKEY_HASH_LEN]);
+enum tk_rc store_pg__apikey_find(struct store *st, const char *prefix, struct store_apikey *rows,
+                                 unsigned char (*hashes)[STORE_APIKEY_HASH_LEN], size_t max,
+                                 size_t *n);
+enum tk_rc store_pg__apikey_revoke(struct store *st, int64_t id);
+enum tk_rc store_pg__apikey_list(struct store *st, store_apikey_cb cb, void *ud);
+enum tk_rc store_pg__ds_quantity(struct store *st, int64_t ds_id, int *quantity);
+enum tk_rc store_pg__device_ids(struct store *st, const char *after, char (*ids)[TK_ID_MAX + 1],
+                                size_t max, size_t *n);
+enum tk_rc store_pg__quarantine_list(struct store *st, const struct store_quarantine_filter *f,
+                                     store_quarantine_cb cb, void *ud);
+enum tk_rc store_pg__counters_put(struct store *st, const struct store_counter *c, size_t n);
+enum tk_rc store_pg__counters_get(struct store *st, struct store_counter *out, size_t max,
+                                  size_t *n);
+
+/* pg_alert.c */
+enum tk_rc store_pg__alert_prepare(struct pg_store *pg);
+enum tk_rc store_pg__alert_config_get(struct store *st, const char *id,
+                                      struct store_alert_config *out);
+enum tk_rc store_pg__alert_config_put(struct store *st, const struct store_alert_config *c);
+enum tk_rc store_pg__alert_config_stamp(struct store *st, int64_t *stamp);
+enum tk_rc store_pg__alert_add(struct store *st, struct store_alert *a);
+enum tk_rc store_pg__alert_update(struct store *st, const struct store_alert *a);
+enum tk_rc store_pg__alert_get(struct store *st, int64_t id, struct store_alert *out);
+enum tk_rc store_pg__alert_list(struct store *st, const struct store_alert_filter *f,
+                                store_alert_cb cb, void *ud, int64_t *total);
+enum tk_rc store_pg__alert_device_get(struct store *st, const char *id,
+                                      struct store_alert_device *out);
+enum tk_rc store_pg__alert_device_put(struct store *st, const char *id,
+                                      const struct store_alert_device *d);
+enum tk_rc store_pg__device_status_put(struct store *st, const struct store_device_status *s);
+enum tk_rc store_pg__device_status_get(struct store *st, const char *id,
+                                       struct store_device_status *out);
 
 /* pg_query.c */
 enum tk_rc store_pg__obs_get(struct store *st, int64_t id, struct store_point *out,

@@ -8,16 +8,6 @@
 #include "pg_int.h"
 #include "tk_time.h"
 
-struct num {
-    char s[32];
-};
-
-static const char *fmt_i(struct num *n, int64_t v)
-{
-    snprintf(n->s, sizeof n->s, "%" PRId64, v);
-    return n->s;
-}
-
 /* Reads inside a transaction see its rows. */
 static enum tk_rc read_enter(struct pg_store *pg)
 {
@@ -39,8 +29,8 @@ enum tk_rc store_pg__obs_get(struct store *st, int64_t id, struct store_point *o
                              int64_t *ds_id)
 {
     struct pg_store *pg = pg_of(st);
-    struct num a;
-    const char *v[1] = {fmt_i(&a, id)};
+    struct pg_num a;
+    const char *v[1] = {store_pg__fmt_i(&a, id)};
     PGresult *res = NULL;
     enum tk_rc rc = read_enter(pg);
     if (!rc)
@@ -61,9 +51,9 @@ enum tk_rc store_pg__range(struct store *st, int64_t ds_id, int64_t from_us, int
                            int desc, struct store_point *out, size_t limit, size_t *n)
 {
     struct pg_store *pg = pg_of(st);
-    struct num a, b, c, d;
-    const char *v[4] = {fmt_i(&a, ds_id), fmt_i(&b, from_us), fmt_i(&c, to_us),
-                        fmt_i(&d, limit > INT64_MAX ? INT64_MAX : (int64_t)limit)};
+    struct pg_num a, b, c, d;
+    const char *v[4] = {store_pg__fmt_i(&a, ds_id), store_pg__fmt_i(&b, from_us), store_pg__fmt_i(&c, to_us),
+                        store_pg__fmt_i(&d, limit > INT64_MAX ? INT64_MAX : (int64_t)limit)};
     PGresult *res = NULL;
     enum tk_rc rc = read_enter(pg);
     if (!rc)
@@ -122,9 +112,9 @@ enum tk_rc store_pg__aggregate(struct store *st, int64_t ds_id, enum store_inter
     static const enum pg_stmt ps[] = {[STORE_MINUTE] = PS_AGG_MINUTE,
                                       [STORE_HOUR] = PS_AGG_HOUR,
                                       [STORE_DAY] = PS_AGG_DAY};
-    struct num a, b, c, d;
-    const char *v[4] = {fmt_i(&a, ds_id), fmt_i(&b, from_us), fmt_i(&c, to_us),
-                        fmt_i(&d, limit > INT64_MAX ? INT64_MAX : (int64_t)limit)};
+    struct pg_num a, b, c, d;
+    const char *v[4] = {store_pg__fmt_i(&a, ds_id), store_pg__fmt_i(&b, from_us), store_pg__fmt_i(&c, to_us),
+                        store_pg__fmt_i(&d, limit > INT64_MAX ? INT64_MAX : (int64_t)limit)};
     PGresult *res = NULL;
     enum tk_rc rc = read_enter(pg);
     if (!rc)
@@ -164,8 +154,8 @@ enum tk_rc store_pg__maintain(struct store *st, int all)
  * the latest observation of some datastream stays. */
 static enum tk_rc drop_empty_partitions(struct pg_store *pg, int64_t before)
 {
-    struct num a;
-    const char *v[1] = {fmt_i(&a, before)};
+    struct pg_num a;
+    const char *v[1] = {store_pg__fmt_i(&a, before)};
     PGresult *res = NULL;
     enum tk_rc rc = store_pg__query(
         pg,
@@ -206,9 +196,9 @@ enum tk_rc store_pg__retention(struct store *st, int64_t obs_before_us,
     if (pg->npend)
         rc = store_pg__flush_rows(pg);
     size_t done = 0;
-    struct num a, b;
+    struct pg_num a, b;
     if (!rc && obs_before_us > 0) {
-        const char *v[2] = {fmt_i(&a, obs_before_us), fmt_i(&b, (int64_t)max_rows)};
+        const char *v[2] = {store_pg__fmt_i(&a, obs_before_us), store_pg__fmt_i(&b, (int64_t)max_rows)};
         PGresult *res = NULL;
         /* the rollups already hold these rows (they are kept at commit); the latest
          * observation of every datastream stays, whatever its age */
@@ -227,7 +217,7 @@ enum tk_rc store_pg__retention(struct store *st, int64_t obs_before_us,
             rc = drop_empty_partitions(pg, obs_before_us);
     }
     if (!rc && quarantine_before_us > 0 && done < max_rows) {
-        const char *v[2] = {fmt_i(&a, quarantine_before_us), fmt_i(&b, (int64_t)(max_rows - done))};
+        const char *v[2] = {store_pg__fmt_i(&a, quarantine_before_us), store_pg__fmt_i(&b, (int64_t)(max_rows - done))};
         PGresult *res = NULL;
         rc = store_pg__query(pg,
                              "WITH x AS (DELETE FROM quarantine WHERE id IN (SELECT id FROM"

@@ -12,23 +12,6 @@
 
 #define GEOJSON_POINT "jsonb_build_object('type', 'Point', 'coordinates', jsonb_build_array($2::float8, $3::float8))::text"
 
-/* Text forms of parameters. */
-struct num {
-    char s[40];
-};
-
-static const char *fmt_i(struct num *n, int64_t v)
-{
-    snprintf(n->s, sizeof n->s, "%" PRId64, v);
-    return n->s;
-}
-
-static const char *fmt_d(struct num *n, double v)
-{
-    snprintf(n->s, sizeof n->s, "%.17g", v);
-    return n->s;
-}
-
 /* Run sql; when id is not NULL the single value of its single row. *found (may be NULL)
  * says whether there was a row. */
 static enum tk_rc one(struct pg_store *pg, const char *sql, int n, const char *const *vals,
@@ -55,7 +38,7 @@ static enum tk_rc add_in_tx(struct pg_store *pg, const struct store_device *dev,
     int found = 0;
     int64_t id;
     const char *v[10];
-    struct num a, b, c;
+    struct pg_num a, b, c;
     v[0] = dev->id;
     enum tk_rc rc = one(pg, "SELECT id FROM things WHERE device_id = $1", 1, v, &id, &found,
                         "looking a device up");
@@ -79,11 +62,11 @@ static enum tk_rc add_in_tx(struct pg_store *pg, const struct store_device *dev,
     snprintf(desc, sizeof desc, "%s device %s", kind, dev->id);
     v[0] = name;
     v[1] = desc;
-    v[2] = fmt_i(&a, res->created_us);
+    v[2] = store_pg__fmt_i(&a, res->created_us);
     v[3] = dev->id;
     v[4] = kind;
-    v[5] = dev->mount_height_m != 0 ? fmt_d(&b, dev->mount_height_m) : NULL;
-    v[6] = dev->density_kg_m3 != 0 ? fmt_d(&c, dev->density_kg_m3) : NULL;
+    v[5] = dev->mount_height_m != 0 ? store_pg__fmt_d(&b, dev->mount_height_m) : NULL;
+    v[6] = dev->density_kg_m3 != 0 ? store_pg__fmt_d(&c, dev->density_kg_m3) : NULL;
     v[7] = transport;
     rc = one(pg,
              "INSERT INTO things (name, description, properties, device_id, kind, mount_height_m,"
@@ -96,8 +79,8 @@ static enum tk_rc add_in_tx(struct pg_store *pg, const struct store_device *dev,
 
     snprintf(desc, sizeof desc, "installation site of %s", dev->id);
     v[0] = dev->id;
-    v[1] = fmt_d(&a, dev->lon);
-    v[2] = fmt_d(&b, dev->lat);
+    v[1] = store_pg__fmt_d(&a, dev->lon);
+    v[2] = store_pg__fmt_d(&b, dev->lat);
     v[3] = desc;
     rc = one(pg,
              "INSERT INTO locations (name, description, encoding_type, location)"
@@ -107,10 +90,10 @@ static enum tk_rc add_in_tx(struct pg_store *pg, const struct store_device *dev,
         return rc;
 
     int64_t hl;
-    struct num t, l;
-    v[0] = fmt_i(&t, res->thing_id);
-    v[1] = fmt_i(&l, res->location_id);
-    v[2] = fmt_i(&a, res->created_us);
+    struct pg_num t, l;
+    v[0] = store_pg__fmt_i(&t, res->thing_id);
+    v[1] = store_pg__fmt_i(&l, res->location_id);
+    v[2] = store_pg__fmt_i(&a, res->created_us);
     rc = one(pg, "INSERT INTO thing_locations (thing_id, location_id) VALUES ($1, $2)", 2, v, NULL,
              NULL, "linking a Location");
     if (!rc)
@@ -143,10 +126,10 @@ static enum tk_rc add_in_tx(struct pg_store *pg, const struct store_device *dev,
     int64_t foi;
     snprintf(desc, sizeof desc, "what %s observes at its installation site", dev->id);
     v[0] = dev->id;
-    v[1] = fmt_d(&a, dev->lon);
-    v[2] = fmt_d(&b, dev->lat);
+    v[1] = store_pg__fmt_d(&a, dev->lon);
+    v[2] = store_pg__fmt_d(&b, dev->lat);
     v[3] = desc;
-    v[4] = fmt_i(&l, res->location_id);
+    v[4] = store_pg__fmt_i(&l, res->location_id);
     rc = one(pg,
              "INSERT INTO features_of_interest (name, description, encoding_type, feature,"
              " location_id) VALUES ($1, $4, 'application/geo+json', " GEOJSON_POINT ", $5)"
@@ -165,7 +148,7 @@ static enum tk_rc add_in_tx(struct pg_store *pg, const struct store_device *dev,
         v[0] = qi->name;
         v[1] = qi->definition;
         v[2] = qi->description;
-        v[3] = fmt_i(&a, (int64_t)qs[i]);
+        v[3] = store_pg__fmt_i(&a, (int64_t)qs[i]);
         rc = one(pg,
                  "INSERT INTO observed_properties (name, definition, description, quantity)"
                  " VALUES ($1, $2, $3, $4) ON CONFLICT (quantity) DO NOTHING",
@@ -179,18 +162,18 @@ static enum tk_rc add_in_tx(struct pg_store *pg, const struct store_device *dev,
         char dsname[TK_ID_MAX + 64];
         snprintf(dsname, sizeof dsname, "%s %s", dev->id, qi->name);
         snprintf(desc, sizeof desc, "%s at %s", qi->description, dev->id);
-        struct num s, o, q, f;
+        struct pg_num s, o, q, f;
         const char *w[11] = {dsname,
                              desc,
                              qi->unit_name,
                              qi->unit_symbol,
                              qi->unit_def,
                              qi->obs_type,
-                             fmt_i(&t, res->thing_id),
-                             fmt_i(&s, sensor),
-                             fmt_i(&o, op),
-                             fmt_i(&q, (int64_t)qs[i]),
-                             fmt_i(&f, foi)};
+                             store_pg__fmt_i(&t, res->thing_id),
+                             store_pg__fmt_i(&s, sensor),
+                             store_pg__fmt_i(&o, op),
+                             store_pg__fmt_i(&q, (int64_t)qs[i]),
+                             store_pg__fmt_i(&f, foi)};
         rc = one(pg,
                  "WITH d AS (INSERT INTO datastreams (name, description, unit_name, unit_symbol,"
                  " unit_definition, observation_type, thing_id, sensor_id, observed_property_id,"
@@ -294,8 +277,8 @@ enum tk_rc store_pg__device_remove(struct store *st, const char *id)
         (void)store_pg__write_leave(pg, nested, TK_OK);
         return store__fail(st, TK_ENOTFOUND, "no device %s", id);
     }
-    struct num t;
-    v[0] = fmt_i(&t, thing);
+    struct pg_num t;
+    v[0] = store_pg__fmt_i(&t, thing);
     /* observations carry no foreign key (a check per row would cost a lookup per insert):
      * the device's rows go explicitly; the Thing cascades to its Datastreams,
      * thing_locations and HistoricalLocations; Sensors, FeaturesOfInterest and Locations

@@ -16,68 +16,6 @@
 
 #include "pg_int.h"
 
-/* ---- a growing text buffer (array literals) ---------------------------------------- */
-
-struct pg_text {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void text_reserve(struct pg_text *b, size_t more)
-{
-    if (b->oom || b->len + more + 1 <= b->cap)
-        return;
-    size_t ncap = b->cap ? b->cap : 4096;
-    while (ncap < b->len + more + 1)
-        ncap *= 2;
-    char *np = realloc(b->p, ncap);
-    if (!np) {
-        b->oom = 1;
-        return;
-    }
-    b->p = np;
-    b->cap = ncap;
-}
-
-static void text_put(struct pg_text *b, const char *s, size_t n)
-{
-    text_reserve(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void text_int(struct pg_text *b, int64_t v, int null)
-{
-    char s[32];
-    int n = null ? snprintf(s, sizeof s, "NULL") : snprintf(s, sizeof s, "%" PRId64, v);
-    text_put(b, s, (size_t)n);
-}
-
-/* An element of a text[] literal: double-quoted, with " and \ escaped. */
-static void text_quoted(struct pg_text *b, const char *s)
-{
-    if (!s) {
-        text_put(b, "NULL", 4);
-        return;
-    }
-    text_put(b, "\"", 1);
-    for (const char *p = s; *p;) {
-        size_t k = strcspn(p, "\"\\");
-        text_put(b, p, k);
-        p += k;
-        if (*p) {
-            char esc[2] = {'\\', *p};
-            text_put(b, esc, 2);
-            p++;
-        }
-    }
-    text_put(b, "\"", 1);
-}
-
 /* ---- datastreams known to this writer ---------------------------------------------- */
 
 static size_t ds_hash(int64_t ds, size_t cap)
@@ -209,26 +147,26 @@ enum tk_rc store_pg__flush_rows(struct pg_store *pg)
         return TK_OK;
     struct pg_text a[7] = {{0}};
     for (int k = 0; k < 7; k++)
-        text_put(&a[k], "{", 1);
+        store_pg__text_put(&a[k], "{", 1);
     for (size_t i = 0; i < pg->npend; i++) {
         const struct pg_row *r = &pg->pend[i];
         if (i)
             for (int k = 0; k < 7; k++)
-                text_put(&a[k], ",", 1);
-        text_int(&a[0], r->id, 0);
-        text_int(&a[1], r->ds, 0);
-        text_int(&a[2], r->t, 0);
-        text_int(&a[3], r->t_end, r->t_end == 0);
-        text_int(&a[4], r->rt, r->rt == 0);
+                store_pg__text_put(&a[k], ",", 1);
+        store_pg__text_int(&a[0], r->id, 0);
+        store_pg__text_int(&a[1], r->ds, 0);
+        store_pg__text_int(&a[2], r->t, 0);
+        store_pg__text_int(&a[3], r->t_end, r->t_end == 0);
+        store_pg__text_int(&a[4], r->rt, r->rt == 0);
         char d[40];
         int n = snprintf(d, sizeof d, "%.17g", r->result);
-        text_put(&a[5], d, (size_t)n);
-        text_quoted(&a[6], r->params);
+        store_pg__text_put(&a[5], d, (size_t)n);
+        store_pg__text_quoted(&a[6], r->params);
     }
     int oom = 0;
     const char *vals[7];
     for (int k = 0; k < 7; k++) {
-        text_put(&a[k], "}", 1);
+        store_pg__text_put(&a[k], "}", 1);
         oom |= a[k].oom;
         vals[k] = a[k].p;
     }
@@ -259,14 +197,11 @@ static enum tk_rc next_id(struct pg_store *pg, int64_t *id)
 
 static enum tk_rc obs_add_in_tx(struct pg_store *pg, struct store_obs *o)
 {
-    struct num {
-        char s[32];
-    } a, b;
+    struct pg_num a, b;
     struct pg_ds *e = ds_find(pg, o->ds_id);
     enum tk_rc rc;
     if (!e) {
-        snprintf(a.s, sizeof a.s, "%" PRId64, o->ds_id);
-        const char *v[1] = {a.s};
+        const char *v[1] = {store_pg__fmt_i(&a, o->ds_id)};
         PGresult *res = NULL;
         rc = store_pg__run(pg, PS_DS_LATEST, 1, v, &res, "looking a datastream up");
         if (rc)
@@ -291,9 +226,7 @@ static enum tk_rc obs_add_in_tx(struct pg_store *pg, struct store_obs *o)
                 o->id = pg->pend[i].id;
                 return TK_EDUP;
             }
-        snprintf(a.s, sizeof a.s, "%" PRId64, o->ds_id);
-        snprintf(b.s, sizeof b.s, "%" PRId64, o->t_us);
-        const char *v[2] = {a.s, b.s};
+        const char *v[2] = {store_pg__fmt_i(&a, o->ds_id), store_pg__fmt_i(&b, o->t_us)};
         PGresult *res = NULL;
         rc = store_pg__run(pg, PS_OBS_FIND, 2, v, &res, "looking for a duplicate");
         if (rc)
@@ -418,13 +351,13 @@ enum tk_rc store_pg__seq_save(struct store *st, const char *device_id,
 {
     struct pg_store *pg = pg_of(st);
     struct pg_text pend = {0};
-    text_put(&pend, "{", 1);
+    store_pg__text_put(&pend, "{", 1);
     for (int i = 0; i < s->npending; i++) {
         if (i)
-            text_put(&pend, ",", 1);
-        text_int(&pend, s->pending[i], 0);
+            store_pg__text_put(&pend, ",", 1);
+        store_pg__text_int(&pend, s->pending[i], 0);
     }
-    text_put(&pend, "}", 1);
+    store_pg__text_put(&pend, "}", 1);
     if (pend.oom) {
         free(pend.p);
         return store__fail(st, TK_ENOMEM, "out of memory");
@@ -456,7 +389,7 @@ enum tk_rc store_pg__quarantine_add(struct store *st, struct store_quarantine *q
     snprintf(recv, sizeof recv, "%" PRId64, q->received_us);
     snprintf(code, sizeof code, "%d", (int)q->code);
     const char *v[8] = {recv,    q->topic,   (const char *)q->payload, q->device_id,
-                        code,    tk_rc_name(q->code), q->path, q->reason};
+                        code,    tk_strerror(q->code), q->path, q->reason};
     int len[8] = {0, 0, (int)q->payload_len, 0, 0, 0, 0, 0};
     int fmt[8] = {0, 0, 1, 0, 0, 0, 0, 0};
     if (!q->payload)

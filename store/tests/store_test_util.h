@@ -1,5 +1,5 @@
-/* Helpers shared by the store unit tests: a fresh database in a temporary directory and
- * a device factory. */
+/* Helpers shared by the store unit tests: the store to run against (a fresh SQLite file in
+ * a temporary directory, or PostgreSQL) and a device factory. */
 #ifndef STORE_TEST_UTIL_H
 #define STORE_TEST_UTIL_H
 
@@ -35,6 +35,27 @@ static inline void tmpdb_remove(struct tmpdb *t)
         unlink(p);
     }
     rmdir(t->dir);
+}
+
+/* The store a test runs against: with the argument "pg", the PostgreSQL server in
+ * TK_TEST_PG_URI (ctest *_pg tests run under tests/pg/pgserver.py, which sets it), else a
+ * fresh SQLite file in t ("sqlite:PATH"). Exits with a message when "pg" is asked for
+ * without a server. uri gets the URI (size bytes). Returns 1 for PostgreSQL, 0 for
+ * SQLite. */
+static inline int test_store_uri(int argc, char **argv, struct tmpdb *t, char *uri, size_t size)
+{
+    if (argc > 1 && strcmp(argv[1], "pg") == 0) {
+        const char *env = getenv("TK_TEST_PG_URI");
+        if (!env || !*env) {
+            fprintf(stderr, "TK_TEST_PG_URI is not set (run under tests/pg/pgserver.py)\n");
+            exit(1);
+        }
+        snprintf(uri, size, "%s", env);
+        return 1;
+    }
+    tmpdb_make(t);
+    snprintf(uri, size, "sqlite:%s", t->path);
+    return 0;
 }
 
 static inline struct store_device test_device(const char *id, enum tk_kind kind, double lat,

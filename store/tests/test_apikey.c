@@ -1,7 +1,8 @@
 /* API keys: scope names, key shape, hashing, add/check/revoke/list on a real database
- * (only the hash is in the file), and the operator view (quarantine pages, counters,
- * device id pages, a Datastream's quantity). */
-#include <sqlite3.h>
+ * (only the hash is stored), and the operator view (quarantine pages, counters, device id
+ * pages, a Datastream's quantity). With the argument "pg", against the PostgreSQL store in
+ * TK_TEST_PG_URI (ctest store_apikey_pg, under tests/pg/pgserver.py). */
+#include <libpq-fe.h>
 
 #include "store_apikey.h"
 #include "tk_quantity.h"
@@ -12,6 +13,25 @@ static int count_cb(const struct store_apikey *k, void *ud)
     int *n = ud;
     (*n)++;
     return k->id == 99 ? 7 : 0;
+}
+
+/* the last quarantined message a walk passed (copied) */
+struct qlast {
+    unsigned char payload[8];
+    size_t payload_len;
+    char reason[64], path[16];
+    int has_device;
+};
+
+static int quar_last(const struct store_quarantine *q, void *ud)
+{
+    struct qlast *l = ud;
+    l->payload_len = q->payload_len;
+    memcpy(l->payload, q->payload, q->payload_len < 8 ? q->payload_len : 8);
+    snprintf(l->reason, sizeof l->reason, "%s", q->reason ? q->reason : "(null)");
+    snprintf(l->path, sizeof l->path, "%s", q->path ? q->path : "(null)");
+    l->has_device = q->device_id != NULL;
+    return 0;
 }
 
 struct qpage {
@@ -25,6 +45,24 @@ static int quar_cb(const struct store_quarantine *q, void *ud)
     if (p->n < 16)
         p->ids[p->n++] = q->id;
     return 0;
+}
+
+/* 1 if the rows of api_keys, as PostgreSQL prints them, hold s anywhere */
+static int pg_keys_contain(const char *uri, const char *s)
+{
+    PGconn *c = PQconnectdb(uri);
+    int found = 0;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, "SELECT coalesce(string_agg(k::text, '|'), '') FROM api_keys k");
+        CHECK_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK)
+            found = strstr(PQgetvalue(r, 0, 0), s) != NULL;
+        PQclear(r);
+    } else {
+        CHECK(!"connecting to PostgreSQL");
+    }
+    PQfinish(c);
+    return found;
 }
 
 /* 1 if the file holds the bytes of s anywhere */
@@ -47,7 +85,26 @@ static int file_contains(const char *path, const char *s)
     return found;
 }
 
-int main(void)
+/* 1 if the stored key table holds s: the SQLite file, or PostgreSQL's rows */
+static int stored(int pg, const char *uri, const char *path, const char *s)
+{
+    return pg ? pg_keys_contain(uri, s) : file_contains(path, s);
+}
+
+static int stop_at_70(const struct store_quarantine *q, void *ud)
+{
+    (void)q;
+    (*(int *)ud)++;
+    return *(int *)ud == 70 ? 5 : 0;
+}
+
+static int stop_cb(const struct store_apikey *k, void *ud)
+{
+    (*(int *)ud)++;
+    return k->id == 70 ? 9 : 0;
+}
+
+int main(int argc, char **argv)
 {
     /* scopes */
     unsigned sc = 0;
@@ -85,10 +142,11 @@ int main(void)
     CHECK(!store_apikey_token_valid("tk_AAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAAAAAAAAAA", 46));
     CHECK(!store_apikey_token_valid(NULL, 0));
 
-    struct tmpdb t;
-    tmpdb_make(&t);
+    struct tmpdb t = {{0}, {0}};
+    char uri[1024];
+    int pg = test_store_uri(argc, argv, &t, uri, sizeof uri);
     struct store *st = NULL;
-    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
     if (!st)
         return tk_check_result("store_apikey");
 
@@ -141,15 +199,15 @@ int main(void)
     /* only the hash is kept: the key's secret part is nowhere in the file */
     store_close(st);
     st = NULL;
-    CHECK(!file_contains(t.path, tok + STORE_APIKEY_PREFIX_LEN));
-    CHECK(!file_contains(t.path, tok2 + STORE_APIKEY_PREFIX_LEN));
-    CHECK(file_contains(t.path, "Acme Mobility"));
+    CHECK(!stored(pg, uri, t.path, tok + STORE_APIKEY_PREFIX_LEN));
+    CHECK(!stored(pg, uri, t.path, tok2 + STORE_APIKEY_PREFIX_LEN));
+    CHECK(stored(pg, uri, t.path, "Acme Mobility"));
 
     /* a read-only connection sees a revocation made by another one */
     struct store *ro = NULL;
     struct store_options roo = {.readonly = 1};
-    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
-    CHECK_EQ_INT(store_open(t.path, &roo, &ro), TK_OK);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
+    CHECK_EQ_INT(store_open(uri, &roo, &ro), TK_OK);
     if (!st || !ro)
         return tk_check_result("store_apikey");
     CHECK_EQ_INT(store_apikey_check(ro, tok, strlen(tok), &chk), TK_OK);
@@ -169,6 +227,24 @@ int main(void)
     int n = 0;
     CHECK_EQ_INT(store_apikey_list(st, count_cb, &n), TK_OK);
     CHECK_EQ_INT(n, 2);
+    /* a key added inside a transaction that is rolled back is not kept */
+    CHECK_EQ_INT(store_begin(st), TK_OK);
+    CHECK_EQ_INT(store_apikey_add(st, &k, tok2, sizeof tok2, &got), TK_OK);
+    store_rollback(st);
+    CHECK_EQ_INT(store_apikey_check(ro, tok2, strlen(tok2), &chk), TK_ENOTFOUND);
+    n = 0;
+    CHECK_EQ_INT(store_apikey_list(ro, count_cb, &n), TK_OK);
+    CHECK_EQ_INT(n, 2);
+    /* a longer walk than a page of rows, stopped by the callback */
+    for (int i = 0; i < 80; i++)
+        CHECK_EQ_INT(store_apikey_add(st, &k, tok2, sizeof tok2, NULL), TK_OK);
+    n = 0;
+    CHECK_EQ_INT(store_apikey_list(ro, count_cb, &n), TK_OK);
+    CHECK_EQ_INT(n, 82);
+    n = 0;
+    CHECK_EQ_INT(store_apikey_list(ro, stop_cb, &n), 9);
+    /* the rolled-back id is taken again by SQLite, not by PostgreSQL's identity */
+    CHECK_EQ_INT(n, pg ? 69 : 70);
 
     /* quarantine pages, newest first, by device and time */
     CHECK_EQ_INT(store_begin(st), TK_OK);
@@ -185,6 +261,7 @@ int main(void)
     }
     CHECK_EQ_INT(store_commit(st), TK_OK);
     struct qpage p = {.n = 0};
+    struct qlast ql = {.payload_len = 0};
     struct store_quarantine_filter f = {.limit = 4};
     CHECK_EQ_INT(store_quarantine_list(ro, &f, quar_cb, &p), TK_OK);
     CHECK(p.n == 4 && p.ids[0] == 10 && p.ids[3] == 7);
@@ -201,6 +278,41 @@ int main(void)
     p.n = 0;
     CHECK_EQ_INT(store_quarantine_list(ro, &f, quar_cb, &p), TK_OK);
     CHECK(p.n == 2 && p.ids[0] == 4 && p.ids[1] == 3);
+    /* longer than a page, stopped by the callback */
+    CHECK_EQ_INT(store_begin(st), TK_OK);
+    for (int i = 0; i < 100; i++) {
+        struct store_quarantine q = {.received_us = T0 + DAY_US,
+                                     .topic = "city/y",
+                                     .payload = "\0\xff",
+                                     .payload_len = 2,
+                                     .code = TK_ESCHEMA,
+                                     .path = "/v"};
+        CHECK_EQ_INT(store_quarantine_add(st, &q), TK_OK);
+    }
+    CHECK_EQ_INT(store_commit(st), TK_OK);
+    int nq = 0;
+    f = (struct store_quarantine_filter){.limit = 1000};
+    CHECK_EQ_INT(store_quarantine_list(ro, &f, stop_at_70, &nq), 5);
+    CHECK_EQ_INT(nq, 70);
+    f = (struct store_quarantine_filter){.from_us = T0 + DAY_US, .to_us = T0 + 2 * DAY_US,
+                                         .limit = 1000};
+    p.n = 0;
+    CHECK_EQ_INT(store_quarantine_list(ro, &f, quar_cb, &p), TK_OK);
+    CHECK_EQ_INT(p.n, 16);
+    f.limit = 90;
+    nq = 0;
+    CHECK_EQ_INT(store_quarantine_list(ro, &f, stop_at_70, &nq), 5);
+    f.limit = 65;
+    nq = 0;
+    CHECK_EQ_INT(store_quarantine_list(ro, &f, stop_at_70, &nq), TK_OK);
+    CHECK_EQ_INT(nq, 65);
+    f.limit = 1;
+    CHECK_EQ_INT(store_quarantine_list(ro, &f, quar_last, &ql), TK_OK);
+    CHECK_EQ_INT(ql.payload_len, 2);
+    CHECK(ql.payload[0] == 0 && ql.payload[1] == 0xff);
+    CHECK_EQ_STR(ql.reason, tk_strerror(TK_ESCHEMA)); /* no reason: the code's text */
+    CHECK_EQ_STR(ql.path, "/v");
+    CHECK_EQ_INT(ql.has_device, 0);
 
     /* counters: written in the caller's transaction, read back by name */
     struct store_counter c[3] = {{"received", 10, T0}, {"stored", 8, T0}, {"quarantined", 2, T0}};
@@ -209,13 +321,24 @@ int main(void)
     CHECK_EQ_INT(store_commit(st), TK_OK);
     c[0].value = 11;
     CHECK_EQ_INT(store_counters_put(st, c, 1), TK_OK);
+    /* rolled back with the transaction they were written in */
+    CHECK_EQ_INT(store_begin(st), TK_OK);
+    c[0].value = 99;
+    CHECK_EQ_INT(store_counters_put(st, c, 3), TK_OK);
+    store_rollback(st);
+    c[0].value = 11;
+    /* a name given twice keeps the last value */
+    struct store_counter twice[2] = {{"twice", 1, T0}, {"twice", 2, T0}};
+    CHECK_EQ_INT(store_counters_put(st, twice, 2), TK_OK);
     struct store_counter r[4];
     size_t nr = 0;
     CHECK_EQ_INT(store_counters_get(ro, r, 4, &nr), TK_OK);
-    CHECK_EQ_INT(nr, 3);
+    CHECK_EQ_INT(nr, 4);
     CHECK_EQ_STR(r[0].name, "quarantined");
     CHECK_EQ_STR(r[1].name, "received");
     CHECK_EQ_INT(r[1].value, 11);
+    CHECK_EQ_STR(r[3].name, "twice");
+    CHECK_EQ_INT(r[3].value, 2);
     CHECK_EQ_INT(store_counters_get(ro, r, 2, &nr), TK_OK);
     CHECK_EQ_INT(nr, 2);
 
@@ -244,6 +367,7 @@ int main(void)
 
     store_close(ro);
     store_close(st);
-    tmpdb_remove(&t);
+    if (t.dir[0])
+        tmpdb_remove(&t);
     return tk_check_result("store_apikey");
 }

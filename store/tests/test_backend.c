@@ -80,17 +80,7 @@ int main(int argc, char **argv)
 {
     struct tmpdb t = {{0}, {0}};
     char uri[1024];
-    const char *env = getenv("TK_TEST_PG_URI");
-    if (argc > 1 && strcmp(argv[1], "pg") == 0) {
-        if (!env || !*env) {
-            fprintf(stderr, "TK_TEST_PG_URI is not set (run under tests/pg/pgserver.py)\n");
-            return 1;
-        }
-        snprintf(uri, sizeof uri, "%s", env);
-    } else {
-        tmpdb_make(&t);
-        snprintf(uri, sizeof uri, "sqlite:%s", t.path);
-    }
+    test_store_uri(argc, argv, &t, uri, sizeof uri);
     fprintf(stderr, "store URI %s\n", uri);
     struct store *st = open_store(uri);
     CHECK(store_schema_version(st) >= 1);

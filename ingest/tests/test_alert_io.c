@@ -261,23 +261,19 @@ static void pages(void)
     int64_t total = 0;
     CHECK_EQ_INT(store_alert_list(st, &f, reread_cb, &n, &total), TK_OK);
     CHECK_EQ_INT(n, 600);
-    f.skip = 10;
-    f.top = 300;
-    n = 0;
-    CHECK_EQ_INT(store_alert_list(st, &f, count_cb, &n, &total), TK_OK);
-    CHECK_EQ_INT(n, 300);
-    CHECK_EQ_INT(total, 600);
-    f.skip = 590;
-    f.top = 0;
-    n = 0;
-    CHECK_EQ_INT(store_alert_list(st, &f, count_cb, &n, &total), TK_OK);
-    CHECK_EQ_INT(n, 10);
-    f.skip = 700; /* past the end: nothing, and still the count */
-    n = 0;
-    total = -1;
-    CHECK_EQ_INT(store_alert_list(st, &f, count_cb, &n, &total), TK_OK);
-    CHECK_EQ_INT(n, 0);
-    CHECK_EQ_INT(total, 600);
+    /* a page of it: how many came, and the count of all */
+    static const struct {
+        int64_t skip, top, want;
+    } pg[] = {{10, 300, 300}, {590, 0, 10}, {700, 0, 0} /* past the end */, {0, 256, 256}};
+    for (size_t i = 0; i < sizeof pg / sizeof pg[0]; i++) {
+        f.skip = pg[i].skip;
+        f.top = pg[i].top;
+        n = 0;
+        total = -1;
+        CHECK_EQ_INT(store_alert_list(st, &f, count_cb, &n, &total), TK_OK);
+        CHECK_EQ_INT(n, pg[i].want);
+        CHECK_EQ_INT(total, 600);
+    }
     /* an alert added in a transaction that is rolled back is not kept */
     CHECK_EQ_INT(store_begin(st), TK_OK);
     CHECK_EQ_INT(store_alert_add(st, &a), TK_OK);

@@ -86,7 +86,8 @@ static const char *const al_sql[AL_N] = {
     [AL_LIST] = AL_PAGE,
     /* one row even when the page is empty (its columns then NULL), with the count */
     [AL_LIST_COUNT] = "SELECT (SELECT count(*) FROM alerts" AL_WHERE "), p.*"
-                      " FROM (VALUES (0)) AS one(x) LEFT JOIN LATERAL (" AL_PAGE ") p ON true",
+                      " FROM (VALUES (0)) AS one(x) LEFT JOIN LATERAL (" AL_PAGE ") p ON true"
+                      " ORDER BY p.id DESC",
     [AL_DEV_GET] = "SELECT config_version, fast, fast_since_us FROM alert_device"
                    " WHERE device_id = $1",
     [AL_DEV_PUT] = "INSERT INTO alert_device (device_id, config_version, fast, fast_since_us)"

@@ -94,7 +94,11 @@ enum tk_rc store_pg__apikey_add(struct store *st, struct store_apikey *k,
         snprintf(hex + 2 * i, 3, "%02x", hash[i]);
     k->created_us = tk_now_utc_us();
     struct pg_num rate, created;
-    const char *v[6] = {k->prefix, hex, k->owner, scopes, store_pg__fmt_i(&rate, k->rate_per_min),
+    const char *v[6] = {k->prefix,
+                        hex,
+                        k->owner,
+                        scopes,
+                        store_pg__fmt_i(&rate, k->rate_per_min),
                         store_pg__fmt_i(&created, k->created_us)};
     PGresult *res = NULL;
     rc = store_pg__write_tagged(pg, "ak", KEY_INSERT, 6, v, &res, "adding an API key");
@@ -129,8 +133,7 @@ static enum tk_rc read_key(struct pg_store *pg, PGresult *res, int r, struct sto
         for (size_t i = 0; i < STORE_APIKEY_HASH_LEN; i++) {
             int hi = hex_digit(h[2 * i]), lo = hex_digit(h[2 * i + 1]);
             if (hi < 0 || lo < 0)
-                return store__fail(&pg->base, TK_EDB, "api key %" PRId64 ": damaged hash",
-                                   k->id);
+                return store__fail(&pg->base, TK_EDB, "api key %" PRId64 ": damaged hash", k->id);
             hash[i] = (unsigned char)(hi << 4 | lo);
         }
     }
@@ -166,8 +169,8 @@ enum tk_rc store_pg__apikey_revoke(struct store *st, int64_t id)
     struct pg_num a, b;
     const char *v[2] = {store_pg__fmt_i(&a, id), store_pg__fmt_i(&b, tk_now_utc_us())};
     PGresult *res = NULL;
-    enum tk_rc rc = store_pg__write_tagged(pg_of(st), "ak", KEY_REVOKE, 2, v, &res,
-                                           "revoking an API key");
+    enum tk_rc rc =
+        store_pg__write_tagged(pg_of(st), "ak", KEY_REVOKE, 2, v, &res, "revoking an API key");
     if (!rc) {
         if (store_pg__changes(res) == 0)
             rc = store__fail(st, TK_ENOTFOUND, "no API key %" PRId64, id);
@@ -264,10 +267,9 @@ enum tk_rc store_pg__quarantine_list(struct store *st, const struct store_quaran
                             store_pg__fmt_i(&to, any_time ? INT64_MAX : f->to_us),
                             store_pg__fmt_i(&bid, before), store_pg__fmt_i(&lim, (int64_t)want)};
         PGresult *res = NULL;
-        enum tk_rc rc = f->device_id ? run(pg, KEY_QUAR_LIST_DEVICE, 5, v, &res,
-                                           "listing the quarantine")
-                                     : run(pg, KEY_QUAR_LIST, 4, v + 1, &res,
-                                           "listing the quarantine");
+        enum tk_rc rc = f->device_id
+                            ? run(pg, KEY_QUAR_LIST_DEVICE, 5, v, &res, "listing the quarantine")
+                            : run(pg, KEY_QUAR_LIST, 4, v + 1, &res, "listing the quarantine");
         if (rc)
             return rc;
         int rows = PQntuples(res), ret = 0;

@@ -56,7 +56,7 @@ enum {
 
 /* $11 limit, $12 offset, $14 ids below it (the next page) */
 #define AL_PAGE                                                                                    \
-    "SELECT " AL_COLS " FROM alerts" AL_WHERE " AND id < $14::bigint ORDER BY id DESC"              \
+    "SELECT " AL_COLS " FROM alerts" AL_WHERE " AND id < $14::bigint ORDER BY id DESC"             \
     " LIMIT $11::bigint OFFSET $12::bigint"
 
 #define AL_FIELDS                                                                                  \
@@ -114,8 +114,8 @@ static enum tk_rc run(struct pg_store *pg, int i, int n, const char *const *vals
     return store_pg__run_tagged(pg, "al", i, n, vals, out, what);
 }
 
-static enum tk_rc write1(struct pg_store *pg, int i, int n, const char *const *vals,
-                         PGresult **out, const char *what)
+static enum tk_rc write1(struct pg_store *pg, int i, int n, const char *const *vals, PGresult **out,
+                         const char *what)
 {
     return store_pg__write_tagged(pg, "al", i, n, vals, out, what);
 }

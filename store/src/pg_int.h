@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 #define PG_MINUTE_US INT64_C(60000000)
 #define PG_HOUR_US INT64_C(3600000000)
 #define PG_DAY_US INT64_C(86400000000)

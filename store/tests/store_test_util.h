@@ -37,6 +37,24 @@ static inline void tmpdb_remove(struct tmpdb *t)
     rmdir(t->dir);
 }
 
+/* The store a test runs on: with the argument "pg", the PostgreSQL server in
+ * TK_TEST_PG_URI (tests/pg/pgserver.py starts one); otherwise SQLite in a new temporary
+ * file (t->path, remove it with tmpdb_remove when set). NULL after a message if unset. */
+static inline const char *test_store_uri(int argc, char **argv, struct tmpdb *t)
+{
+    memset(t, 0, sizeof *t);
+    if (argc > 1 && strcmp(argv[1], "pg") == 0) {
+        const char *uri = getenv("TK_TEST_PG_URI");
+        if (!uri || !*uri) {
+            fprintf(stderr, "TK_TEST_PG_URI is not set (run under tests/pg/pgserver.py)\n");
+            return NULL;
+        }
+        return uri;
+    }
+    tmpdb_make(t);
+    return t->path;
+}
+
 static inline struct store_device test_device(const char *id, enum tk_kind kind, double lat,
                                               double lon)
 {

@@ -299,17 +299,10 @@ static void test_private(void)
 
 int main(int argc, char **argv)
 {
-    struct tmpdb db = {{0}, {0}};
-    const char *uri = db.path;
-    if (argc > 1 && strcmp(argv[1], "pg") == 0) {
-        uri = getenv("TK_TEST_PG_URI");
-        if (!uri || !*uri) {
-            fprintf(stderr, "TK_TEST_PG_URI is not set (run under tests/pg/pgserver.py)\n");
-            return 1;
-        }
-    } else {
-        tmpdb_make(&db);
-    }
+    struct tmpdb db;
+    const char *uri = test_store_uri(argc, argv, &db);
+    if (!uri)
+        return 1;
     CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
     if (!st)
         return tk_check_result("store_sta_write");

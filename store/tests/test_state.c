@@ -4,17 +4,10 @@
 
 int main(int argc, char **argv)
 {
-    struct tmpdb t = {{0}, {0}};
-    const char *uri = t.path;
-    if (argc > 1 && strcmp(argv[1], "pg") == 0) {
-        uri = getenv("TK_TEST_PG_URI");
-        if (!uri || !*uri) {
-            fprintf(stderr, "TK_TEST_PG_URI is not set (run under tests/pg/pgserver.py)\n");
-            return 1;
-        }
-    } else {
-        tmpdb_make(&t);
-    }
+    struct tmpdb t;
+    const char *uri = test_store_uri(argc, argv, &t);
+    if (!uri)
+        return 1;
     struct store *st = NULL;
     CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
     if (!st)

@@ -55,12 +55,14 @@ static void add_obs(struct store *st, int64_t ds, int minute, double v, int64_t 
         *id = o.id;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    struct tmpdb db;
-    tmpdb_make(&db);
+    /* SQLite on a temporary file, or with "pg" the server in TK_TEST_PG_URI */
+    struct tmpdb db = {{0}, {0}};
+    char uri[1024];
+    test_store_uri(argc, argv, &db, uri, sizeof uri);
     struct store *st = NULL;
-    CHECK_EQ_INT(store_open(db.path, NULL, &st), TK_OK);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
     if (!st)
         return tk_check_result("api_sta_store");
     struct store_device a = test_device("wl-sta-a", TK_KIND_WATER_LEVEL, 34.39, 132.45), ra;
@@ -219,6 +221,7 @@ int main(void)
     store_sta_snapshot_end(st);
 
     store_close(st);
-    tmpdb_remove(&db);
+    if (db.path[0])
+        tmpdb_remove(&db);
     return tk_check_result("api_sta_store");
 }

@@ -12,12 +12,6 @@
 
 #define PG_LOCK_PARTITION "7215081902"
 
-#define PG_ROLLUP_UPSERT(tbl, iv)                                                                  \
-    tbl " AS (INSERT INTO " tbl " SELECT ds_id, t_us - t_us % " iv ", count(*), sum(result),"      \
-        " min(result), max(result) FROM ins GROUP BY 1, 2 ON CONFLICT (ds_id, bucket_us) DO UPDATE"  \
-        " SET n = " tbl ".n + excluded.n, total = " tbl ".total + excluded.total,"                  \
-        " lo = least(" tbl ".lo, excluded.lo), hi = greatest(" tbl ".hi, excluded.hi))"
-
 #define PG_POINT_COLS "id, t_us, coalesce(t_end_us, 0), coalesce(result_time_us, t_us), result"
 
 static const char *const pg_sql[PS_N] = {

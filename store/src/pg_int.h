@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 #define PG_MINUTE_US INT64_C(60000000)
 #define PG_HOUR_US INT64_C(3600000000)
 #define PG_DAY_US INT64_C(86400000000)
@@ -20,6 +20,14 @@
 #define PG_PART_AHEAD 2
 /* Observation ids are taken from the sequence in blocks of this many (one round trip). */
 #define PG_ID_BLOCK 1024
+
+/* A CTE of a statement whose CTE ins returned new rows (ds_id, t_us, result): adds them to
+ * rollup table tbl of buckets iv microseconds long (text). */
+#define PG_ROLLUP_UPSERT(tbl, iv)                                                                  \
+    tbl " AS (INSERT INTO " tbl " SELECT ds_id, t_us - t_us % " iv ", count(*), sum(result),"      \
+        " min(result), max(result) FROM ins GROUP BY 1, 2 ON CONFLICT (ds_id, bucket_us) DO UPDATE"  \
+        " SET n = " tbl ".n + excluded.n, total = " tbl ".total + excluded.total,"                  \
+        " lo = least(" tbl ".lo, excluded.lo), hi = greatest(" tbl ".hi, excluded.hi))"
 
 /* Prepared statements, prepared once at open (pg_conn.c holds their text). */
 enum pg_stmt {
@@ -164,6 +172,8 @@ enum tk_rc store_pg__obs_add(struct store *st, struct store_obs *o);
 /** Write the transaction's rows (at commit, before a read inside the transaction). */
 enum tk_rc store_pg__flush_rows(struct pg_store *pg);
 void store_pg__drop_rows(struct pg_store *pg);
+/** A new Observation id (from the block taken last). */
+enum tk_rc store_pg__next_id(struct pg_store *pg, int64_t *id);
 enum tk_rc store_pg__seq_load(struct store *st, const char *device_id,
                               struct store_seq_state *out);
 enum tk_rc store_pg__seq_save(struct store *st, const char *device_id,

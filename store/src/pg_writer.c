@@ -180,7 +180,7 @@ enum tk_rc store_pg__flush_rows(struct pg_store *pg)
     return rc;
 }
 
-static enum tk_rc next_id(struct pg_store *pg, int64_t *id)
+enum tk_rc store_pg__next_id(struct pg_store *pg, int64_t *id)
 {
     if (pg->id_next >= pg->id_end) {
         PGresult *res = NULL;
@@ -241,7 +241,7 @@ static enum tk_rc obs_add_in_tx(struct pg_store *pg, struct store_obs *o)
     int64_t id;
     rc = store_pg__part_ensure(pg, o->t_us);
     if (!rc)
-        rc = next_id(pg, &id);
+        rc = store_pg__next_id(pg, &id);
     if (rc)
         return rc;
     if (pg->npend == pg->pend_cap) {

@@ -266,7 +266,6 @@ static void sq_close(struct store *st)
     store_sqlite__finalize(sq->ru, RU_N);
     store_sqlite__finalize(sq->lt, LT_N);
     store_sqlite__finalize(sq->ret, RET_N);
-    store_sqlite__finalize(sq->sw, SQ_SW_SLOTS);
     store_sqlite__finalize(sq->key, KEY_N);
     store_sqlite__finalize(sq->al, AL_N);
     store_sqlite__lt_free(sq);
@@ -299,7 +298,6 @@ static enum tk_rc sq_open(const char *path, const struct store_options *opt, str
     if (!sq)
         return TK_ENOMEM;
     sq->base.ops = &store_sqlite__ops;
-    sq->view_all = 1;
     sq->readonly = o.readonly != 0;
     sq->stage_rows = o.stage_rows ? o.stage_rows : SQ_STAGE_ROWS_DEFAULT;
 

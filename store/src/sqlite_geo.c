@@ -1,5 +1,6 @@
 /* SQLite backend: the SQL functions behind $filter's geometry and rounding functions,
- * registered on a reading connection by store_sta_init.
+ * registered on a reading connection by store_sta_init (PostgreSQL has the same functions
+ * from its migration 3, pg_schema.c).
  *
  * Design note. Geometries are Points, LineStrings and Polygons (with holes), read either
  * from the GeoJSON the registry stores (a Location's location, a FeatureOfInterest's
@@ -598,13 +599,8 @@ static void f_ceil(sqlite3_context *cx, int argc, sqlite3_value **argv)
     f_round(cx, argv, ceil);
 }
 
-enum tk_rc store_sta_init(struct store *st)
+enum tk_rc store_sqlite__geo_init(struct sq_store *sq)
 {
-    if (!st)
-        return TK_EINVAL;
-    if (st->ops != &store_sqlite__ops)
-        return store__fail(st, TK_EINVAL, "SensorThings reads need the SQLite backend");
-    struct sq_store *sq = sq_of(st);
     static const struct {
         const char *name;
         int nargs;

@@ -132,7 +132,6 @@ enum sq_ru_stmt {
     RU_N
 };
 
-#define SQ_SW_SLOTS 24
 enum sq_al_stmt {
     AL_CFG_GET,
     AL_CFG_PUT,
@@ -159,7 +158,7 @@ struct sq_row {
     int64_t foi;  /* 0: none */
 };
 
-#define SQ_STA_CACHE_N 16
+#define SQ_STA_CACHE_N 32
 
 struct sq_store {
     struct store base;
@@ -206,16 +205,11 @@ struct sq_store {
     } sta_cache[SQ_STA_CACHE_N];
     uint64_t sta_tick;
 
-    /* whom SensorThings reads and writes are for (store_sta_viewer_set) */
-    int view_all;        /* every private Thing visible (the default) */
-    char view_owner[64]; /* "" : anonymous; owner recorded for what is created */
 
     /* rows added in this transaction, written to obs_staging at commit (sqlite_writer.c) */
     struct sq_row *pend;
     size_t npend, pend_cap;
 
-    /* SensorThings writes' statements, prepared at their first use (sqlite_sta_write.c) */
-    sqlite3_stmt *sw[SQ_SW_SLOTS];
 
     /* what tk_rows yields while one statement runs (sqlite_rows.c) */
     struct sq_row *const *vt_rows;
@@ -236,6 +230,8 @@ enum tk_rc store_sqlite__prepare(struct sq_store *sq, sqlite3_stmt **arr, const 
 void store_sqlite__finalize(sqlite3_stmt **arr, int n);
 /** Finalize the SensorThings statement cache (sqlite_sta.c), before closing. */
 void store_sqlite__sta_cache_free(struct sq_store *sq);
+/** Register the SQL functions of $filter (sqlite_geo.c) on sq's connection. */
+enum tk_rc store_sqlite__geo_init(struct sq_store *sq);
 enum tk_rc store_sqlite__registry_prepare(struct sq_store *sq);
 enum tk_rc store_sqlite__writer_prepare(struct sq_store *sq);
 enum tk_rc store_sqlite__state_prepare(struct sq_store *sq);

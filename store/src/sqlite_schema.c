@@ -252,7 +252,7 @@ static const char schema_v6[] =
     "CREATE INDEX quarantine_device ON quarantine(device_id, received_us);";
 
 /* Observations written through the API carry their FeatureOfInterest in foi_id (they go
- * straight to the clustered table, see sqlite_sta_write.c); one row per (FoI, Datastream)
+ * straight to the clustered table, see sta_write.c); one row per (FoI, Datastream)
  * pair lets the FoI's Observations be found per Datastream by key. */
 static const char schema_v7[] =
     "CREATE TABLE obs_foi_ds("

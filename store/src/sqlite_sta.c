@@ -1,358 +1,81 @@
-/* SQLite backend: SensorThings API reads (store_sta.h).
+/* SQLite backend of the SensorThings reads and writes (sta.c, sta_filter.c, sta_write.c):
+ * its SQL dialect, statements through a cache found by their text, and the Observations'
+ * derived data (staging, the minute slots, the latest cache).
  *
- * Design note. Each query is one SQL statement assembled from fixed fragments (the
- * entity's columns, one WHERE fragment per navigation, ORDER BY from the property table),
- * so nothing the client sends ever becomes SQL text: ids, $top and $skip are bound as
- * parameters (?1 the parent's id, ?2 the entity's id, ?3 LIMIT, ?4 OFFSET), and a
- * $filter's values from ?5 on (sqlite_sta_filter.c compiles the filter into each arm).
- *
- * Observations live in two tables (see sqlite_schema.c): obs_staging, keyed by
- * (batch, ds_id, t_us) with batch = id >> SQ_BATCH_SHIFT, and observations, keyed by
- * (ds_id, t_us). Every read is the UNION ALL of both; the staging arm reaches one
- * datastream with one seek per batch (SQ_BATCHES_CTE) and one id with one seek
- * (batch = id >> SQ_BATCH_SHIFT). A compound ORDER BY ... LIMIT lets SQLite merge the two
- * ordered arms, so a page of a datastream's newest observations reads about a page of
- * rows from the clustered table. Staged rows get their FeatureOfInterest at the move;
- * until then it is the one at their Thing's Location, as the move will set it (DS_FOI).
- *
- * Registry entities are read straight from their tables. Statements are prepared per
- * call: an API request runs a handful, and the texts vary with the options. */
-#include <stdarg.h>
+ * Statements are kept for reuse, found by their SQL text: an API request's statements are
+ * the same text each time (values are bound), so parsing them again was most of a simple
+ * request's cost. The statements a bulk write runs per Observation come from the same
+ * cache. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlite_sta_int.h"
-
-_Static_assert(STA_VPARAM > STA_FPARAM + STORE_STA_FNODES_MAX,
-               "the viewer's parameter comes after every filter parameter");
+#include "sqlite_int.h"
+#include "sta_int.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define BATCH_OF(p) "(" p " >> " STR(SQ_BATCH_SHIFT) ")"
 
-/* ---- the property tables ------------------------------------------------------------ */
+#define SQ_PART(fmt) "CAST(strftime('" fmt "', (#0) / 1000000, 'unixepoch') AS INTEGER)"
+#define SQ_REL(k) "tk_geo_rel(#0, #1, " #k ")"
 
-#define P_ID                                                                                       \
-    {                                                                                              \
-        "@iot.id", STORE_STA_INT, 1, 0                                                             \
-    }
-#define P_TEXT(n)                                                                                  \
-    {                                                                                              \
-        n, STORE_STA_TEXT, 1, 0                                                                    \
-    }
-#define P_JSON(n)                                                                                  \
-    {                                                                                              \
-        n, STORE_STA_JSON, 0, 0                                                                    \
-    }
-
-static const struct store_sta_prop thing_props[] = {
-    P_ID, P_TEXT("name"), P_TEXT("description"), {"properties", STORE_STA_JSON, 0, 1}};
-static const struct store_sta_prop location_props[] = {P_ID, P_TEXT("name"), P_TEXT("description"),
-                                                       P_TEXT("encodingType"), P_JSON("location")};
-static const struct store_sta_prop hlocation_props[] = {P_ID, {"time", STORE_STA_TIME, 1, 0}};
-static const struct store_sta_prop datastream_props[] = {
-    P_ID, P_TEXT("name"), P_TEXT("description"), P_JSON("unitOfMeasurement"),
-    P_TEXT("observationType")};
-static const struct store_sta_prop sensor_props[] = {P_ID, P_TEXT("name"), P_TEXT("description"),
-                                                     P_TEXT("encodingType"), P_JSON("metadata")};
-static const struct store_sta_prop oproperty_props[] = {P_ID, P_TEXT("name"), P_TEXT("definition"),
-                                                        P_TEXT("description")};
-static const struct store_sta_prop observation_props[] = {
-    P_ID,
-    {"phenomenonTime", STORE_STA_INTERVAL, 1, 0},
-    {"resultTime", STORE_STA_TIME, 1, 0},
-    {"result", STORE_STA_REAL, 1, 0},
-    {"parameters", STORE_STA_JSON, 0, 1}};
-static const struct store_sta_prop foi_props[] = {P_ID, P_TEXT("name"), P_TEXT("description"),
-                                                  P_TEXT("encodingType"), P_JSON("feature")};
-
-/* JSON columns are made valid JSON whatever was stored (text becomes a JSON string) */
-#define AS_JSON(c) "CASE WHEN json_valid(" c ") THEN " c " ELSE json_quote(" c ") END"
-
-struct ent {
-    const struct store_sta_prop *props;
-    size_t nprops;
-    const char *from;
-    const char *cols[STORE_STA_PROPS_MAX]; /* one SQL expression per property */
+static const struct sta_dialect dialect = {
+    .two_obs_tables = 1,
+    .obs_source = "(SELECT id, ds_id, t_us, t_end_us, result_time_us, result, params, foi_id"
+                  " FROM observations UNION ALL SELECT id, ds_id, t_us, t_end_us, result_time_us,"
+                  " result, params, NULL FROM obs_staging)",
+    .fn =
+        {
+            [STORE_FN_SUBSTRINGOF] = "(instr(#1, #0) > 0)",
+            [STORE_FN_ENDSWITH] = "(length(#1) = 0 OR substr(#0, -length(#1)) = #1)",
+            [STORE_FN_STARTSWITH] = "(substr(#0, 1, length(#1)) = #1)",
+            [STORE_FN_LENGTH] = "length(#0)",
+            [STORE_FN_INDEXOF] = "(instr(#0, #1) - 1)",
+            [STORE_FN_SUBSTRING] = "substr(#0, (#1) + 1)",
+            [STORE_FN_TOLOWER] = "lower(#0)",
+            [STORE_FN_TOUPPER] = "upper(#0)",
+            [STORE_FN_TRIM] = "trim(#0)",
+            [STORE_FN_CONCAT] = "(#0 || #1)",
+            [STORE_FN_YEAR] = SQ_PART("%Y"),
+            [STORE_FN_MONTH] = SQ_PART("%m"),
+            [STORE_FN_DAY] = SQ_PART("%d"),
+            [STORE_FN_HOUR] = SQ_PART("%H"),
+            [STORE_FN_MINUTE] = SQ_PART("%M"),
+            [STORE_FN_SECOND] = SQ_PART("%S"),
+            [STORE_FN_DATE] = "date((#0) / 1000000, 'unixepoch')",
+            [STORE_FN_TIME] = "time((#0) / 1000000, 'unixepoch')",
+            [STORE_FN_ROUND] = "round(#0)",
+            [STORE_FN_FLOOR] = "tk_floor(#0)",
+            [STORE_FN_CEILING] = "tk_ceil(#0)",
+            [STORE_FN_GEO_DISTANCE] = "tk_geo_distance(#0, #1)",
+            [STORE_FN_GEO_LENGTH] = "tk_geo_length(#0)",
+            [STORE_FN_GEO_INTERSECTS] = SQ_REL(6),
+            [STORE_FN_ST_EQUALS] = SQ_REL(0),
+            [STORE_FN_ST_DISJOINT] = SQ_REL(1),
+            [STORE_FN_ST_TOUCHES] = SQ_REL(2),
+            [STORE_FN_ST_WITHIN] = SQ_REL(3),
+            [STORE_FN_ST_OVERLAPS] = SQ_REL(4),
+            [STORE_FN_ST_CROSSES] = SQ_REL(5),
+            [STORE_FN_ST_INTERSECTS] = SQ_REL(6),
+            [STORE_FN_ST_CONTAINS] = SQ_REL(7),
+        },
+    .substring3 = "substr(#0, (#1) + 1, #2)",
+    .div = "(#0 / #1)",
+    .mod = "(#0 % #1)",
+    .json_num = "json_extract(#0, #1)",
+    .json_text = "json_extract(#0, #1)",
+    .thing_private = "(SELECT CASE WHEN json_valid(properties) THEN"
+                     " json_extract(properties, '$.access') IS 'private' ELSE 0 END"
+                     " FROM things WHERE id = ?2)",
+    /* SQLite compares values of any types: no conversions */
 };
 
-#define ENT(p) p, sizeof p / sizeof p[0]
+/* ---- statements --------------------------------------------------------------------------- */
 
-static const struct ent ents[STORE_STA_N] = {
-    [STORE_STA_THING] = {ENT(thing_props),
-                         "things e",
-                         {"e.id", "e.name", "e.description", "e.properties"}},
-    [STORE_STA_LOCATION] = {ENT(location_props),
-                            "locations e",
-                            {"e.id", "e.name", "e.description", "e.encoding_type",
-                             AS_JSON("e.location")}},
-    [STORE_STA_HLOCATION] = {ENT(hlocation_props), "historical_locations e", {"e.id", "e.time_us"}},
-    [STORE_STA_DATASTREAM] = {ENT(datastream_props),
-                              "datastreams e",
-                              {"e.id", "e.name", "e.description",
-                               "json_object('name', e.unit_name, 'symbol', e.unit_symbol,"
-                               " 'definition', e.unit_definition)",
-                               "e.observation_type"}},
-    [STORE_STA_SENSOR] = {ENT(sensor_props),
-                          "sensors e",
-                          {"e.id", "e.name", "e.description", "e.encoding_type",
-                           AS_JSON("e.metadata")}},
-    [STORE_STA_OPROPERTY] = {ENT(oproperty_props),
-                             "observed_properties e",
-                             {"e.id", "e.name", "e.definition", "e.description"}},
-    /* observations are assembled by obs_sql(); cols name the compound's result columns */
-    [STORE_STA_OBSERVATION] = {ENT(observation_props), NULL, {"id", "t", "rt", "r", "p"}},
-    [STORE_STA_FOI] = {ENT(foi_props),
-                       "features_of_interest e",
-                       {"e.id", "e.name", "e.description", "e.encoding_type",
-                        AS_JSON("e.feature")}},
-};
-
-const struct store_sta_prop *store_sta_props(enum store_sta_entity e, size_t *n)
-{
-    if ((unsigned)e >= STORE_STA_N) {
-        if (n)
-            *n = 0;
-        return NULL;
-    }
-    if (n)
-        *n = ents[e].nprops;
-    return ents[e].props;
-}
-
-/* One observation by id (?1) in either table. */
-#define OBS_BY_ID(col_main, col_staged)                                                            \
-    "(SELECT " col_main " FROM observations WHERE id = ?1 UNION ALL SELECT " col_staged            \
-    " FROM obs_staging WHERE batch = " BATCH_OF("?1") " AND id = ?1 LIMIT 1)"
-
-struct nav {
-    enum store_sta_entity from, to;
-    int card;         /* 1 to one, 2 to many */
-    const char *cond; /* on the target's alias e, parent id ?1; NULL: see obs_sql() */
-};
-
-static const struct nav navs[] = {
-    {STORE_STA_THING, STORE_STA_LOCATION, 2,
-     "e.id IN (SELECT location_id FROM thing_locations WHERE thing_id = ?1)"},
-    {STORE_STA_THING, STORE_STA_HLOCATION, 2, "e.thing_id = ?1"},
-    {STORE_STA_THING, STORE_STA_DATASTREAM, 2, "e.thing_id = ?1"},
-    {STORE_STA_LOCATION, STORE_STA_THING, 2,
-     "e.id IN (SELECT thing_id FROM thing_locations WHERE location_id = ?1)"},
-    {STORE_STA_LOCATION, STORE_STA_HLOCATION, 2,
-     "e.id IN (SELECT historical_location_id FROM historical_location_locations"
-     " WHERE location_id = ?1)"},
-    {STORE_STA_HLOCATION, STORE_STA_THING, 1,
-     "e.id = (SELECT thing_id FROM historical_locations WHERE id = ?1)"},
-    {STORE_STA_HLOCATION, STORE_STA_LOCATION, 2,
-     "e.id IN (SELECT location_id FROM historical_location_locations"
-     " WHERE historical_location_id = ?1)"},
-    {STORE_STA_DATASTREAM, STORE_STA_THING, 1,
-     "e.id = (SELECT thing_id FROM datastreams WHERE id = ?1)"},
-    {STORE_STA_DATASTREAM, STORE_STA_SENSOR, 1,
-     "e.id = (SELECT sensor_id FROM datastreams WHERE id = ?1)"},
-    {STORE_STA_DATASTREAM, STORE_STA_OPROPERTY, 1,
-     "e.id = (SELECT observed_property_id FROM datastreams WHERE id = ?1)"},
-    {STORE_STA_DATASTREAM, STORE_STA_OBSERVATION, 2, NULL},
-    {STORE_STA_SENSOR, STORE_STA_DATASTREAM, 2, "e.sensor_id = ?1"},
-    {STORE_STA_OPROPERTY, STORE_STA_DATASTREAM, 2, "e.observed_property_id = ?1"},
-    {STORE_STA_OBSERVATION, STORE_STA_DATASTREAM, 1, "e.id = " OBS_BY_ID("ds_id", "ds_id")},
-    {STORE_STA_OBSERVATION, STORE_STA_FOI, 1,
-     "e.id = " OBS_BY_ID("coalesce(foi_id, " DS_FOI("ds_id") ")", DS_FOI("ds_id"))},
-    {STORE_STA_FOI, STORE_STA_OBSERVATION, 2, NULL},
-};
-
-static const struct nav *find_nav(enum store_sta_entity from, enum store_sta_entity to)
-{
-    for (size_t i = 0; i < sizeof navs / sizeof navs[0]; i++)
-        if (navs[i].from == from && navs[i].to == to)
-            return &navs[i];
-    return NULL;
-}
-
-int store_sta_nav(enum store_sta_entity from, enum store_sta_entity to)
-{
-    const struct nav *n = find_nav(from, to);
-    return n ? n->card : 0;
-}
-
-/* ---- SQL assembly --------------------------------------------------------------------- */
-
-#define put store_sta__put
-
-static enum tk_rc check_query(struct sq_store *sq, const struct store_sta_query *q)
-{
-    if ((unsigned)q->entity >= STORE_STA_N || q->norder > STORE_STA_ORDER_MAX)
-        return store__fail(&sq->base, TK_EINVAL, "bad SensorThings query");
-    if (q->has_parent && !find_nav(q->parent, q->entity))
-        return store__fail(&sq->base, TK_EINVAL, "no navigation between these entities");
-    for (size_t i = 0; i < q->norder; i++) {
-        int p = q->order[i].prop;
-        if (p < 0 || (size_t)p >= ents[q->entity].nprops || !ents[q->entity].props[p].sortable)
-            return store__fail(&sq->base, TK_EINVAL, "property cannot be ordered by");
-    }
-    return TK_OK;
-}
-
-static void order_by(struct sqlbuf *b, const struct store_sta_query *q, int default_desc_time)
-{
-    const struct ent *en = &ents[q->entity];
-    put(b, " ORDER BY ");
-    if (q->norder == 0 && default_desc_time) {
-        put(b, "t DESC, id DESC");
-        return;
-    }
-    for (size_t i = 0; i < q->norder; i++)
-        put(b, "%s%s, ", en->cols[q->order[i].prop], q->order[i].desc ? " DESC" : "");
-    put(b, "%s", en->cols[0]);
-}
-
-/* The selected columns of one arm of the Observations union: the result as the caller may
- * see it (store_sta_withhold), and w, whether it was withheld. */
-static void obs_cols(struct sqlbuf *b, const struct store_sta_withhold *w, const char *a)
-{
-    put(b, "SELECT %s.id AS id, %s.t_us AS t, %s.t_end_us AS te,"
-           " coalesce(%s.result_time_us, %s.t_us) AS rt, ", a, a, a, a, a);
-    store_sta__result_sql(b, w, a);
-    put(b, " AS r, %s.params AS p, %s.ds_id AS ds, ", a, a);
-    if (w->mask)
-        store_sta__withheld_sql(b, w, a);
-    else
-        put(b, "0");
-    put(b, " AS w");
-}
-
-static enum tk_rc obs_arms_(const struct store_sta_query *q, struct sqlbuf *main_arm,
-                            struct sqlbuf *stage_arm, int *cte);
-
-/* The FROM .. WHERE of both arms, with the filter; *cte when the staging arm walks the
- * batches. */
-static enum tk_rc obs_arms(const struct store_sta_query *q, int hide, struct sqlbuf *main_arm,
-                           struct sqlbuf *stage_arm, int *cte, const char **why)
-{
-    enum tk_rc rc = obs_arms_(q, main_arm, stage_arm, cte);
-    if (rc)
-        return rc;
-    if (hide) {
-        store_sta__visible_sql(main_arm, STORE_STA_OBSERVATION, "o");
-        store_sta__visible_sql(stage_arm, STORE_STA_OBSERVATION, "s");
-    }
-    if (!q->filter)
-        return TK_OK;
-    rc = store_sta__filter_sql(main_arm, q->filter, STORE_STA_OBSERVATION, "o", 0, &q->withhold,
-                               hide, why);
-    if (!rc)
-        rc = store_sta__filter_sql(stage_arm, q->filter, STORE_STA_OBSERVATION, "s", 1,
-                                   &q->withhold, hide, why);
-    return rc;
-}
-
-static enum tk_rc obs_arms_(const struct store_sta_query *q, struct sqlbuf *main_arm,
-                            struct sqlbuf *stage_arm, int *cte)
-{
-    *cte = 0;
-    const char *id_main = q->has_id ? " AND o.id = ?2" : "";
-    if (!q->has_parent) {
-        put(main_arm, " FROM observations o WHERE 1%s", id_main);
-        if (q->has_id)
-            put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF("?2") " AND s.id = ?2");
-        else
-            put(stage_arm, " FROM obs_staging s WHERE 1");
-        return TK_OK;
-    }
-    if (q->parent == STORE_STA_DATASTREAM) {
-        put(main_arm, " FROM observations o WHERE o.ds_id = ?1%s", id_main);
-        if (q->has_id) {
-            put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF(
-                               "?2") " AND s.id = ?2 AND s.ds_id = ?1");
-        } else {
-            put(stage_arm, " FROM b CROSS JOIN obs_staging s ON s.batch = b.x AND s.ds_id = ?1"
-                           " WHERE 1");
-            *cte = 1;
-        }
-        return TK_OK;
-    }
-    /* FeatureOfInterest */
-    put(main_arm,
-        " FROM observations o WHERE o.ds_id IN (" FOI_DS ")"
-        " AND coalesce(o.foi_id, " DS_FOI("o.ds_id") ") = ?1%s",
-        id_main);
-    if (q->has_id) {
-        put(stage_arm, " FROM obs_staging s WHERE s.batch = " BATCH_OF(
-                           "?2") " AND s.id = ?2 AND " DS_FOI("s.ds_id") " = ?1");
-    } else {
-        put(stage_arm, " FROM b CROSS JOIN obs_staging s ON s.batch = b.x"
-                       " AND s.ds_id IN (" FOI_DS ") WHERE " DS_FOI("s.ds_id") " = ?1");
-        *cte = 1;
-    }
-    return TK_OK;
-}
-
-static enum tk_rc build_list(const struct store_sta_query *q, int hide, struct sqlbuf *b,
-                             struct sqlbuf *m, struct sqlbuf *s, const char **why)
-{
-    const struct ent *en = &ents[q->entity];
-    enum tk_rc rc = TK_OK;
-    if (q->entity == STORE_STA_OBSERVATION) {
-        int cte;
-        rc = obs_arms(q, hide, m, s, &cte, why);
-        if (rc)
-            return rc;
-        b->overflow |= m->overflow | s->overflow;
-        put(b, "%s", cte ? SQ_BATCHES_CTE : "");
-        obs_cols(b, &q->withhold, "o");
-        put(b, "%s UNION ALL ", m->s);
-        obs_cols(b, &q->withhold, "s");
-        put(b, "%s", s->s);
-        order_by(b, q, q->has_parent);
-    } else {
-        put(b, "SELECT ");
-        for (size_t i = 0; i < en->nprops; i++)
-            put(b, "%s%s", i ? ", " : "", en->cols[i]);
-        put(b, " FROM %s WHERE 1", en->from);
-        if (q->has_parent)
-            put(b, " AND %s", find_nav(q->parent, q->entity)->cond);
-        if (q->has_id)
-            put(b, " AND e.id = ?2");
-        if (hide)
-            store_sta__visible_sql(b, q->entity, "e");
-        if (q->filter)
-            rc = store_sta__filter_sql(b, q->filter, q->entity, "e", 0, &q->withhold, hide, why);
-        order_by(b, q, 0);
-    }
-    put(b, " LIMIT ?3 OFFSET ?4");
-    return rc;
-}
-
-static enum tk_rc build_count(const struct store_sta_query *q, int hide, struct sqlbuf *b,
-                              struct sqlbuf *m, struct sqlbuf *s, const char **why)
-{
-    const struct ent *en = &ents[q->entity];
-    if (q->entity == STORE_STA_OBSERVATION) {
-        int cte;
-        enum tk_rc rc = obs_arms(q, hide, m, s, &cte, why);
-        if (rc)
-            return rc;
-        b->overflow |= m->overflow | s->overflow;
-        put(b, "%sSELECT (SELECT count(*)%s) + (SELECT count(*)%s)", cte ? SQ_BATCHES_CTE : "",
-            m->s, s->s);
-        return TK_OK;
-    }
-    put(b, "SELECT count(*) FROM %s WHERE 1", en->from);
-    if (q->has_parent)
-        put(b, " AND %s", find_nav(q->parent, q->entity)->cond);
-    if (q->has_id)
-        put(b, " AND e.id = ?2");
-    if (hide)
-        store_sta__visible_sql(b, q->entity, "e");
-    if (q->filter)
-        return store_sta__filter_sql(b, q->filter, q->entity, "e", 0, &q->withhold, hide, why);
-    return TK_OK;
-}
-
-/* the statement and its two observation arms (too large for a worker thread's stack) */
-struct bufs {
-    struct sqlbuf b, m, s;
+struct sta_stmt {
+    struct sq_store *sq;
+    sqlite3_stmt *s;
 };
 
 /* The statement cache (sq->sta_cache): take a free statement of this text, or prepare one
@@ -401,8 +124,8 @@ static void cache_put(struct sq_store *sq, const char *sql, size_t len, sqlite3_
     sq->sta_cache[slot].used = ++sq->sta_tick;
 }
 
-/* Done with a statement from prepare(): reset and back into the cache (which ends its
- * read), or finalized when it is not cached. */
+/* Done with a statement: reset and back into the cache (which ends its read), or
+ * finalized when it is not cached. */
 static void release(struct sq_store *sq, sqlite3_stmt *s)
 {
     if (!s)
@@ -426,356 +149,121 @@ void store_sqlite__sta_cache_free(struct sq_store *sq)
     }
 }
 
-static enum tk_rc prepare(struct sq_store *sq, const struct store_sta_query *q,
-                          const struct sqlbuf *b, sqlite3_stmt **out)
+static sqlite3_stmt *cached(struct sq_store *sq, const char *sql, size_t len, int *src)
 {
+    sqlite3_stmt *s = NULL;
+    *src = SQLITE_OK;
+    if (cache_take(sq, sql, len, &s))
+        return s;
+    *src = sqlite3_prepare_v3(sq->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    if (*src != SQLITE_OK)
+        return NULL;
+    cache_put(sq, sql, len, s);
+    return s;
+}
+
+static enum tk_rc sq_prepare(struct store *st, const char *sql, size_t len,
+                             const struct store_sta_value *params, int np, int stream,
+                             struct sta_stmt **out)
+{
+    (void)stream; /* SQLite steps on demand anyway */
+    struct sq_store *sq = sq_of(st);
     *out = NULL;
-    if (b->overflow)
-        return store__fail(&sq->base, TK_EFULL, "SensorThings query too long");
-    if (!cache_take(sq, b->s, b->len, out)) {
-        int src =
-            sqlite3_prepare_v3(sq->db, b->s, (int)b->len, SQLITE_PREPARE_PERSISTENT, out, NULL);
-        if (src != SQLITE_OK)
-            return store_sqlite__err(sq, src, "preparing a SensorThings query");
-        cache_put(sq, b->s, b->len, *out);
+    struct sta_stmt *ss = malloc(sizeof *ss);
+    if (!ss)
+        return store__fail(st, TK_ENOMEM, "out of memory");
+    int src;
+    ss->sq = sq;
+    ss->s = cached(sq, sql, len, &src);
+    if (!ss->s) {
+        free(ss);
+        return store_sqlite__err(sq, src, "preparing a SensorThings statement");
     }
-    /* parameters a statement does not use are ignored by name position; bind what exists */
-    int np = sqlite3_bind_parameter_count(*out);
-    if (np >= 1)
-        sqlite3_bind_int64(*out, 1, q->has_parent ? q->parent_id : 0);
-    if (np >= 2)
-        sqlite3_bind_int64(*out, 2, q->has_id ? q->id : 0);
-    if (np >= 3)
-        sqlite3_bind_int64(*out, 3, q->top < 0 ? -1 : q->top);
-    if (np >= 4)
-        sqlite3_bind_int64(*out, 4, q->skip > 0 ? q->skip : 0);
-    store_sta__filter_bind(*out, q->filter);
-    if (np >= STA_VPARAM) {
-        if (sq->view_owner[0])
-            sqlite3_bind_text(*out, STA_VPARAM, sq->view_owner, -1, SQLITE_TRANSIENT);
-        else
-            sqlite3_bind_null(*out, STA_VPARAM);
-    }
-    return TK_OK;
-}
-
-static void read_text(sqlite3_stmt *s, int c, enum store_sta_vtype t, struct store_sta_value *v)
-{
-    v->type = t;
-    v->s = (const char *)sqlite3_column_text(s, c);
-    v->len = (size_t)sqlite3_column_bytes(s, c);
-    if (!v->s) {
-        v->s = "";
-        v->len = 0;
-    }
-}
-
-static void read_row(enum store_sta_entity e, sqlite3_stmt *s, struct store_sta_value *row)
-{
-    const struct ent *en = &ents[e];
-    memset(row, 0, sizeof *row * en->nprops);
-    if (e == STORE_STA_OBSERVATION) {
-        /* id, t, te, rt, r, p */
-        row[0].type = STORE_STA_INT;
-        row[0].i = sqlite3_column_int64(s, 0);
-        row[1].i = sqlite3_column_int64(s, 1);
-        row[1].i2 = sqlite3_column_int64(s, 2);
-        row[1].type = row[1].i2 > row[1].i ? STORE_STA_INTERVAL : STORE_STA_TIME;
-        row[2].type = sqlite3_column_type(s, 3) == SQLITE_NULL ? STORE_STA_NULL : STORE_STA_TIME;
-        row[2].i = sqlite3_column_int64(s, 3);
-        row[3].type = sqlite3_column_type(s, 4) == SQLITE_NULL ? STORE_STA_NULL : STORE_STA_REAL;
-        row[3].d = sqlite3_column_double(s, 4);
-        if (sqlite3_column_type(s, 5) != SQLITE_NULL)
-            read_text(s, 5, STORE_STA_JSON, &row[4]);
-        row[5].type = STORE_STA_INT; /* the Datastream, past the properties */
-        row[5].i = sqlite3_column_int64(s, 6);
-        row[6].type = STORE_STA_INT; /* 1: the result was withheld */
-        row[6].i = sqlite3_column_int64(s, 7);
-        return;
-    }
-    for (size_t i = 0; i < en->nprops; i++) {
-        int c = (int)i;
-        if (sqlite3_column_type(s, c) == SQLITE_NULL)
-            continue; /* STORE_STA_NULL */
-        switch (en->props[i].type) {
+    /* bind what the statement has */
+    int have = sqlite3_bind_parameter_count(ss->s);
+    for (int k = 1; k < np && k <= have; k++) {
+        const struct store_sta_value *v = &params[k];
+        switch (v->type) {
         case STORE_STA_INT:
         case STORE_STA_TIME:
-            row[i].type = en->props[i].type;
-            row[i].i = sqlite3_column_int64(s, c);
+            sqlite3_bind_int64(ss->s, k, v->i);
             break;
         case STORE_STA_REAL:
-            row[i].type = STORE_STA_REAL;
-            row[i].d = sqlite3_column_double(s, c);
+            sqlite3_bind_double(ss->s, k, v->d);
             break;
         case STORE_STA_TEXT:
         case STORE_STA_JSON:
-            read_text(s, c, en->props[i].type, &row[i]);
+            sqlite3_bind_text(ss->s, k, v->s ? v->s : "", (int)v->len, SQLITE_TRANSIENT);
             break;
         default:
+            sqlite3_bind_null(ss->s, k);
             break;
         }
     }
-}
-
-static enum tk_rc check_store(struct store *st)
-{
-    if (!st)
-        return TK_EINVAL;
-    if (st->ops != &store_sqlite__ops)
-        return store__fail(st, TK_EINVAL, "SensorThings reads need the SQLite backend");
+    *out = ss;
     return TK_OK;
 }
 
-typedef enum tk_rc (*sql_builder)(const struct store_sta_query *q, int hide, struct sqlbuf *b,
-                                  struct sqlbuf *m, struct sqlbuf *s, const char **why);
-
-/* The Observations of one Datastream share its quantity: when that quantity is not one the
- * caller's results are withheld for, the rows need no withholding at all. Deciding it here
- * once spares every row two lookups of its Datastream (the CASE of store_sta__result_sql),
- * most of the cost of a day of readings. */
-static enum tk_rc narrow_withhold(struct sq_store *sq, const struct store_sta_query *q,
-                                  struct store_sta_query *local, const struct store_sta_query **use)
+static int sq_step(struct sta_stmt *s, enum tk_rc *rc)
 {
-    *use = q;
-    if (!q->withhold.mask || q->entity != STORE_STA_OBSERVATION || !q->has_parent ||
-        q->parent != STORE_STA_DATASTREAM)
-        return TK_OK;
-    int quantity = -1;
-    enum tk_rc rc = store_datastream_quantity(&sq->base, q->parent_id, &quantity);
-    if (rc == TK_ENOTFOUND)
-        return TK_OK; /* no rows either way; the query says so */
-    if (rc)
-        return rc;
-    if (quantity >= 0 && quantity < 32 && (q->withhold.mask & (1u << quantity)))
-        return TK_OK;
-    *local = *q;
-    local->withhold.mask = 0;
-    *use = local;
-    return TK_OK;
-}
-
-/* Build the query's SQL with build and prepare it: the common start of a list and a
- * count. *bb is new (free it), *out finalised by the caller. */
-static enum tk_rc build_prepared(struct sq_store *sq, const struct store_sta_query *q,
-                                 sql_builder build, struct bufs **bb, sqlite3_stmt **out)
-{
-    const char *why = NULL;
-    struct store_sta_query local;
-    enum tk_rc rc;
-    *out = NULL;
-    *bb = NULL;
-    rc = narrow_withhold(sq, q, &local, &q);
-    if (rc)
-        return rc;
-    *bb = malloc(sizeof **bb); /* 48 KiB: initialised, not zeroed */
-    if (!*bb)
-        return TK_ENOMEM;
-    (*bb)->b.len = (*bb)->m.len = (*bb)->s.len = 0;
-    (*bb)->b.overflow = (*bb)->m.overflow = (*bb)->s.overflow = 0;
-    (*bb)->b.s[0] = (*bb)->m.s[0] = (*bb)->s.s[0] = '\0';
-    rc = build(q, store_sta__hides(sq), &(*bb)->b, &(*bb)->m, &(*bb)->s, &why);
-    if (rc)
-        return store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
-    return prepare(sq, q, &(*bb)->b, out);
-}
-
-enum tk_rc store_sta_list(struct store *st, const struct store_sta_query *q, store_sta_row_cb cb,
-                          void *ud)
-{
-    enum tk_rc rc = check_store(st);
-    if (rc || !q || !cb)
-        return rc ? rc : TK_EINVAL;
-    struct sq_store *sq = sq_of(st);
-    rc = check_query(sq, q);
-    if (rc)
-        return rc;
-    struct bufs *bb = NULL;
-    sqlite3_stmt *s = NULL;
-    rc = build_prepared(sq, q, build_list, &bb, &s);
-    if (rc)
-        goto cleanup;
-    struct store_sta_value row[STORE_STA_PROPS_MAX];
-    int src;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        read_row(q->entity, s, row);
-        rc = cb(ud, row, ents[q->entity].nprops);
-        if (rc)
-            goto cleanup;
-    }
-    if (src != SQLITE_DONE)
-        rc = store_sqlite__err(sq, src, "reading SensorThings entities");
-cleanup:
-    release(sq, s);
-    free(bb);
-    return rc;
-}
-
-/* A cursor is store_sta_list's loop turned inside out: the statement stays open (and
- * with it SQLite's read snapshot) between calls, so a caller can stream rows out in
- * pieces as its consumer takes them. */
-struct store_sta_cursor {
-    struct sq_store *sq;
-    enum store_sta_entity e;
-    sqlite3_stmt *s;
-    struct bufs *bb;
-    int done;
-    struct store_sta_value row[STORE_STA_PROPS_MAX];
-};
-
-enum tk_rc store_sta_cursor_open(struct store *st, const struct store_sta_query *q,
-                                 struct store_sta_cursor **out)
-{
-    *out = NULL;
-    enum tk_rc rc = check_store(st);
-    if (rc || !q)
-        return rc ? rc : TK_EINVAL;
-    struct sq_store *sq = sq_of(st);
-    rc = check_query(sq, q);
-    if (rc)
-        return rc;
-    struct store_sta_cursor *c = calloc(1, sizeof *c);
-    if (!c)
-        return TK_ENOMEM;
-    c->sq = sq;
-    c->e = q->entity;
-    rc = build_prepared(sq, q, build_list, &c->bb, &c->s);
-    free(c->bb); /* the statement keeps its own copy of the text */
-    c->bb = NULL;
-    if (rc) {
-        store_sta_cursor_close(c);
-        return rc;
-    }
-    *out = c;
-    return TK_OK;
-}
-
-enum tk_rc store_sta_cursor_next(struct store_sta_cursor *c, const struct store_sta_value **row,
-                                 size_t *n)
-{
-    if (!c || c->done)
-        return c ? TK_ENOTFOUND : TK_EINVAL;
-    int src = sqlite3_step(c->s);
-    if (src == SQLITE_ROW) {
-        read_row(c->e, c->s, c->row);
-        *row = c->row;
-        *n = ents[c->e].nprops;
-        return TK_OK;
-    }
-    c->done = 1;
-    if (src == SQLITE_DONE)
-        return TK_ENOTFOUND;
-    return store_sqlite__err(c->sq, src, "reading SensorThings entities");
-}
-
-void store_sta_cursor_close(struct store_sta_cursor *c)
-{
-    if (!c)
-        return;
-    release(c->sq, c->s);
-    free(c->bb);
-    free(c);
-}
-
-enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, int64_t *n)
-{
-    enum tk_rc rc = check_store(st);
-    if (rc || !q || !n)
-        return rc ? rc : TK_EINVAL;
-    struct sq_store *sq = sq_of(st);
-    rc = check_query(sq, q);
-    if (rc)
-        return rc;
-    struct bufs *bb = NULL;
-    sqlite3_stmt *s = NULL;
-    rc = build_prepared(sq, q, build_count, &bb, &s);
-    if (rc)
-        goto cleanup;
-    int src = sqlite3_step(s);
+    int src = sqlite3_step(s->s);
     if (src == SQLITE_ROW)
-        *n = sqlite3_column_int64(s, 0);
-    else
-        rc = store_sqlite__err(sq, src == SQLITE_DONE ? SQLITE_CORRUPT : src,
-                               "counting SensorThings entities");
-cleanup:
-    release(sq, s);
-    free(bb);
-    return rc;
+        return 1;
+    if (src == SQLITE_DONE)
+        return 0;
+    *rc = store_sqlite__err(s->sq, src, "running a SensorThings statement");
+    return -1;
 }
 
-enum tk_rc store_sta_plan(struct store *st, const struct store_sta_query *q, char *buf, size_t size)
+static int sq_is_null(struct sta_stmt *s, int c)
 {
-    enum tk_rc rc = check_store(st);
-    if (rc || !q || !buf || size == 0)
-        return rc ? rc : TK_EINVAL;
-    buf[0] = '\0';
-    struct sq_store *sq = sq_of(st);
-    rc = check_query(sq, q);
-    if (rc)
-        return rc;
-    struct bufs *bb = calloc(2, sizeof *bb); /* [1].b: the EXPLAIN statement */
-    sqlite3_stmt *s = NULL;
-    if (!bb)
-        return TK_ENOMEM;
-    const char *why = NULL;
-    rc = build_list(q, store_sta__hides(sq), &bb[0].b, &bb[0].m, &bb[0].s, &why);
-    if (rc) {
-        rc = store__fail(&sq->base, rc, "%s", why ? why : "bad filter");
-        goto cleanup;
-    }
-    put(&bb[1].b, "EXPLAIN QUERY PLAN %s", bb[0].b.s);
-    bb[1].b.overflow |= bb[0].b.overflow;
-    rc = prepare(sq, q, &bb[1].b, &s);
-    if (rc)
-        goto cleanup;
-    size_t len = 0;
-    int src;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *d = (const char *)sqlite3_column_text(s, 3);
-        int k = snprintf(buf + len, size - len, "%s\n", d ? d : "");
-        if (k < 0 || (size_t)k >= size - len) {
-            len = size - 1;
-            break;
-        }
-        len += (size_t)k;
-    }
-    if (src != SQLITE_DONE && src != SQLITE_ROW)
-        rc = store_sqlite__err(sq, src, "explaining a SensorThings query");
-cleanup:
-    release(sq, s);
-    free(bb);
-    return rc;
+    return sqlite3_column_type(s->s, c) == SQLITE_NULL;
 }
 
-void store_sta_viewer_set(struct store *st, int all, const char *owner)
+static int64_t sq_int64(struct sta_stmt *s, int c)
 {
-    if (check_store(st))
+    return sqlite3_column_int64(s->s, c);
+}
+
+static double sq_real(struct sta_stmt *s, int c)
+{
+    return sqlite3_column_double(s->s, c);
+}
+
+static const char *sq_text(struct sta_stmt *s, int c, size_t *len)
+{
+    const char *t = (const char *)sqlite3_column_text(s->s, c);
+    *len = t ? (size_t)sqlite3_column_bytes(s->s, c) : 0;
+    return t;
+}
+
+static int64_t sq_changes(struct sta_stmt *s)
+{
+    return sqlite3_changes(s->sq->db);
+}
+
+static void sq_finish(struct sta_stmt *s)
+{
+    if (!s)
         return;
-    struct sq_store *sq = sq_of(st);
-    sq->view_all = all != 0;
-    snprintf(sq->view_owner, sizeof sq->view_owner, "%s", owner ? owner : "");
+    release(s->sq, s->s);
+    free(s);
 }
 
 /* BEGIN and COMMIT through the statement cache: an API request makes one of each. */
 static int exec_cached(struct sq_store *sq, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-    size_t len = strlen(sql);
-    if (!cache_take(sq, sql, len, &s)) {
-        int src = sqlite3_prepare_v3(sq->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &s, NULL);
-        if (src != SQLITE_OK)
-            return src;
-        cache_put(sq, sql, len, s);
-    }
-    int src = sqlite3_step(s);
+    int src;
+    sqlite3_stmt *s = cached(sq, sql, strlen(sql), &src);
+    if (!s)
+        return src;
+    src = sqlite3_step(s);
     release(sq, s);
     return src == SQLITE_DONE ? SQLITE_OK : src;
 }
 
-enum tk_rc store_sta_snapshot_begin(struct store *st)
+static enum tk_rc sq_snapshot_begin(struct store *st)
 {
-    enum tk_rc rc = check_store(st);
-    if (rc)
-        return rc;
     struct sq_store *sq = sq_of(st);
     if (!sqlite3_get_autocommit(sq->db))
         return store__fail(st, TK_EINVAL, "a transaction is already open");
@@ -783,11 +271,383 @@ enum tk_rc store_sta_snapshot_begin(struct store *st)
     return src == SQLITE_OK ? TK_OK : store_sqlite__err(sq, src, "BEGIN (read)");
 }
 
-void store_sta_snapshot_end(struct store *st)
+static void sq_snapshot_end(struct store *st)
 {
-    if (check_store(st))
-        return;
     struct sq_store *sq = sq_of(st);
     if (!sqlite3_get_autocommit(sq->db) && exec_cached(sq, "COMMIT"))
         (void)sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
 }
+
+static enum tk_rc sq_write_enter(struct store *st, int *nested)
+{
+    return store_sqlite__write_enter(sq_of(st), nested, 1);
+}
+
+static enum tk_rc sq_write_leave(struct store *st, int nested, enum tk_rc rc)
+{
+    return store_sqlite__write_leave(sq_of(st), nested, rc);
+}
+
+/* ---- Observations ---------------------------------------------------------------------- */
+
+/* 1 and *id if (ds, t) has an observation, 0 if not, -1 on error. */
+static int obs_at(struct sq_store *sq, sqlite3_stmt *s, int64_t ds, int64_t t, int64_t *id,
+                  enum tk_rc *rc)
+{
+    sqlite3_bind_int64(s, 1, ds);
+    sqlite3_bind_int64(s, 2, t);
+    int src = sqlite3_step(s), r = 0;
+    if (src == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        r = 1;
+    } else if (src != SQLITE_DONE) {
+        *rc = store_sqlite__err(sq, src, "looking for a duplicate");
+        r = -1;
+    }
+    sqlite3_reset(s);
+    return r;
+}
+
+/* Observations written through the API go straight to the clustered table, not to the
+ * staging the ingest fills: the API writes few rows, and a row there carries its
+ * FeatureOfInterest (foi_id), which a staged row cannot. So the insert is folded into the
+ * three rollups at once and becomes the stream's latest entry when it is the newest. A
+ * (Datastream, phenomenonTime) already staged is refused as a duplicate, and the ingest
+ * looks in the clustered table before staging a row older than the stream's latest. */
+static enum tk_rc sq_obs_insert(struct store *st, struct sta_obs *o)
+{
+    struct sq_store *sq = sq_of(st);
+    struct sq_lt_entry *e;
+    enum tk_rc rc = store_sqlite__lt_entry(sq, o->ds, 1, &e);
+    if (rc)
+        return rc;
+    int64_t dup = 0;
+    int f = obs_at(sq, sq->wr[WR_MAIN_FIND], o->ds, o->t, &dup, &rc);
+    if (f == 0 && (e->flags & LT_HAS_STAGED) && o->t >= e->staged_min)
+        f = obs_at(sq, sq->wr[WR_STAGE_FIND], o->ds, o->t, &dup, &rc);
+    if (f < 0)
+        return rc;
+    if (f > 0)
+        return store_sta__dup(st, o, dup);
+    if (o->id == 0) {
+        o->id = sq->next_id++;
+        sq->counter_dirty = 1;
+    }
+    struct store_sta_value v[9] = {
+        [1] = {.type = STORE_STA_INT, .i = o->ds},
+        [2] = {.type = STORE_STA_INT, .i = o->t},
+        [3] = {.type = STORE_STA_INT, .i = o->id},
+        [4] = {.type = o->t_end ? STORE_STA_INT : STORE_STA_NULL, .i = o->t_end},
+        [5] = {.type = o->rt ? STORE_STA_INT : STORE_STA_NULL, .i = o->rt},
+        [6] = {.type = STORE_STA_REAL, .d = o->result},
+        [7] = {.type = o->params ? STORE_STA_TEXT : STORE_STA_NULL,
+               .s = o->params,
+               .len = o->params ? strlen(o->params) : 0},
+        [8] = {.type = o->foi ? STORE_STA_INT : STORE_STA_NULL, .i = o->foi},
+    };
+    static const char ins[] = "INSERT INTO observations (ds_id, t_us, id, t_end_us,"
+                              " result_time_us, result, params, foi_id)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    struct sta_stmt *s;
+    rc = sq_prepare(st, ins, sizeof ins - 1, v, 9, 0, &s);
+    if (rc)
+        return rc;
+    if (sq_step(s, &rc) > 0)
+        rc = store__fail(st, TK_EDB, "adding an observation: a row came back");
+    sq_finish(s);
+    if (rc)
+        return rc;
+    struct sq_row r = {.ds = o->ds,
+                       .t = o->t,
+                       .id = o->id,
+                       .t_end = o->t_end,
+                       .rt = o->rt,
+                       .result = o->result,
+                       .foi = o->foi};
+    rc = store_sqlite__fold(sq, &r, 1);
+    if (!rc)
+        rc = store_sqlite__lt_touch(sq, o->ds);
+    if (rc)
+        return rc;
+    e->flags |= LT_EXISTS;
+    if (!(e->flags & LT_HAS_T) || o->t > e->t) {
+        e->flags |= LT_HAS_T;
+        e->t = o->t;
+        e->t_end = o->t_end;
+        e->rt = o->rt;
+        e->result = o->result;
+        e->id = o->id;
+    }
+    if (!(e->flags & LT_HAS_FOI) && o->foi) {
+        e->flags |= LT_HAS_FOI;
+        e->foi = o->foi;
+    }
+    if (o->foi)
+        rc = store_sta__run(st, "INSERT INTO obs_foi_ds (foi_id, ds_id) VALUES (?1, ?2)"
+                                " ON CONFLICT DO NOTHING",
+                            (int64_t[]){o->foi, o->ds}, 2, NULL);
+    return rc;
+}
+
+/* The stream's newest observation in either table into its latest entry. */
+static enum tk_rc latest_recompute(struct sq_store *sq, int64_t ds, struct sq_lt_entry *e)
+{
+    static const char *const sql[2] = {
+        "SELECT t_us, coalesce(t_end_us, 0), coalesce(result_time_us, 0), result, id"
+        " FROM observations WHERE ds_id = ?1 ORDER BY t_us DESC LIMIT 1",
+        SQ_BATCHES_CTE "SELECT s.t_us, coalesce(s.t_end_us, 0), coalesce(s.result_time_us, 0),"
+                       " s.result, s.id FROM b CROSS JOIN obs_staging s ON s.batch = b.x"
+                       " AND s.ds_id = ?1 ORDER BY s.t_us DESC LIMIT 1"};
+    e->flags &= (unsigned char)~LT_HAS_T;
+    struct store_sta_value v[2] = {[1] = {.type = STORE_STA_INT, .i = ds}};
+    enum tk_rc rc = TK_OK;
+    for (int k = 0; k < 2 && !rc; k++) {
+        struct sta_stmt *s;
+        rc = sq_prepare(&sq->base, sql[k], strlen(sql[k]), v, 2, 0, &s);
+        if (rc)
+            break;
+        if (sq_step(s, &rc) == 1 && (!(e->flags & LT_HAS_T) || sq_int64(s, 0) > e->t)) {
+            e->flags |= LT_HAS_T;
+            e->t = sq_int64(s, 0);
+            e->t_end = sq_int64(s, 1);
+            e->rt = sq_int64(s, 2);
+            e->result = sq_real(s, 3);
+            e->id = sq_int64(s, 4);
+        }
+        sq_finish(s);
+    }
+    return rc;
+}
+
+/* min and max of the raw results of ds in [from, to) into *lo, *hi when there are any. */
+static enum tk_rc raw_extremes(struct store *st, int64_t ds, int64_t from, int64_t to,
+                               double *lo, double *hi)
+{
+    static const char sql[] = "SELECT min(result), max(result) FROM observations WHERE"
+                              " ds_id = ?1 AND t_us >= ?2 AND t_us < ?3 AND result IS NOT NULL";
+    const struct sta_backend *be = store_sta__backend(st);
+    struct store_sta_value v[4] = {[1] = {.type = STORE_STA_INT, .i = ds},
+                                   [2] = {.type = STORE_STA_INT, .i = from},
+                                   [3] = {.type = STORE_STA_INT, .i = to}};
+    struct sta_stmt *s;
+    enum tk_rc rc = be->prepare(st, sql, sizeof sql - 1, v, 4, 0, &s);
+    if (rc)
+        return rc;
+    if (be->step(s, &rc) == 1 && !be->is_null(s, 0)) {
+        *lo = be->real(s, 0);
+        *hi = be->real(s, 1);
+    }
+    be->finish(s);
+    return rc;
+}
+
+/* The minute slots: one read-adjust-write per (ds, hour). */
+static enum tk_rc unfold_minutes(struct sq_store *sq, struct sta_obs *const *rows, size_t n)
+{
+    enum tk_rc rc = TK_OK;
+    struct sq_slot slot[SQ_SLOTS];
+    for (size_t i = 0; !rc && i < n;) {
+        int64_t ds = rows[i]->ds,
+                hour = rows[i]->t - (((rows[i]->t % SQ_HOUR_US) + SQ_HOUR_US) % SQ_HOUR_US);
+        size_t j = i;
+        while (j < n && rows[j]->ds == ds && rows[j]->t >= hour && rows[j]->t < hour + SQ_HOUR_US)
+            j++;
+        sqlite3_stmt *s = sq->ru[RU_SLOTS_GET];
+        sqlite3_bind_int64(s, 1, ds);
+        sqlite3_bind_int64(s, 2, hour);
+        int src = sqlite3_step(s), have = 0;
+        if (src == SQLITE_ROW) {
+            have = 1;
+            if (store_sqlite__slots_decode(sqlite3_column_blob(s, 0), sqlite3_column_bytes(s, 0),
+                                           slot))
+                rc = store__fail(&sq->base, TK_EDB, "malformed minute rollup of ds %lld",
+                                 (long long)ds);
+        } else if (src != SQLITE_DONE) {
+            rc = store_sqlite__err(sq, src, "reading a minute rollup");
+        }
+        sqlite3_reset(s);
+        if (rc || !have) {
+            i = j;
+            continue;
+        }
+        unsigned char redo[SQ_SLOTS] = {0};
+        for (; i < j; i++) {
+            int m = (int)((rows[i]->t - hour) / SQ_MINUTE_US);
+            struct sq_slot *sl = &slot[m];
+            if (sl->n == 0)
+                continue;
+            sl->n--;
+            sl->total -= rows[i]->result;
+            if (rows[i]->result <= sl->lo || rows[i]->result >= sl->hi)
+                redo[m] = 1;
+        }
+        for (int m = 0; !rc && m < SQ_SLOTS; m++) {
+            if (slot[m].n == 0) {
+                memset(&slot[m], 0, sizeof slot[m]);
+                continue;
+            }
+            if (redo[m]) {
+                int64_t from = hour + m * SQ_MINUTE_US;
+                rc = raw_extremes(&sq->base, ds, from, from + SQ_MINUTE_US, &slot[m].lo,
+                                  &slot[m].hi);
+            }
+        }
+        if (rc)
+            break;
+        unsigned char buf[SQ_SLOTS_BLOB_MAX];
+        int len = store_sqlite__slots_encode(slot, buf);
+        if (len == 0) {
+            rc = store_sta__run(&sq->base,
+                                "DELETE FROM rollup_minute_slots WHERE ds_id = ?1 AND hour_us = ?2",
+                                (int64_t[]){ds, hour}, 2, NULL);
+        } else {
+            s = sq->ru[RU_SLOTS_PUT];
+            sqlite3_bind_int64(s, 1, ds);
+            sqlite3_bind_int64(s, 2, hour);
+            sqlite3_bind_blob(s, 3, buf, len, SQLITE_STATIC);
+            rc = store_sqlite__exec(sq, s, "writing a minute rollup");
+        }
+    }
+    return rc;
+}
+
+/* A delete takes the row out of the rollups again: count and sum exactly; minimum and
+ * maximum are re-read from the remaining raw rows of the bucket when the removed value was
+ * one of them (a bucket whose raw rows retention already removed keeps its extremes, the
+ * best that is known); the latest entry is recomputed from both tables when the latest
+ * row went; a removed staged row only lowers the staged count (staged rows are not in the
+ * rollups yet, and staged_min stays a valid lower bound). */
+static enum tk_rc sq_obs_remove(struct store *st, struct sta_obs *rows, size_t n)
+{
+    struct sq_store *sq = sq_of(st);
+    struct sta_obs **main_rows = malloc((n ? n : 1) * sizeof *main_rows);
+    if (!main_rows)
+        return store__fail(st, TK_ENOMEM, "out of memory");
+    size_t nmain = 0;
+    int64_t nstaged = 0;
+    enum tk_rc rc = TK_OK;
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct sta_obs *o = &rows[i];
+        if (o->staged) {
+            rc = store_sta__run(st,
+                                "DELETE FROM obs_staging WHERE batch = (?1 >> " STR(
+                                    SQ_BATCH_SHIFT) ") AND ds_id = ?2 AND t_us = ?3",
+                                (int64_t[]){o->id, o->ds, o->t}, 3, NULL);
+            nstaged++;
+        } else {
+            rc = store_sta__run(st, "DELETE FROM observations WHERE ds_id = ?1 AND t_us = ?2",
+                                (int64_t[]){o->ds, o->t}, 2, NULL);
+            main_rows[nmain++] = o;
+        }
+    }
+    if (!rc)
+        rc = store_sta__unfold(st, "rollup_hour", SQ_HOUR_US, main_rows, nmain);
+    if (!rc)
+        rc = store_sta__unfold(st, "rollup_day", SQ_DAY_US, main_rows, nmain);
+    if (!rc)
+        rc = unfold_minutes(sq, main_rows, nmain);
+    free(main_rows);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (i > 0 && rows[i].ds == rows[i - 1].ds)
+            continue;
+        struct sq_lt_entry *e;
+        rc = store_sqlite__lt_entry(sq, rows[i].ds, 1, &e);
+        if (rc || !(e->flags & LT_HAS_T))
+            continue;
+        int gone = 0;
+        for (size_t j = i; j < n && rows[j].ds == rows[i].ds; j++)
+            gone |= rows[j].id == e->id;
+        if (!gone)
+            continue;
+        rc = store_sqlite__lt_touch(sq, rows[i].ds);
+        if (!rc)
+            rc = latest_recompute(sq, rows[i].ds, e);
+    }
+    if (!rc && nstaged) {
+        sq->staged = sq->staged > nstaged ? sq->staged - nstaged : 0;
+        sq->counter_dirty = 1;
+    }
+    return rc;
+}
+
+static enum tk_rc sq_ds_created(struct store *st, int64_t ds)
+{
+    struct sq_store *sq = sq_of(st);
+    struct sq_lt_entry *e;
+    enum tk_rc rc = store_sqlite__lt_entry(sq, ds, 1, &e);
+    if (!rc)
+        rc = store_sqlite__lt_touch(sq, ds);
+    if (!rc) {
+        memset(e, 0, sizeof *e);
+        e->flags = LT_EXISTS;
+    }
+    return rc;
+}
+
+static enum tk_rc sq_ds_delete(struct store *st, int64_t ds)
+{
+    struct sq_store *sq = sq_of(st);
+    int64_t staged = 0;
+    enum tk_rc rc = store_sta__run(st, "DELETE FROM obs_staging WHERE ds_id = ?1", &ds, 1, &staged);
+    static const char *const sql[] = {
+        "DELETE FROM observations WHERE ds_id = ?1",
+        "DELETE FROM rollup_minute_slots WHERE ds_id = ?1",
+        "DELETE FROM rollup_hour WHERE ds_id = ?1",
+        "DELETE FROM rollup_day WHERE ds_id = ?1",
+        "DELETE FROM obs_foi_ds WHERE ds_id = ?1",
+        "DELETE FROM datastreams WHERE id = ?1",
+    };
+    for (size_t i = 0; !rc && i < sizeof sql / sizeof sql[0]; i++)
+        rc = store_sta__run(st, sql[i], &ds, 1, NULL);
+    struct sq_lt_entry *e = NULL;
+    if (!rc)
+        rc = store_sqlite__lt_entry(sq, ds, 1, &e);
+    if (!rc)
+        rc = store_sqlite__lt_touch(sq, ds);
+    if (!rc)
+        memset(e, 0, sizeof *e);
+    if (!rc && staged) {
+        sq->staged = sq->staged > staged ? sq->staged - staged : 0;
+        sq->counter_dirty = 1;
+    }
+    return rc;
+}
+
+static enum tk_rc sq_foi_forget(struct store *st, int64_t foi, const int64_t *ds, size_t n)
+{
+    struct sq_store *sq = sq_of(st);
+    enum tk_rc rc = TK_OK;
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct sq_lt_entry *e;
+        rc = store_sqlite__lt_entry(sq, ds[i], 1, &e);
+        if (rc || !(e->flags & LT_HAS_FOI) || e->foi != foi)
+            continue;
+        rc = store_sqlite__lt_touch(sq, ds[i]);
+        e->flags &= (unsigned char)~LT_HAS_FOI;
+        e->foi = 0;
+    }
+    return rc;
+}
+
+const struct sta_backend store_sta__sqlite = {
+    .d = &dialect,
+    .prepare = sq_prepare,
+    .step = sq_step,
+    .is_null = sq_is_null,
+    .int64 = sq_int64,
+    .real = sq_real,
+    .text = sq_text,
+    .changes = sq_changes,
+    .finish = sq_finish,
+    .explain = "EXPLAIN QUERY PLAN ",
+    .explain_col = 3,
+    .snapshot_begin = sq_snapshot_begin,
+    .snapshot_end = sq_snapshot_end,
+    .write_enter = sq_write_enter,
+    .write_leave = sq_write_leave,
+    .obs_insert = sq_obs_insert,
+    .obs_remove = sq_obs_remove,
+    .ds_created = sq_ds_created,
+    .ds_delete = sq_ds_delete,
+    .foi_forget = sq_foi_forget,
+};

@@ -83,6 +83,10 @@ struct store_ops {
 struct store {
     const struct store_ops *ops;
     char errmsg[STORE_ERRMSG_MAX];
+    /* whom SensorThings reads and writes are for (store_sta_viewer_set; zero: everything
+     * visible, the default) */
+    int sta_hide;        /* other owners' private Things are hidden */
+    char sta_owner[64];  /* "" : anonymous; owner recorded for what is created */
 };
 
 /** TK_EDB with "the <backend> backend does not support <what>", for an operation a

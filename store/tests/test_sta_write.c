@@ -2,7 +2,8 @@
  * (HistoricalLocation, auto FeatureOfInterest), updates, deletes with their cascades, and
  * the derived structures (rollups at every interval, latest values, the staged count)
  * equal to what the remaining raw observations give after each change, with ingest-style
- * staged rows of the same streams around. */
+ * staged rows of the same streams around. Against SQLite on a temporary file, or with the
+ * argument "pg" against the PostgreSQL server in TK_TEST_PG_URI (tests/pg/pgserver.py). */
 #include <math.h>
 
 #include "store_sta.h"
@@ -296,11 +297,14 @@ static void test_private(void)
     CHECK_EQ_INT(store_sta_delete(st, STORE_STA_THING, city), TK_OK);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    struct tmpdb db;
-    tmpdb_make(&db);
-    CHECK_EQ_INT(store_open(db.path, NULL, &st), TK_OK);
+    struct tmpdb db = {{0}, {0}};
+    char uri[1024];
+    test_store_uri(argc, argv, &db, uri, sizeof uri);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
+    if (!st)
+        return tk_check_result("store_sta_write");
     CHECK_EQ_INT(store_sta_init(st), TK_OK);
 
     /* a Thing with a Location: one HistoricalLocation */
@@ -495,6 +499,7 @@ int main(void)
     test_private();
 
     store_close(st);
-    tmpdb_remove(&db);
+    if (db.path[0])
+        tmpdb_remove(&db);
     return tk_check_result("store_sta_write");
 }

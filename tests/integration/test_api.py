@@ -94,7 +94,8 @@ def stack():
     global S, BASE, RAW_KEY
     if S is not None:
         return S
-    S = tkfix.Stack("api")
+    # TK_TEST_PG_URI (tests/pg/pgserver.py as a wrapper): the same suite on PostgreSQL
+    S = tkfix.Stack("api", store=os.environ.get("TK_TEST_PG_URI") or None)
     S.start_broker()
     RAW_KEY = S.add_apikey("api tests", "read:raw")[1]
     pw1 = S.add_device("water_level", "wl-api-1", lat=34.39, lon=132.45, mount_height_m=MOUNT)
@@ -109,12 +110,9 @@ def stack():
           reading("pf-api-1", 1, T0 * 1000, interval_s=900, **{"in": 7, "out": 3}))
 
     def stored():
-        c = S.db()
-        try:
-            return c.execute("SELECT (SELECT count(*) FROM observations)"
-                             " + (SELECT count(*) FROM obs_staging)").fetchone()[0] >= 2 * N_WL + 2
-        finally:
-            c.close()
+        return S.sql_value("SELECT (SELECT count(*) FROM observations)"
+                           " + (SELECT count(*) FROM obs_staging)",
+                           "SELECT count(*) FROM observations") >= 2 * N_WL + 2
     tkfix.wait_for(stored, 20, "the readings to be stored")
 
     _, BASE = S.start_api("--page-max", PAGE, "--threads", 2, "--log-level", 3)

@@ -437,6 +437,23 @@ class Stack:
         self._dbs.append(c)
         return c
 
+    def sql_value(self, sqlite_sql, pg_sql=None):
+        """The first value of one query on the stack's store: sqlite_sql on the SQLite file,
+        pg_sql (default: the same text) through psql on a PostgreSQL store."""
+        if not self.store:
+            c = self.db()
+            try:
+                return c.execute(sqlite_sql).fetchone()[0]
+            finally:
+                c.close()
+        r = subprocess.run(["psql", self.store, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c",
+                            pg_sql or sqlite_sql], capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise FixtureError(f"psql: {r.stderr}")
+        out = r.stdout.strip()
+        return int(out) if out.lstrip("-").isdigit() else out
+
     def spawn(self, name, argv, env=None):
         """Start a process (logs to DIR/log/<name>.log); env adds to os.environ."""
         full = dict(os.environ)
@@ -469,7 +486,8 @@ class Stack:
         returns (Popen, base URL). wait: until it listens and, with a broker, has
         subscribed."""
         port = free_port()
-        argv = [API, "--data", self.dir, "--http-port", port]
+        argv = [API, "--data", self.dir, "--http-port", port] + \
+            (["--db", self.store] if self.store else [])
         if self.broker is not None:
             argv += ["--mqtt-host", HOST, "--mqtt-port", self.mqtt_port,
                      "--mqtt-user", "takumi-dashboard",

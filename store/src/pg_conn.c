@@ -57,9 +57,12 @@ static const char *const pg_sql[PS_N] = {
      * absorbed by ON CONFLICT and, since the rollups and latest are fed from RETURNING,
      * counted once. */
     [PS_INSERT_ROWS] =
-        "WITH ins AS (INSERT INTO observations (ds_id, t_us, id, t_end_us, result_time_us, result,"
+        "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
+        " $5::bigint[], $6::float8[], $7::text[]) AS r(id, ds_id, t_us, t_end_us, rt_us, result,"
+        " params)),"
+        " ins AS (INSERT INTO observations (ds_id, t_us, id, t_end_us, result_time_us, result,"
         " params, foi_id) SELECT r.ds_id, r.t_us, r.id, r.t_end_us, r.rt_us, r.result, r.params,"
-        " l.foi_id FROM " PG_STAGE " r LEFT JOIN latest l ON l.ds_id = r.ds_id ORDER BY r.ds_id, r.t_us"
+        " l.foi_id FROM r LEFT JOIN latest l ON l.ds_id = r.ds_id ORDER BY r.ds_id, r.t_us"
         " ON CONFLICT DO NOTHING RETURNING ds_id, t_us, id, t_end_us, result_time_us, result),"
         " " PG_ROLLUP_UPSERT("rollup_minute", "60000000") ","
         " " PG_ROLLUP_UPSERT("rollup_hour", "3600000000") ","
@@ -271,17 +274,7 @@ enum tk_rc store_pg__session(struct pg_store *pg)
     if (!rc && pg->readonly)
         rc = store_pg__exec(pg, "SET default_transaction_read_only = on",
                             "configuring a read-only session");
-    /* the session's staging table of the write path (PS_INSERT_ROWS reads it); a read-only
-     * session (possibly on a hot standby, where no table can be created) has none */
-    if (!rc && !pg->readonly)
-        rc = store_pg__exec(pg,
-                            "CREATE TEMPORARY TABLE " PG_STAGE " (id bigint, ds_id bigint,"
-                            " t_us bigint, t_end_us bigint, rt_us bigint, result float8,"
-                            " params text) ON COMMIT DELETE ROWS",
-                            "creating the staging table");
     for (int i = 0; i < PS_N && !rc; i++) {
-        if (i == PS_INSERT_ROWS && pg->readonly)
-            continue;
         char name[16];
         snprintf(name, sizeof name, "tk%d", i);
         rc = check(pg, PQprepare(pg->conn, name, pg_sql[i], 0, NULL), NULL,

@@ -18,9 +18,6 @@
 #define PG_PART_US_TEXT "604800000000" /* the same, for SQL text */
 /* Partitions created ahead of the clock by store_maintain. */
 #define PG_PART_AHEAD 2
-/* The session's temporary table the transaction's rows are copied into (COPY FROM STDIN)
- * before one statement moves them into observations, the rollups and latest. */
-#define PG_STAGE "obs_stage"
 /* Observation ids are taken from the sequence in blocks of this many (one round trip). */
 #define PG_ID_BLOCK 1024
 
@@ -69,7 +66,6 @@ struct pg_store {
     int version;
     int in_tx;
     int tx_failed;
-    int stage_used; /* rows were staged in this transaction: empty the table before more */
 
     struct pg_row *pend;
     size_t npend, pend_cap;

@@ -57,6 +57,27 @@ static void text_int(struct pg_text *b, int64_t v, int null)
     text_put(b, s, (size_t)n);
 }
 
+/* An element of a text[] literal: double-quoted, with " and \ escaped. */
+static void text_quoted(struct pg_text *b, const char *s)
+{
+    if (!s) {
+        text_put(b, "NULL", 4);
+        return;
+    }
+    text_put(b, "\"", 1);
+    for (const char *p = s; *p;) {
+        size_t k = strcspn(p, "\"\\");
+        text_put(b, p, k);
+        p += k;
+        if (*p) {
+            char esc[2] = {'\\', *p};
+            text_put(b, esc, 2);
+            p++;
+        }
+    }
+    text_put(b, "\"", 1);
+}
+
 /* ---- datastreams known to this writer ---------------------------------------------- */
 
 static size_t ds_hash(int64_t ds, size_t cap)
@@ -136,7 +157,6 @@ enum tk_rc store_pg__begin(struct store *st)
         return rc;
     pg->in_tx = 1;
     pg->tx_failed = 0;
-    pg->stage_used = 0; /* ON COMMIT DELETE ROWS emptied it; a rollback took its rows back */
     return TK_OK;
 }
 
@@ -183,88 +203,39 @@ enum tk_rc store_pg__commit(struct store *st)
 
 /* ---- observations ---------------------------------------------------------------- */
 
-/* A text of COPY's text format: \\, tab, newline and carriage return escaped. */
-static void text_copy_field(struct pg_text *b, const char *s)
-{
-    if (!s) {
-        text_put(b, "\\N", 2);
-        return;
-    }
-    for (const char *p = s; *p;) {
-        size_t k = strcspn(p, "\\\t\n\r");
-        text_put(b, p, k);
-        p += k;
-        if (*p) {
-            char esc[2] = {'\\', *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : '\\'};
-            text_put(b, esc, 2);
-            p++;
-        }
-    }
-}
-
-/* COPY the rows into the session's staging table (one message stream, one result). */
-static enum tk_rc copy_rows(struct pg_store *pg, const struct pg_text *data)
-{
-    if (pg->stage_used) {
-        /* rows were written earlier in this transaction (before a read): they are in
-         * observations now, and must not be moved twice */
-        enum tk_rc rc = store_pg__exec(pg, "TRUNCATE " PG_STAGE, "emptying the staging table");
-        if (rc)
-            return rc;
-    }
-    pg->stage_used = 1;
-    PGresult *res = PQexec(pg->conn, "COPY " PG_STAGE " FROM STDIN");
-    if (!res || PQresultStatus(res) != PGRES_COPY_IN)
-        return store_pg__err(pg, res, "copying observations");
-    PQclear(res);
-    const char *why = NULL;
-    if (PQputCopyData(pg->conn, data->p, (int)data->len) != 1)
-        why = "copying observations";
-    if (PQputCopyEnd(pg->conn, why ? "the client could not send the rows" : NULL) != 1 && !why)
-        why = "ending the copy of observations";
-    /* the COPY's own result, then NULL */
-    enum tk_rc rc = TK_OK;
-    while ((res = PQgetResult(pg->conn)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && !rc)
-            rc = store_pg__err(pg, res, "copying observations");
-        else
-            PQclear(res);
-    }
-    if (!rc && why)
-        rc = store_pg__err(pg, NULL, why);
-    return rc;
-}
-
 enum tk_rc store_pg__flush_rows(struct pg_store *pg)
 {
     if (pg->npend == 0)
         return TK_OK;
-    struct pg_text data = {0};
-    text_reserve(&data, pg->npend * 96);
+    struct pg_text a[7] = {{0}};
+    for (int k = 0; k < 7; k++)
+        text_put(&a[k], "{", 1);
     for (size_t i = 0; i < pg->npend; i++) {
         const struct pg_row *r = &pg->pend[i];
-        char line[160];
-        int n = snprintf(line, sizeof line, "%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t", r->id, r->ds,
-                         r->t);
-        text_put(&data, line, (size_t)n);
-        if (r->t_end)
-            n = snprintf(line, sizeof line, "%" PRId64 "\t", r->t_end);
-        else
-            n = snprintf(line, sizeof line, "\\N\t");
-        text_put(&data, line, (size_t)n);
-        if (r->rt)
-            n = snprintf(line, sizeof line, "%" PRId64 "\t%.17g\t", r->rt, r->result);
-        else
-            n = snprintf(line, sizeof line, "\\N\t%.17g\t", r->result);
-        text_put(&data, line, (size_t)n);
-        text_copy_field(&data, r->params);
-        text_put(&data, "\n", 1);
+        if (i)
+            for (int k = 0; k < 7; k++)
+                text_put(&a[k], ",", 1);
+        text_int(&a[0], r->id, 0);
+        text_int(&a[1], r->ds, 0);
+        text_int(&a[2], r->t, 0);
+        text_int(&a[3], r->t_end, r->t_end == 0);
+        text_int(&a[4], r->rt, r->rt == 0);
+        char d[40];
+        int n = snprintf(d, sizeof d, "%.17g", r->result);
+        text_put(&a[5], d, (size_t)n);
+        text_quoted(&a[6], r->params);
     }
-    enum tk_rc rc = data.oom ? store__fail(&pg->base, TK_ENOMEM, "out of memory")
-                             : copy_rows(pg, &data);
-    if (!rc)
-        rc = store_pg__run(pg, PS_INSERT_ROWS, 0, NULL, NULL, "writing observations");
-    free(data.p);
+    int oom = 0;
+    const char *vals[7];
+    for (int k = 0; k < 7; k++) {
+        text_put(&a[k], "}", 1);
+        oom |= a[k].oom;
+        vals[k] = a[k].p;
+    }
+    enum tk_rc rc = oom ? store__fail(&pg->base, TK_ENOMEM, "out of memory")
+                        : store_pg__run(pg, PS_INSERT_ROWS, 7, vals, NULL, "writing observations");
+    for (int k = 0; k < 7; k++)
+        free(a[k].p);
     store_pg__drop_rows(pg);
     if (rc)
         pg->tx_failed = 1;

@@ -13,7 +13,11 @@
 
   Printed as ratios against SQLite with one worker measured in the same round (the machine
   is shared and noisy), with the CPU each part used per 1,000 readings (ingest workers,
-  broker, PostgreSQL's processes, the publisher) and the rows per commit the ingest made.
+  broker, PostgreSQL's processes, the publisher), the rows per commit the ingest made, and
+  the workers' transactions (from their stats lines: average milliseconds from store_begin
+  to the end of store_commit, parsing and the store's work included, and the share of each
+  worker's time spent inside them; the rest is gathering, waiting for readings and
+  publishing acks).
 
   --queries adds store-bench's query figures (one day of one datastream, 30 days of hourly
   aggregates, latest of 1,000 datastreams) against PostgreSQL beside SQLite (slow: it
@@ -73,15 +77,19 @@ def tree_cpu_s(pid):
     return total / TICK
 
 
-STATS_RE = re.compile(r"stats received=(\d+) readings=(\d+) observations=(\d+) .* commits=(\d+)")
+STATS_RE = re.compile(r"stats received=(\d+) readings=(\d+) observations=(\d+) .* commits=(\d+)"
+                      r" commit_failures=\d+ commit_ms_avg=([\d.]+)")
 
 
 def last_stats(log):
-    """(readings, observations, commits) of the last stats line of an ingest log."""
+    """(readings, observations, commits, commit ms in all) of the last stats line of an
+    ingest log."""
     m = None
     for m in STATS_RE.finditer(log):
         pass
-    return tuple(int(m.group(i)) for i in (2, 3, 4)) if m else (0, 0, 0)
+    if not m:
+        return (0, 0, 0, 0.0)
+    return (int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(4)) * float(m.group(5)))
 
 
 def ingest_run(store, workers, ndev, count, timeout_s):
@@ -137,11 +145,14 @@ def ingest_run(store, workers, ndev, count, timeout_s):
                 raise RuntimeError("not every reading was acknowledged: %s" % res)
             time.sleep(1.2)  # one more stats line from each worker
             rd = obs = commits = 0
+            commit_ms = 0.0
             for w in range(workers):
-                r, o, c = last_stats(st.log("ingest-%d" % w))
-                rd, obs, commits = rd + r, obs + o, commits + c
+                r, o, c, ms = last_stats(st.log("ingest-%d" % w))
+                rd, obs, commits, commit_ms = rd + r, obs + o, commits + c, commit_ms + ms
             return {"rate": res["rate"], "wall": wall, "resent": res.get("resent", 0), "cpu": cpu,
                     "rows_per_commit": obs / commits if commits else 0.0,
+                    "commit_ms": commit_ms / commits if commits else 0.0,
+                    "commit_share": commit_ms / 1000.0 / wall / workers,
                     "readings_per_commit": rd / commits if commits else 0.0}
     finally:
         if pg:
@@ -208,21 +219,24 @@ def main(argv=None):
 
     print("ingest, %d devices x %d readings (3 observations each), QoS 1, durable commit, "
           "every reading acked end to end; %d round(s)" % (a.devices, a.count, a.rounds))
-    print("%-10s %7s %11s %14s %9s %9s %9s %9s %8s" % (
+    print("%-10s %7s %11s %14s %9s %9s %9s %9s %8s %14s" % (
         "store", "workers", "readings/s", "vs %s x%d" % (NAMES[base_key[0]], base_key[1]),
-        "ingest", "broker", "postgres", "publisher", "rows/tx"))
-    print("%-10s %7s %11s %14s   %s" % ("", "", "(median)", "(median)",
-                                        "CPU ms per 1,000 readings (median)"))
+        "ingest", "broker", "postgres", "publisher", "rows/tx", "transactions"))
+    print("%-10s %7s %11s %14s   %-40s %17s" % ("", "", "(median)", "(median)",
+                                                "CPU ms per 1,000 readings (median)",
+                                                "ms avg, % of time"))
     for s in stores:
         for w in workers:
             rr = runs[(s, w)]
             med = lambda key: statistics.median(x["cpu"][key] for x in rr)  # noqa: E731
             rat = ratios[(s, w)]
-            print("%-10s %7d %11.0f %13.2fx %9.0f %9.0f %9s %9.0f %8.0f%s" % (
+            print("%-10s %7d %11.0f %13.2fx %9.0f %9.0f %9s %9.0f %8.0f %7.1f %4.0f%%%s" % (
                 NAMES[s], w, statistics.median(x["rate"] for x in rr), statistics.median(rat),
                 med("ingest") * 1000, med("broker") * 1000,
                 "%.0f" % (med("postgres") * 1000) if s == "pg" else "-", med("publisher") * 1000,
                 statistics.median(x["rows_per_commit"] for x in rr),
+                statistics.median(x["commit_ms"] for x in rr),
+                statistics.median(x["commit_share"] for x in rr) * 100,
                 "   rounds " + "/".join("%.2f" % x for x in rat) if a.rounds > 1 else ""))
 
     if not a.queries:

@@ -143,7 +143,9 @@ def ingest_run(store, workers, ndev, count, timeout_s):
             res = json.loads(out.strip().splitlines()[-1])
             if not res.get("ok"):
                 raise RuntimeError("not every reading was acknowledged: %s" % res)
-            time.sleep(2.2)  # a stats line after the last transaction from each worker (1 s apart, logged after the periodic transaction)
+            # each worker logs stats after its periodic transaction (1 s apart): wait for a
+            # line written after its last reading's transaction
+            time.sleep(2.2)
             rd = obs = commits = 0
             commit_ms = 0.0
             for w in range(workers):

@@ -16,8 +16,14 @@ Datastreams per gauge):
 10 not counted), measured by the client (request sent to body read), with the server's
 CPU milliseconds per request (from /proc), which a busy machine distorts less, and the
 client's own CPU per request. Usage: api.py [--db PATH]
-[--load-s N] [--rounds N] [--runs N]; --soak-s 600 measures only the RSS across ten
-minutes of mixed load; imported by run.py."""
+[--load-s N] [--rounds N] [--runs N] [--store pg]; --soak-s 600 measures only the RSS across
+ten minutes of mixed load; imported by run.py.
+
+--store pg: the same figures on PostgreSQL too, in the same run, beside SQLite. A throwaway
+server (tests/pg/pgserver.py) gets the same 10M rows from store-bench --query-store
+(through the store's write path, --pg-load-tx-rows rows per transaction), is checked against
+the SQLite store (row count, rollups, the same Thing and Datastream ids), and takumi-api is
+started on it with the same flags."""
 import argparse
 import http.client
 import json
@@ -35,6 +41,8 @@ TOP = os.environ.get("TAKUMI_TOP", os.path.dirname(os.path.dirname(os.path.abspa
 BIN = os.environ.get("TAKUMI_BIN", os.path.join(TOP, "build", "release"))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 import tkfix  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "tests", "pg"))
+import pgserver  # noqa: E402
 
 THREADS = 2
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
@@ -46,16 +54,68 @@ def iso(us):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(us // 1000000))
 
 
-def store_db(dbdir):
+def store_db(dbdir, db_rows=10000000):
     """store-bench's 10M-row store, built once and kept in dbdir (reused by later runs)."""
     path = os.path.join(dbdir, "query.db")
     os.makedirs(dbdir, exist_ok=True)
     exe = os.path.join(BIN, "bench", "store-bench")
-    out = subprocess.run([exe, "--dir", dbdir, "--keep", "--rows", "10000", "--runs", "3"],
+    out = subprocess.run([exe, "--dir", dbdir, "--keep", "--rows", "10000", "--runs", "3",
+                          "--db-rows", str(db_rows)],
                          capture_output=True, text=True, timeout=3600)
     if out.returncode != 0 or not os.path.exists(path):
         raise RuntimeError("store-bench failed: %s" % out.stderr[-2000:])
     return path
+
+
+def pg_store(pg, db_rows=10000000, tx_rows=100000):
+    """Load store-bench's query store (the same devices, readings and ids as store_db) into
+    the empty PostgreSQL database of pg; returns store-bench's figures (store.load: rows/s,
+    and its store-level queries)."""
+    exe = os.path.join(BIN, "bench", "store-bench")
+    out = subprocess.run([exe, "--query-store", pg.uri, "--db-rows", str(db_rows), "--runs", "3",
+                          "--load-tx-rows", str(tx_rows)],
+                         capture_output=True, text=True, timeout=7200)
+    if out.returncode != 0:
+        raise RuntimeError("store-bench --query-store failed: %s" % out.stderr[-2000:])
+    figs = {}
+    for line in out.stdout.splitlines():
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        figs[d["figure"]] = d
+    return figs
+
+
+def check_same(db, pg):
+    """The PostgreSQL store holds what the SQLite one does: the API figures then compare
+    the same requests on the same data. Returns a description; raises when they differ."""
+    import sqlite3
+    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        s = {"observations": c.execute("SELECT count(*) FROM observations").fetchone()[0],
+             "things": c.execute("SELECT min(id), max(id), count(*) FROM things").fetchone(),
+             "datastreams": c.execute("SELECT min(id), max(id), count(*) FROM datastreams").fetchone()}
+    finally:
+        c.close()
+    p = {"observations": int(pg.psql("SELECT count(*) FROM observations")),
+         "things": tuple(int(x) for x in pg.psql("SELECT min(id), max(id), count(*) FROM things").split("|")),
+         "datastreams": tuple(int(x) for x in
+                              pg.psql("SELECT min(id), max(id), count(*) FROM datastreams").split("|"))}
+    for iv in ("minute", "hour", "day"):
+        p["rollup_" + iv] = int(pg.psql("SELECT coalesce(sum(n), 0) FROM rollup_" + iv))
+    p["latest"] = int(pg.psql("SELECT count(*) FROM latest WHERE t_us IS NOT NULL"))
+    bad = [k for k in ("observations", "things", "datastreams") if tuple(
+        s[k] if isinstance(s[k], tuple) else (s[k],)) != tuple(p[k] if isinstance(p[k], tuple) else (p[k],))]
+    bad += [k for k in ("rollup_minute", "rollup_hour", "rollup_day") if p[k] != s["observations"]]
+    if p["latest"] != s["datastreams"][2]:
+        bad.append("latest")
+    if bad:
+        raise RuntimeError("the PostgreSQL store differs from the SQLite one in %s: SQLite %s, PostgreSQL %s"
+                           % (", ".join(bad), s, p))
+    return ("%d Observations, Things %d-%d, Datastreams %d-%d; rollups count every row once, "
+            "latest of every Datastream" % (p["observations"], p["things"][0], p["things"][1],
+                                            p["datastreams"][0], p["datastreams"][1]))
 
 
 def rss_kib(pid):
@@ -140,103 +200,118 @@ def timed(conn, path, runs, pid):
     return statistics.median(t), t[min(len(t) - 1, int(len(t) * 0.99))], cpu_ms, client_ms, body
 
 
+class ApiRefused(RuntimeError):
+    """takumi-api would not start on the store."""
+
+
 def measure(db, load_s=10, runs=201, rounds=3):
-    figs = {}
+    refused = None
     with tkfix.Stack("bench-api") as st:
-        port = tkfix.free_port()
-        api = st.spawn("api", [os.path.join(BIN, "api", "takumi-api"), "--db", db, "--data", st.dir,
-                               "--http-port", port, "--threads", THREADS, "--page-max", 2000, "--anon-rate", 0,
-                               "--log-level", 1])
-        if not tkfix.wait_port(tkfix.HOST, port, 30):
-            raise RuntimeError("takumi-api did not start:\n" + st.log("api"))
-        base = "http://%s:%d" % (tkfix.HOST, port)
-        conn = http.client.HTTPConnection(tkfix.HOST, port, timeout=60)
-        conn.request("GET", "/v1.1/Things(1)")
-        r = conn.getresponse()
-        entity = r.read()
-        if r.status != 200:
-            raise RuntimeError("Things(1): %d %s" % (r.status, entity[:200]))
-        body = os.path.join(st.dir, "entity.json")
-        with open(body, "wb") as f:
-            f.write(entity)
-        bare_port = tkfix.free_port()
-        bare = st.spawn("mhd-bare", [os.path.join(BIN, "bench", "mhd-bare"), "--port", bare_port,
-                                     "--threads", THREADS, "--body", body])
-        if not tkfix.wait_port(tkfix.HOST, bare_port, 10):
-            raise RuntimeError("mhd-bare did not start:\n" + st.log("mhd-bare"))
+        try:
+            return _measure(st, db, load_s, runs, rounds)
+        except ApiRefused as e:
+            refused = e  # an expected answer, not a failure of the bench: nothing kept
+    raise refused
 
-        # rounds of API then bare, so that both see the same moments of a shared machine;
-        # the medians of each and of the per-round ratios
-        rss0 = rss_kib(api.pid)
-        api_runs, bare_runs, samples = [], [], []
-        for _ in range(rounds):
-            with RssSampler(api.pid) as s:
-                api_runs.append(wrk(base + "/v1.1/Things(1)", load_s))
-            samples += s.samples
-            bare_runs.append(wrk("http://%s:%d/x" % (tkfix.HOST, bare_port), load_s))
-        figs["api_rps"] = statistics.median(r[0] for r in api_runs)
-        figs["api_p99_ms"] = statistics.median(r[1] for r in api_runs)
-        figs["bare_rps"] = statistics.median(r[0] for r in bare_runs)
-        figs["bare_p99_ms"] = statistics.median(r[1] for r in bare_runs)
-        figs["ratios"] = [a[0] / b[0] for a, b in zip(api_runs, bare_runs)]
-        figs["rss_load"] = {"before": rss0, "first": samples[0], "peak": max(samples),
-                            "last": samples[-1], "samples": len(samples),
-                            "seconds": load_s * rounds}
-        figs["entity_bytes"] = len(entity)
 
-        # every Datastream id (store-bench's gauges have 3 each), repeated up to 1,000
-        conn.close()  # idle through the load: the server may have closed it
-        conn = http.client.HTTPConnection(tkfix.HOST, port, timeout=60)
-        ds = []
-        path = "/v1.1/Datastreams?$select=id&$top=2000"
-        conn.request("GET", path)
-        for d in json.loads(conn.getresponse().read())["value"]:
-            ds.append(d["@iot.id"])
-        ids = ",".join(str(ds[i % len(ds)]) for i in range(1000))
-        figs["latest_distinct"] = min(1000, len(ds))
-        med, p99, cpu, cl, b = timed(conn, "/v1.1/Datastreams/latest?ids=" + ids, runs, api.pid)
-        assert len(json.loads(b)["value"]) == 1000
-        figs["latest_ms"] = (med, p99, cpu)
-        figs["latest_client_ms"] = cl
+def _measure(st, db, load_s, runs, rounds):
+    figs = {}
+    port = tkfix.free_port()
+    api = st.spawn("api", [os.path.join(BIN, "api", "takumi-api"), "--db", db, "--data", st.dir,
+                           "--http-port", port, "--threads", THREADS, "--page-max", 2000, "--anon-rate", 0,
+                           "--log-level", 1])
+    tkfix.wait_for(lambda: api.poll() is not None or tkfix.wait_port(tkfix.HOST, port, 0.2), 60,
+                   "takumi-api to listen")
+    if api.poll() is not None:
+        raise ApiRefused("takumi-api exited %d at start on %s:\n%s" % (api.returncode, db, st.log("api")[-1500:]))
+    base = "http://%s:%d" % (tkfix.HOST, port)
+    conn = http.client.HTTPConnection(tkfix.HOST, port, timeout=60)
+    conn.request("GET", "/v1.1/Things(1)")
+    r = conn.getresponse()
+    entity = r.read()
+    if r.status != 200:
+        raise RuntimeError("Things(1): %d %s" % (r.status, entity[:200]))
+    body = os.path.join(st.dir, "entity.json")
+    with open(body, "wb") as f:
+        f.write(entity)
+    bare_port = tkfix.free_port()
+    bare = st.spawn("mhd-bare", [os.path.join(BIN, "bench", "mhd-bare"), "--port", bare_port,
+                                 "--threads", THREADS, "--body", body])
+    if not tkfix.wait_port(tkfix.HOST, bare_port, 10):
+        raise RuntimeError("mhd-bare did not start:\n" + st.log("mhd-bare"))
 
-        day = T0_US + 10 * DAY_US
-        flt = "phenomenonTime ge %s and phenomenonTime lt %s" % (iso(day), iso(day + DAY_US))
-        q = urllib.parse.quote(flt)
-        med, p99, cpu, cl, b = timed(conn, "/v1.1/Datastreams(%d)/Observations?$filter=%s&$top=2000"
-                            % (ds[0], q), runs, api.pid)
-        figs["day_rows"] = len(json.loads(b)["value"])
-        figs["day_ms"] = (med, p99, cpu)
-        figs["day_client_ms"] = cl
-        med, p99, cpu, cl, b = timed(conn, "/v1.1/Datastreams(%d)/Observations?$filter=%s&$top=2000"
-                            "&$resultFormat=dataArray&$select=phenomenonTime,result" % (ds[0], q),
-                            runs, api.pid)
-        figs["day_da_ms"] = (med, p99, cpu)
-        figs["day_da_client_ms"] = cl
-        med, p99, cpu, cl, b = timed(conn, "/v1.1/Datastreams(%d)/Observations/aggregate?interval=hour"
-                            "&from=%s&to=%s&fn=avg,min,max,count"
-                            % (ds[0], iso(T0_US), iso(T0_US + 30 * DAY_US)), runs, api.pid)
-        figs["hourly_buckets"] = len(json.loads(b)["value"])
-        figs["hourly_ms"] = (med, p99, cpu)
-        figs["hourly_client_ms"] = cl
-        conn.close()
+    # rounds of API then bare, so that both see the same moments of a shared machine;
+    # the medians of each and of the per-round ratios
+    rss0 = rss_kib(api.pid)
+    api_runs, bare_runs, samples = [], [], []
+    for _ in range(rounds):
+        with RssSampler(api.pid) as s:
+            api_runs.append(wrk(base + "/v1.1/Things(1)", load_s))
+        samples += s.samples
+        bare_runs.append(wrk("http://%s:%d/x" % (tkfix.HOST, bare_port), load_s))
+    figs["api_rps"] = statistics.median(r[0] for r in api_runs)
+    figs["api_p99_ms"] = statistics.median(r[1] for r in api_runs)
+    figs["bare_rps"] = statistics.median(r[0] for r in bare_runs)
+    figs["bare_p99_ms"] = statistics.median(r[1] for r in bare_runs)
+    figs["ratios"] = [a[0] / b[0] for a, b in zip(api_runs, bare_runs)]
+    figs["rss_load"] = {"before": rss0, "first": samples[0], "peak": max(samples),
+                        "last": samples[-1], "samples": len(samples),
+                        "seconds": load_s * rounds}
+    figs["entity_bytes"] = len(entity)
 
-        # a streamed CSV export of 1M rows: RSS must not follow its size
-        with RssSampler(api.pid, 0.1) as s:
-            t0 = time.perf_counter()
-            c = http.client.HTTPConnection(tkfix.HOST, port, timeout=300)
-            c.request("GET", "/v1.1/Observations?$resultFormat=CSV&$top=1000000")
-            r = c.getresponse()
-            size = 0
-            while True:
-                chunk = r.read(1 << 20)
-                if not chunk:
-                    break
-                size += len(chunk)
-            el = time.perf_counter() - t0
-            c.close()
-        figs["csv"] = {"bytes": size, "seconds": el, "rss_before": s.samples[0],
-                       "rss_peak": max(s.samples), "rss_last": s.samples[-1]}
-        st.kill(bare, 15)
+    # every Datastream id (store-bench's gauges have 3 each), repeated up to 1,000
+    conn.close()  # idle through the load: the server may have closed it
+    conn = http.client.HTTPConnection(tkfix.HOST, port, timeout=60)
+    ds = []
+    path = "/v1.1/Datastreams?$select=id&$top=2000"
+    conn.request("GET", path)
+    for d in json.loads(conn.getresponse().read())["value"]:
+        ds.append(d["@iot.id"])
+    ids = ",".join(str(ds[i % len(ds)]) for i in range(1000))
+    figs["latest_distinct"] = min(1000, len(ds))
+    med, p99, cpu, cl, b = timed(conn, "/v1.1/Datastreams/latest?ids=" + ids, runs, api.pid)
+    assert len(json.loads(b)["value"]) == 1000
+    figs["latest_ms"] = (med, p99, cpu)
+    figs["latest_client_ms"] = cl
+
+    day = T0_US + 10 * DAY_US
+    flt = "phenomenonTime ge %s and phenomenonTime lt %s" % (iso(day), iso(day + DAY_US))
+    q = urllib.parse.quote(flt)
+    med, p99, cpu, cl, b = timed(conn, "/v1.1/Datastreams(%d)/Observations?$filter=%s&$top=2000"
+                        % (ds[0], q), runs, api.pid)
+    figs["day_rows"] = len(json.loads(b)["value"])
+    figs["day_ms"] = (med, p99, cpu)
+    figs["day_client_ms"] = cl
+    med, p99, cpu, cl, b = timed(conn, "/v1.1/Datastreams(%d)/Observations?$filter=%s&$top=2000"
+                        "&$resultFormat=dataArray&$select=phenomenonTime,result" % (ds[0], q),
+                        runs, api.pid)
+    figs["day_da_ms"] = (med, p99, cpu)
+    figs["day_da_client_ms"] = cl
+    med, p99, cpu, cl, b = timed(conn, "/v1.1/Datastreams(%d)/Observations/aggregate?interval=hour"
+                        "&from=%s&to=%s&fn=avg,min,max,count"
+                        % (ds[0], iso(T0_US), iso(T0_US + 30 * DAY_US)), runs, api.pid)
+    figs["hourly_buckets"] = len(json.loads(b)["value"])
+    figs["hourly_ms"] = (med, p99, cpu)
+    figs["hourly_client_ms"] = cl
+    conn.close()
+
+    # a streamed CSV export of 1M rows: RSS must not follow its size
+    with RssSampler(api.pid, 0.1) as s:
+        t0 = time.perf_counter()
+        c = http.client.HTTPConnection(tkfix.HOST, port, timeout=300)
+        c.request("GET", "/v1.1/Observations?$resultFormat=CSV&$top=1000000")
+        r = c.getresponse()
+        size = 0
+        while True:
+            chunk = r.read(1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+        el = time.perf_counter() - t0
+        c.close()
+    figs["csv"] = {"bytes": size, "seconds": el, "rss_before": s.samples[0],
+                   "rss_peak": max(s.samples), "rss_last": s.samples[-1]}
+    st.kill(bare, 15)
     return figs
 
 
@@ -311,15 +386,98 @@ def rows(f):
     return out
 
 
+def pair_rows(fs, fp):
+    """Rows (figure, SQLite, PostgreSQL, PostgreSQL / SQLite) of the same requests on both
+    stores, measured in one run; fp may be an error text."""
+    out = []
+    if isinstance(fp, str):
+        fp = {}
+    get = lambda f, k: f.get(k) if f else None  # noqa: E731
+    def ms(f, k):
+        v = get(f, k)
+        return "%.2f ms (CPU %.2f)" % (v[0], v[2]) if v else "-"
+
+    def ratio(k, i=0):
+        a, b = get(fs, k), get(fp, k)
+        if not a or not b:
+            return "-"
+        a, b = (a[i], b[i]) if isinstance(a, (list, tuple)) else (a, b)
+        return "%.2fx" % (b / a)
+    out.append(("(j) entity GET /v1.1/Things(1), wrk -t2 -c64",
+                "%.0f req/s" % fs["api_rps"], "%.0f req/s" % fp["api_rps"] if fp else "-", ratio("api_rps")))
+    out.append(("    bare libmicrohttpd (each store's run)", "%.0f req/s" % fs["bare_rps"],
+                "%.0f req/s" % fp["bare_rps"] if fp else "-", ratio("bare_rps")))
+    out.append(("    entity GET / bare", "%.2fx" % statistics.median(fs["ratios"]),
+                "%.2fx" % statistics.median(fp["ratios"]) if fp else "-", ""))
+    for k, label in (("latest_ms", "(k) latest values of 1,000 Datastreams"),
+                     ("day_ms", "(l) one day of one Datastream out of 10M, JSON"),
+                     ("day_da_ms", "    the same day as dataArray"),
+                     ("hourly_ms", "(m) hourly aggregates over 30 days")):
+        out.append((label, ms(fs, k), ms(fp, k), ratio(k)))
+    for k in ("day_rows", "hourly_buckets", "entity_bytes"):
+        if fp and fs.get(k) != fp.get(k):
+            out.append(("    differs: " + k, str(fs.get(k)), str(fp.get(k)), ""))
+    return out
+
+
+def compare(load_s=10, runs=201, rounds=3, db_rows=10000000, tx_rows=100000, log=sys.stderr):
+    """The API figures on SQLite and on PostgreSQL in one run. Returns (sqlite figures,
+    PostgreSQL figures or the reason there are none, notes)."""
+    notes = []
+    print("building or reusing the SQLite store ...", file=log, flush=True)
+    sdir = os.path.join(BIN, "tmp", "store-bench")
+    db = store_db(sdir if db_rows == 10000000 else "%s-%d" % (sdir, db_rows), db_rows)
+    print("measuring takumi-api on SQLite ...", file=log, flush=True)
+    fs = measure(db, load_s, runs, rounds)
+    with pgserver.PgServer() as pg:
+        print("loading %d rows into PostgreSQL ..." % db_rows, file=log, flush=True)
+        t0 = time.monotonic()
+        figs = pg_store(pg, db_rows, tx_rows)
+        ld = figs.get("store.load", {})
+        notes.append("PostgreSQL store loaded in %.0f s (%.0f rows/s, %s-row transactions through the write path)"
+                     % (time.monotonic() - t0, ld.get("value", 0), tx_rows))
+        notes.append("checked against SQLite: " + check_same(db, pg))
+        for key, label in (("store.day_range", "store-level day"), ("store.hourly_30d", "store-level hourly"),
+                           ("store.latest_1000", "store-level latest of 1,000")):
+            if key in figs:
+                notes.append("%s on PostgreSQL: %.0f us (median of 3)" % (label, figs[key]["value"]))
+        print("measuring takumi-api on PostgreSQL ...", file=log, flush=True)
+        try:
+            fp = measure(pg.uri, load_s, runs, rounds)
+        except ApiRefused as e:
+            fp = str(e)
+    return fs, fp, notes
+
+
+def print_compare(fs, fp, notes):
+    table = [("figure", "SQLite", "PostgreSQL", "PG / SQLite")] + pair_rows(fs, fp)
+    w = [max(len(r[i]) for r in table) for i in range(4)]
+    for r in table:
+        print("  ".join("%-*s" % (w[i], r[i]) for i in range(4)).rstrip())
+    for n in notes:
+        print("  " + n)
+    if isinstance(fp, str):
+        print("no PostgreSQL figures: " + fp.strip().splitlines()[0])
+        print("  (takumi-api log tail)\n    " + "\n    ".join(fp.strip().splitlines()[1:][-6:]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", help="a store built by store-bench (default: build or reuse one)")
     ap.add_argument("--load-s", type=int, default=10, help="seconds of each wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="wrk runs per server, alternated")
     ap.add_argument("--runs", type=int, default=201)
+    ap.add_argument("--store", choices=["sqlite", "pg"], default="sqlite",
+                    help="pg: the same figures on PostgreSQL too, beside SQLite")
+    ap.add_argument("--pg-rows", type=int, default=10000000, help="rows loaded into PostgreSQL")
+    ap.add_argument("--pg-load-tx-rows", type=int, default=100000)
     ap.add_argument("--soak-s", type=int, default=0,
                     help="only: RSS across one load of this many seconds (600 for SPEC 9)")
     a = ap.parse_args()
+    if a.store == "pg":
+        fs, fp, notes = compare(a.load_s, a.runs, a.rounds, a.pg_rows, a.pg_load_tx_rows)
+        print_compare(fs, fp, notes)
+        sys.exit(1 if isinstance(fp, str) else 0)
     db = a.db or store_db(os.path.join(BIN, "tmp", "store-bench"))
     if a.soak_s:
         r = soak(db, a.soak_s)

@@ -21,8 +21,10 @@ Options: --quick (smaller runs), --devices N, --count N (readings per device),
 --api-load-s N (seconds of wrk load per server), --skip-store, --skip-api, --skip-gateway,
 --skip-dashboard, --gateway-outage-60 (the gateway's catch-up after 60 s, not 20).
 --faults runs the long fault tests instead (bench/faults.py), --soak SECONDS the soak
-(bench/soak.py), --scaleout (only the scale-out figures of bench/scaleout.py: 1, 2, 4 ingest workers into
-SQLite and PostgreSQL, store queries against PostgreSQL; slow)."""
+(bench/soak.py), --scaleout or --only scaleout (only the scale-out figures of bench/scaleout.py: 1, 2, 4
+ingest workers into SQLite and PostgreSQL; its own flags follow, e.g. --rounds 3 --queries).
+--only api [--store pg] measures (j)-(n) alone; --store pg loads the same 10M rows into a
+throwaway PostgreSQL server (tests/pg/pgserver.py) and measures takumi-api on it beside SQLite."""
 import argparse
 import json
 import os
@@ -163,8 +165,11 @@ def main():
     ap.add_argument("--devices", type=int, default=100)
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--skip-store", action="store_true")
-    ap.add_argument("--only", choices=["raw", "ingest", "python", "gateway", "dashboard", "alerts"],
+    ap.add_argument("--only", choices=["raw", "ingest", "python", "gateway", "dashboard", "alerts",
+                                       "scaleout", "api"],
                     help="measure one figure")
+    ap.add_argument("--store", choices=["sqlite", "pg"], default="sqlite",
+                    help="with --only api: pg measures the API on PostgreSQL too, beside SQLite")
     ap.add_argument("--skip-gateway", action="store_true")
     ap.add_argument("--gateway-outage-60", action="store_true")
     ap.add_argument("--skip-dashboard", action="store_true")
@@ -174,8 +179,18 @@ def main():
     ap.add_argument("--soak", type=int, metavar="SECONDS", help="the soak (bench/soak.py)")
     ap.add_argument("--scaleout", action="store_true", help="bench/scaleout.py instead")
     a, rest = ap.parse_known_args()
-    if a.scaleout:
-        os.execv(sys.executable, [sys.executable, os.path.join(TOP, "bench", "scaleout.py")])
+    if a.scaleout or a.only == "scaleout":
+        # every other flag is scaleout.py's (its --devices and --count have their own defaults)
+        args, i = [], 1
+        while i < len(sys.argv):
+            if sys.argv[i] == "--scaleout" or sys.argv[i] == "--only=scaleout":
+                i += 1
+            elif sys.argv[i] == "--only":
+                i += 2
+            else:
+                args.append(sys.argv[i])
+                i += 1
+        os.execv(sys.executable, [sys.executable, os.path.join(TOP, "bench", "scaleout.py")] + args)
     if a.faults or a.soak:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         sys.argv = [sys.argv[0]] + rest
@@ -192,6 +207,15 @@ def main():
     if a.only == "dashboard":
         for r in dashboard.rows(dashboard.measure()):
             print("%-44s  %-14s  %-20s  %s" % r)
+        return
+    if a.only == "api":
+        if a.store == "pg":
+            fs, fp, notes = api_bench.compare(a.api_load_s, 51 if a.quick else 201, 1 if a.quick else 3)
+            api_bench.print_compare(fs, fp, notes)
+            sys.exit(1 if isinstance(fp, str) else 0)
+        for r in api_bench.rows(api_bench.measure(api_bench.store_db(STORE_DIR), a.api_load_s,
+                                                  51 if a.quick else 201, 1 if a.quick else 3)):
+            print("%-48s  %-32s  %-14s  %s" % r)
         return
     if a.only == "alerts":
         print(json.dumps(bench_alerts(a.quick)))

@@ -12,10 +12,12 @@
  *   store.load          rows/s of building that store (informational)
  *
  * Usage: store-bench [--rows N] [--tx-rows N] [--db-rows N] [--runs N] [--dir DIR] [--keep]
- *                    [--query-store URI]
+ *                    [--query-store URI] [--insert-store URI] [--load-tx-rows N]
  * --keep reuses DIR/query.db when it already holds --db-rows rows. --query-store URI builds
  * the query store there instead (an empty database, e.g. postgresql://...) and skips the
- * insert figures. */
+ * insert figures. --insert-store URI measures only store.insert, into that store (an empty
+ * database: the PostgreSQL write path at the ingest's transaction sizes). --load-tx-rows
+ * sets the rows per transaction of building the query store (default 5,000). */
 #include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -37,7 +39,9 @@
 struct opts {
     long long rows, tx_rows, db_rows, runs;
     const char *dir;
-    const char *query_store; /* NULL: DIR/query.db */
+    const char *query_store;  /* NULL: DIR/query.db */
+    const char *insert_store; /* NULL: DIR/insert.db, with the naive baseline and queries */
+    long long load_tx_rows;
     int keep;
 };
 
@@ -260,7 +264,8 @@ static long long count_rows(const char *path)
 static void usage(void)
 {
     fprintf(stderr, "usage: store-bench [--rows N] [--tx-rows N] [--db-rows N] [--runs N]"
-                    " [--dir DIR] [--keep] [--query-store URI]\n");
+                    " [--dir DIR] [--keep] [--query-store URI] [--insert-store URI]"
+                    " [--load-tx-rows N]\n");
     exit(2);
 }
 
@@ -271,6 +276,7 @@ int main(int argc, char **argv)
                      .db_rows = 10000000,
                      .runs = 301,
                      .dir = "/tmp/tk-store-bench",
+                     .load_tx_rows = 5000,
                      .keep = 0};
     for (int i = 1; i < argc; i++) {
         long long *num = NULL;
@@ -284,8 +290,12 @@ int main(int argc, char **argv)
             num = &o.runs;
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             o.dir = argv[++i];
+        else if (!strcmp(argv[i], "--load-tx-rows"))
+            num = &o.load_tx_rows;
         else if (!strcmp(argv[i], "--query-store") && i + 1 < argc)
             o.query_store = argv[++i];
+        else if (!strcmp(argv[i], "--insert-store") && i + 1 < argc)
+            o.insert_store = argv[++i];
         else if (!strcmp(argv[i], "--keep"))
             o.keep = 1;
         else
@@ -319,8 +329,9 @@ int main(int argc, char **argv)
     int64_t *ds = malloc(sizeof *ds * (size_t)(ndev * STREAMS));
     if (!ds)
         return 1;
-    remove_db(path);
-    if ((rc = store_open(path, NULL, &st)))
+    if (!o.insert_store)
+        remove_db(path);
+    if ((rc = store_open(o.insert_store ? o.insert_store : path, NULL, &st)))
         die("open", rc, NULL);
     add_devices(st, ndev, ds);
     el = insert_interleaved(st, ds, ndev, o.rows, o.tx_rows, 1);
@@ -329,8 +340,10 @@ int main(int argc, char **argv)
            (double)o.rows / el, o.rows, ndev, o.tx_rows);
     fflush(stdout);
     store_close(st);
-    remove_db(path);
     free(ds);
+    if (o.insert_store)
+        return 0;
+    remove_db(path);
 
     el = insert_naive(naive, ndev, o.rows, o.tx_rows);
     printf("{\"figure\":\"store.insert_naive\",\"value\":%.0f,\"unit\":\"rows/s\",\"rows\":%lld,"
@@ -366,10 +379,10 @@ queries:;
         }
     } else {
         add_devices(st, qdev, qds);
-        el = insert_interleaved(st, qds, qdev, qrows, 5000, 1);
+        el = insert_interleaved(st, qds, qdev, qrows, o.load_tx_rows, 1);
         printf("{\"figure\":\"store.load\",\"value\":%.0f,\"unit\":\"rows/s\",\"rows\":%lld,"
-               "\"devices\":%lld,\"tx_rows\":5000}\n",
-               (double)qrows / el, qrows, qdev);
+               "\"devices\":%lld,\"tx_rows\":%lld}\n",
+               (double)qrows / el, qrows, qdev, o.load_tx_rows);
         fflush(stdout);
     }
     long long days = qrows / (qdev * STREAMS) / 1440; /* full days every stream has */

@@ -62,32 +62,6 @@ static void ingest_view(const struct api_request *req, struct api_reply *rep)
     free(c);
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if none starts there. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t len = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-    if (!len || len > n || p[0] == 0xc0 || p[0] == 0xc1 || p[0] > 0xf4)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
-
-static int valid_utf8(const void *s, size_t n)
-{
-    const unsigned char *p = s;
-    for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(p + i, n - i);
-        if (!k)
-            return 0;
-        i += k;
-    }
-    return 1;
-}
-
 struct qwalk {
     struct api_buf *b;
     size_t n, top;
@@ -130,13 +104,13 @@ static int quarantine_row(const struct store_quarantine *q, void *ud)
     str_or_null(b, q->reason);
     /* the payload as text when it is UTF-8, else hex; long ones cut (payloadLength says) */
     size_t shown = q->payload_len > PAYLOAD_SHOWN_MAX ? PAYLOAD_SHOWN_MAX : q->payload_len;
-    while (shown && shown < q->payload_len && !valid_utf8(q->payload, shown))
+    while (shown && shown < q->payload_len && !api_utf8_valid(q->payload, shown))
         shown--; /* do not cut a character in two */
     api_buf_puts(b, ",\"payloadLength\":");
     api_buf_i64(b, (int64_t)q->payload_len);
     if (!q->payload) {
         api_buf_puts(b, ",\"payload\":null");
-    } else if (valid_utf8(q->payload, shown)) {
+    } else if (api_utf8_valid(q->payload, shown)) {
         api_buf_puts(b, ",\"payload\":");
         api_buf_json_str(b, q->payload, shown);
     } else {

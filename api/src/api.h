@@ -70,6 +70,8 @@ void api_buf_reset(struct api_buf *b);
 void api_buf_put(struct api_buf *b, const char *s, size_t n);
 void api_buf_puts(struct api_buf *b, const char *s);
 void api_buf_printf(struct api_buf *b, const char *fmt, ...) TK_PRINTF(2, 3);
+/** 1 if s (n bytes) is valid UTF-8 (no overlong forms, nothing above U+10FFFF), else 0. */
+int api_utf8_valid(const void *s, size_t n);
 /** s (n bytes) as a quoted JSON string. */
 void api_buf_json_str(struct api_buf *b, const char *s, size_t n);
 void api_buf_i64(struct api_buf *b, int64_t v);

@@ -83,6 +83,7 @@ struct args {
     size_t n;
     int overflow;
     int nul; /* a name or value decoded to text with a NUL byte (%00) in it */
+    int not_utf8; /* a name or value whose bytes are not UTF-8 (%FF, an overlong %C0%A7) */
 };
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -92,6 +93,12 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     (void)kind;
     if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
         a->nul = 1; /* the C string would silently stop at the NUL */
+        return MHD_NO;
+    }
+    /* text the store would compare as bytes (SQLite) or refuse (PostgreSQL): refused here,
+     * the same on every store */
+    if (!api_utf8_valid(key, key_size) || (value && !api_utf8_valid(value, value_size))) {
+        a->not_utf8 = 1;
         return MHD_NO;
     }
     if (a->n == API_ARGS_MAX) {
@@ -127,6 +134,10 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
     int is_ngsi = strncmp(url, "/v2", 3) == 0 && (url[3] == '\0' || url[3] == '/');
     int is_admin = strncmp(url, "/admin/", 7) == 0;
     int is_alerts = api_alerts_path(url); /* also /alerts/stream */
+    if (!api_utf8_valid(url, strlen(url))) { /* decoded: an id in /v2/entities/{id} is text */
+        api_reply_error(rep, API_E_BADREQ, NULL, "the path is not valid UTF-8");
+        return;
+    }
     if (!is_openapi && !is_sta && !is_ngsi && !is_admin && !is_alerts) {
         api_reply_error(rep, API_E_NOTFOUND, NULL,
                         "no resource here; the SensorThings API is under /v1.1, NGSI-v2 under"
@@ -137,6 +148,10 @@ static void handle(struct api_server *s, struct MHD_Connection *c, const char *u
     MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
     if (a.nul) {
         api_reply_error(rep, API_E_BADREQ, NULL, "a query argument holds a NUL byte (%%00)");
+        return;
+    }
+    if (a.not_utf8) {
+        api_reply_error(rep, API_E_BADREQ, NULL, "a query argument is not valid UTF-8");
         return;
     }
     if (a.overflow) {

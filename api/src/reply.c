@@ -94,6 +94,37 @@ void api_buf_printf(struct api_buf *b, const char *fmt, ...)
     api_buf_put(b, tmp, (size_t)k);
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if none starts there
+ * (RFC 3629's table: what PostgreSQL accepts as UTF8 text). */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t len = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len || len > n || p[0] == 0xc0 || p[0] == 0xc1 || p[0] > 0xf4)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    /* overlong three- and four-byte forms, UTF-16 surrogates, beyond U+10FFFF */
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
+        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+        return 0;
+    return len;
+}
+
+int api_utf8_valid(const void *s, size_t n)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (!k)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
 void api_buf_json_str(struct api_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

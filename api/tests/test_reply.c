@@ -1,5 +1,5 @@
 /* The reply layer: JSON escaping, numbers, URL encoding, the buffer limit, error bodies
- * with their statuses, Accept-Encoding parsing and gzip that inflates back. */
+ * with their statuses, Accept-Encoding parsing, gzip that inflates back, UTF-8 validation. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -116,9 +116,41 @@ static void test_gzip(void)
     api_reply_free(&r);
 }
 
+/* What the API refuses in a query argument or path before any store sees it (PostgreSQL
+ * would refuse the text with an error; SQLite would compare its bytes). */
+static void test_utf8(void)
+{
+    static const struct {
+        const char *s;
+        int ok;
+    } cases[] = {
+        {"", 1},
+        {"plain ascii", 1},
+        {"\xc3\xa9t\xc3\xa9", 1},              /* été */
+        {"\xe2\x80\xae", 1},                    /* U+202E, valid though odd */
+        {"\xef\xbc\x87", 1},                    /* fullwidth apostrophe */
+        {"\xf0\x9f\x8c\xa7", 1},                /* U+1F327 */
+        {"\xf4\x8f\xbf\xbf", 1},                /* U+10FFFF */
+        {"\xff\xfe", 0},                        /* never in UTF-8 */
+        {"\xc0\xa7", 0},                        /* overlong apostrophe */
+        {"\xc1\xbf", 0},                        /* overlong */
+        {"\xe0\x80\xa7", 0},                    /* overlong, three bytes */
+        {"\xf0\x80\x80\xa7", 0},                /* overlong, four bytes */
+        {"\xed\xa0\x80", 0},                    /* U+D800, a surrogate */
+        {"\xf4\x90\x80\x80", 0},                /* beyond U+10FFFF */
+        {"\xf5\x80\x80\x80", 0},
+        {"a\xc3", 0},                            /* cut short */
+        {"\xe2\x80", 0},
+        {"\x80", 0},                             /* a continuation byte alone */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(api_utf8_valid(cases[i].s, strlen(cases[i].s)) == cases[i].ok);
+}
+
 int main(void)
 {
     test_buf();
+    test_utf8();
     test_errors();
     test_gzip();
     return tk_check_result("api_reply");

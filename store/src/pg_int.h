@@ -8,7 +8,19 @@
 
 #include "store_int.h"
 
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
+
+/* The JSON documents the registry writes (pg_registry.c; migration 4 rewrites older ones),
+ * compact and in this order as SQLite's json_object writes them: SQL expressions of text. */
+#define PG_PROPS(kind, transport, mount, density)                                                  \
+    "(SELECT row_to_json(p)::text FROM (SELECT " kind " AS kind, " transport " AS transport, " mount \
+    " AS mount_height_m, " density " AS density_kg_m3) p)"
+#define PG_SENSOR_META(dev, kind, transport)                                                       \
+    "(SELECT row_to_json(m)::text FROM (SELECT " dev " AS device_id, " kind " AS kind, " transport   \
+    " AS transport) m)"
+
+#define PG_POINT(lon, lat) "tk_point(" lon ", " lat ")" /* GeoJSON Point, from migration 4 */
+
 #define PG_MINUTE_US INT64_C(60000000)
 #define PG_HOUR_US INT64_C(3600000000)
 #define PG_DAY_US INT64_C(86400000000)

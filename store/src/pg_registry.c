@@ -1,6 +1,7 @@
 /* PostgreSQL backend: the device registry as SensorThings v1.1 entities, the same entities
  * and links as the SQLite backend (see sqlite_registry.c); JSON texts are built by
- * jsonb_build_object, so names are escaped correctly. Registry changes are rare: the
+ * row_to_json (PG_PROPS... in pg_int.h), so names are escaped correctly and the text is
+ * SQLite's, byte for byte. Registry changes are rare: the
  * statements are sent as text with parameters rather than prepared. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,7 +11,7 @@
 #include "pg_int.h"
 #include "tk_time.h"
 
-#define GEOJSON_POINT "jsonb_build_object('type', 'Point', 'coordinates', jsonb_build_array($2::float8, $3::float8))::text"
+#define GEOJSON_POINT PG_POINT("$2::float8", "$3::float8")
 
 /* Run sql; when id is not NULL the single value of its single row. *found (may be NULL)
  * says whether there was a row. */
@@ -70,9 +71,9 @@ static enum tk_rc add_in_tx(struct pg_store *pg, const struct store_device *dev,
     v[7] = transport;
     rc = one(pg,
              "INSERT INTO things (name, description, properties, device_id, kind, mount_height_m,"
-             " density, transport, created_us) VALUES ($1, $2, jsonb_build_object('kind', $5::text,"
-             " 'transport', $8::text, 'mount_height_m', $6::float8, 'density_kg_m3', $7::float8)::text,"
-             " $4, $5, $6, $7, $8, $3) RETURNING id",
+             " density, transport, created_us) VALUES ($1, $2, " PG_PROPS("$5::text", "$8::text",
+                                                                       "$6::float8", "$7::float8")
+             ", $4, $5, $6, $7, $8, $3) RETURNING id",
              8, v, &res->thing_id, NULL, "adding a Thing");
     if (rc)
         return rc;
@@ -117,8 +118,8 @@ static enum tk_rc add_in_tx(struct pg_store *pg, const struct store_device *dev,
     v[4] = transport;
     rc = one(pg,
              "INSERT INTO sensors (name, description, encoding_type, metadata) VALUES ($1, $2,"
-             " 'application/json', jsonb_build_object('device_id', $3::text, 'kind', $4::text,"
-             " 'transport', $5::text)::text) RETURNING id",
+             " 'application/json', " PG_SENSOR_META("$3::text", "$4::text", "$5::text")
+             ") RETURNING id",
              5, v, &sensor, NULL, "adding a Sensor");
     if (rc)
         return rc;

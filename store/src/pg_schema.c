@@ -29,7 +29,13 @@
  * in one transaction:
  *   1  everything above.
  *   2  the tables of SQLite versions 6 to 9 (API keys, counters, alerts, owners).
- *   3  the SQL functions of the SensorThings reads (JSON members, geometry). */
+ *   3  the SQL functions of the SensorThings reads (JSON members, geometry).
+ *   4  the SensorThings API answers as on SQLite: JSON texts the store builds are compact
+ *      and in the order written (the registry's and a unitOfMeasurement: row_to_json, not
+ *      jsonb, which adds spaces and sorts keys), the registry's documents of older
+ *      versions rewritten so; a JSON member read as text only when it is a string; the
+ *      entities' text columns in the "C" collation, so that text compares and sorts by
+ *      code point as SQLite's BINARY does, whatever the database's default collation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,7 +510,58 @@ static const char schema_v3[] =
     " (SELECT coalesce(sum(sqrt((s.bx - s.ax) ^ 2 + (s.by_ - s.ay) ^ 2)), 0) FROM tk_segs(x.g) s) END\n"
     " FROM (SELECT tk_geom_of(a) AS g) x $$;\n";
 
-static const char *const migrations[PG_SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
+/* The STA text columns that $filter compares and $orderby sorts, in the C collation. */
+#define PG_C(table, col) "ALTER TABLE " table " ALTER COLUMN " col " TYPE text COLLATE \"C\";"
+#define PG_C_NAMED(table) PG_C(table, "name") PG_C(table, "description")
+
+static const char schema_v4[] =
+    "CREATE FUNCTION tk_point(lon float8, lat float8) RETURNS text LANGUAGE sql IMMUTABLE AS\n"
+    "$$ SELECT row_to_json(g)::text FROM (SELECT 'Point' AS type,"
+    " array_to_json(ARRAY[lon, lat]) AS coordinates) g $$;\n"
+    "CREATE OR REPLACE FUNCTION json_object(k1 text, v1 text, k2 text, v2 text, k3 text, v3 text)"
+    " RETURNS text LANGUAGE sql IMMUTABLE AS\n"
+    "$$ SELECT '{' || to_json(k1)::text || ':' || coalesce(to_json(v1)::text, 'null') || ','"
+    " || to_json(k2)::text || ':' || coalesce(to_json(v2)::text, 'null') || ','"
+    " || to_json(k3)::text || ':' || coalesce(to_json(v3)::text, 'null') || '}' $$;\n"
+    "CREATE OR REPLACE FUNCTION tk_json_text(doc text, path text) RETURNS text LANGUAGE sql"
+    " IMMUTABLE AS\n"
+    "$$ SELECT CASE jsonb_typeof(j) WHEN 'string' THEN j #>> '{}' END"
+    " FROM (SELECT tk_json_member(doc, path) AS j) m $$;\n"
+    /* what older versions' registry wrote (jsonb text), rewritten; an entity changed
+     * through the API since then holds other text and is left alone */
+    "UPDATE things t SET properties = " PG_PROPS("t.kind", "t.transport", "t.mount_height_m",
+                                                 "t.density")
+    " WHERE t.device_id IS NOT NULL AND t.properties = jsonb_build_object('kind', t.kind,"
+    " 'transport', t.transport, 'mount_height_m', t.mount_height_m, 'density_kg_m3',"
+    " t.density)::text;\n"
+    "UPDATE sensors s SET metadata = " PG_SENSOR_META("j ->> 'device_id'", "j ->> 'kind'",
+                                                      "j ->> 'transport'")
+    " FROM (SELECT id, tk_jsonb(metadata) AS j FROM sensors) x WHERE x.id = s.id"
+    " AND s.metadata = jsonb_build_object('device_id', j ->> 'device_id', 'kind', j ->> 'kind',"
+    " 'transport', j ->> 'transport')::text;\n"
+    "UPDATE locations l SET location = " PG_POINT("x.lon", "x.lat") " FROM (SELECT id,"
+    " (tk_jsonb(location) #>> '{coordinates,0}')::float8 AS lon,"
+    " (tk_jsonb(location) #>> '{coordinates,1}')::float8 AS lat FROM locations"
+    " WHERE location LIKE '{\"type\": \"Point\", \"coordinates\": [%') x WHERE x.id = l.id"
+    " AND l.location = jsonb_build_object('type', 'Point', 'coordinates',"
+    " jsonb_build_array(x.lon, x.lat))::text;\n"
+    "UPDATE features_of_interest f SET feature = " PG_POINT("x.lon", "x.lat") " FROM (SELECT id,"
+    " (tk_jsonb(feature) #>> '{coordinates,0}')::float8 AS lon,"
+    " (tk_jsonb(feature) #>> '{coordinates,1}')::float8 AS lat FROM features_of_interest"
+    " WHERE feature LIKE '{\"type\": \"Point\", \"coordinates\": [%') x WHERE x.id = f.id"
+    " AND f.feature = jsonb_build_object('type', 'Point', 'coordinates',"
+    " jsonb_build_array(x.lon, x.lat))::text;\n" PG_C_NAMED("things") PG_C("things", "properties")
+        PG_C_NAMED("locations") PG_C("locations", "encoding_type") PG_C("locations", "location")
+            PG_C_NAMED("sensors") PG_C("sensors", "encoding_type") PG_C("sensors", "metadata")
+                PG_C_NAMED("observed_properties") PG_C("observed_properties", "definition")
+                    PG_C_NAMED("features_of_interest") PG_C("features_of_interest", "encoding_type")
+                        PG_C("features_of_interest", "feature") PG_C_NAMED("datastreams")
+                            PG_C("datastreams", "unit_name") PG_C("datastreams", "unit_symbol")
+                                PG_C("datastreams", "unit_definition")
+                                    PG_C("datastreams", "observation_type");
+
+static const char *const migrations[PG_SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
+                                                          schema_v4};
 
 static enum tk_rc read_version(struct pg_store *pg, int *v)
 {

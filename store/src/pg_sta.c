@@ -34,8 +34,9 @@ static const struct sta_dialect dialect = {
             [STORE_FN_LENGTH] = "length(#0)",
             [STORE_FN_INDEXOF] = "(strpos(#0, #1) - 1)",
             [STORE_FN_SUBSTRING] = "substr(#0, CAST((#1) + 1 AS integer))",
-            [STORE_FN_TOLOWER] = "lower(#0)",
-            [STORE_FN_TOUPPER] = "upper(#0)",
+            /* the C collation changes ASCII letters only, as SQLite's lower and upper */
+            [STORE_FN_TOLOWER] = "lower((#0) COLLATE \"C\")",
+            [STORE_FN_TOUPPER] = "upper((#0) COLLATE \"C\")",
             [STORE_FN_TRIM] = "trim(#0)",
             [STORE_FN_CONCAT] = "(#0 || #1)",
             [STORE_FN_YEAR] = PG_PART("YYYY"),
@@ -67,7 +68,10 @@ static const struct sta_dialect dialect = {
     .div = "(#0 / NULLIF(#1, 0))",
     .mod = "(CAST(trunc(#0) AS bigint) % NULLIF(CAST(trunc(#1) AS bigint), 0))",
     .json_num = "tk_json_num(#0, #1)",
-    .json_text = "tk_json_text(#0, #1)",
+    .json_text = "(tk_json_text(#0, #1) COLLATE \"C\")",
+    /* PostgreSQL's defaults are the other way round */
+    .asc = " NULLS FIRST",
+    .desc = " DESC NULLS LAST",
     .thing_private = "(SELECT CASE WHEN tk_json_text(properties, '$.access') = 'private'"
                      " THEN 1 ELSE 0 END FROM things WHERE id = ?2)",
     .num_as_text = "CAST(#0 AS text)",

@@ -63,8 +63,11 @@ static const struct sta_dialect dialect = {
     .substring3 = "substr(#0, (#1) + 1, #2)",
     .div = "(#0 / #1)",
     .mod = "(#0 % #1)",
-    .json_num = "json_extract(#0, #1)",
-    .json_text = "json_extract(#0, #1)",
+    .json_num = "CASE WHEN json_type(#0, #1) IN ('integer', 'real', 'true', 'false')"
+                " THEN json_extract(#0, #1) END",
+    .json_text = "CASE WHEN json_type(#0, #1) = 'text' THEN json_extract(#0, #1) END",
+    .asc = "",
+    .desc = " DESC", /* SQLite puts NULLs first going up, last going down */
     .thing_private = "(SELECT CASE WHEN json_valid(properties) THEN"
                      " json_extract(properties, '$.access') IS 'private' ELSE 0 END"
                      " FROM things WHERE id = ?2)",

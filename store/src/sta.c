@@ -208,7 +208,8 @@ static enum tk_rc check_query(struct store *st, const struct store_sta_query *q)
     return TK_OK;
 }
 
-static void order_by(struct sqlbuf *b, const struct store_sta_query *q, int default_desc_time)
+static void order_by(struct sqlbuf *b, const struct sta_dialect *d,
+                     const struct store_sta_query *q, int default_desc_time)
 {
     const struct ent *en = &ents[q->entity];
     put(b, " ORDER BY ");
@@ -217,7 +218,7 @@ static void order_by(struct sqlbuf *b, const struct store_sta_query *q, int defa
         return;
     }
     for (size_t i = 0; i < q->norder; i++)
-        put(b, "%s%s, ", en->cols[q->order[i].prop], q->order[i].desc ? " DESC" : "");
+        put(b, "%s%s, ", en->cols[q->order[i].prop], q->order[i].desc ? d->desc : d->asc);
     put(b, "%s", en->cols[0]);
 }
 
@@ -357,13 +358,13 @@ static enum tk_rc build_list(const struct store_sta_query *q, const struct sta_d
             obs_cols(b, &q->withhold, "s");
             put(b, "%s", s->s);
         }
-        order_by(b, q, q->has_parent);
+        order_by(b, d, q, q->has_parent);
     } else {
         put(b, "SELECT ");
         for (size_t i = 0; i < en->nprops; i++)
             put(b, "%s%s", i ? ", " : "", en->cols[i]);
         rc = reg_where(b, d, q, hide, why);
-        order_by(b, q, 0);
+        order_by(b, d, q, 0);
     }
     put(b, " LIMIT ?3 OFFSET ?4");
     return rc;

@@ -23,7 +23,11 @@
  * functions' signatures), each operand is asked for the type its operator needs, and the
  * dialect says how to turn one into the other (num_as_text...; nothing in SQLite, where
  * the text stays as it was). A JSON member (properties/kind) is read as a number or as
- * text, whichever the other side of its comparison is. */
+ * text, whichever the other side of its comparison is, and only when it holds one: a
+ * string member is no number (NULL, so properties/s gt 10 is false whatever SQLite would
+ * say of a text against a number) and a number member no text (properties/n eq '5' is
+ * false, as SQLite's json_extract would have it and PostgreSQL's casts would not);
+ * true/false count as numbers 1/0. One rule, spelt in each dialect. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -205,6 +209,20 @@ struct fctx {
     int next_alias;
     const char *why;
 };
+
+int store_sta__tmpl_next(struct sqlbuf *b, const char **t)
+{
+    const char *at = *t;
+    while ((at = strchr(at, '#')) != NULL && (at[1] < '0' || at[1] > '9'))
+        at++;
+    if (!at) {
+        store_sta__put(b, "%s", *t);
+        return -1;
+    }
+    store_sta__put(b, "%.*s", (int)(at - *t), *t);
+    *t = at + 2;
+    return at[1] - '0';
+}
 
 static void tmpl(struct sqlbuf *b, const char *t, const char *T, const char *S, const char *F)
 {
@@ -420,12 +438,12 @@ static int path_sql(struct fctx *c, int i, enum sta_type want)
     }
     /* a JSON member: #0 the document, #1 the path */
     const char *t = want == STA_T_NUM || want == STA_T_BOOL ? c->d->json_num : c->d->json_text;
-    const char *at = strstr(t, "#0");
-    store_sta__put(c->b, "%.*s", (int)(at - t), t);
-    tmpl(c->b, col, alias, alias, "NULL");
-    t = at + 2;
-    at = strstr(t, "#1");
-    store_sta__put(c->b, "%.*s?%d%s", (int)(at - t), t, STA_FPARAM + i, at + 2);
+    for (int k; (k = store_sta__tmpl_next(c->b, &t)) >= 0;) {
+        if (k == 0)
+            tmpl(c->b, col, alias, alias, "NULL");
+        else
+            store_sta__put(c->b, "?%d", STA_FPARAM + i);
+    }
     return 1;
 }
 

@@ -34,6 +34,10 @@ struct sqlbuf {
 
 /** Append printf-style text; on overflow set b->overflow and ignore further text. */
 void store_sta__put(struct sqlbuf *b, const char *fmt, ...) TK_PRINTF(2, 3);
+/** Append dialect template *t up to its next placeholder #k (k a digit) and return k, with
+ *  *t moved past it; at the end append the rest and return -1. The caller writes operand
+ *  k in between (a template may name one more than once). */
+int store_sta__tmpl_next(struct sqlbuf *b, const char **t);
 
 /* The viewer's owner (NULL for anonymous callers), bound where a query hides the private
  * Things of others; well above the filter's parameters (STA_FPARAM + STORE_STA_FNODES_MAX). */
@@ -54,7 +58,10 @@ struct sta_dialect {
     const char *substring3;  /* substring with a length */
     const char *div, *mod;   /* arithmetic that must not fail on a zero */
     const char *eq_null, *ne_null;
-    const char *json_num, *json_text; /* #0 a JSON text, #1 a path (bound) */
+    /* a JSON member as a number (numbers, true/false as 1/0) or as text (strings), NULL
+     * for a member of any other type: #0 a JSON text, #1 a path (bound) */
+    const char *json_num, *json_text;
+    const char *asc, *desc; /* $orderby suffixes: NULLs first going up, last going down */
     const char *thing_private;        /* 1/0: Thing ?2 says properties.access "private" */
     /* turning an expression of one type into another where the dialect needs it (NULL:
      * as it is) */

@@ -430,11 +430,14 @@ static void put_value(struct sqlbuf *b, const struct sta_dialect *d, enum store_
         return;
     }
     for (size_t k = 0; k < sizeof unit_members / sizeof unit_members[0]; k++) {
-        const char *t = d->json_text, *at = strstr(t, "#0");
-        store_sta__put(b, "%s%.*s?%d", k ? ", " : "", (int)(at - t), t, (int)p);
-        t = at + 2;
-        at = strstr(t, "#1");
-        store_sta__put(b, "%.*s%s%s", (int)(at - t), t, unit_members[k], at + 2);
+        const char *t = d->json_text;
+        store_sta__put(b, "%s", k ? ", " : "");
+        for (int a; (a = store_sta__tmpl_next(b, &t)) >= 0;) {
+            if (a == 0)
+                store_sta__put(b, "?%d", (int)p);
+            else
+                store_sta__put(b, "%s", unit_members[k]);
+        }
     }
 }
 

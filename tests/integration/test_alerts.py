@@ -130,11 +130,60 @@ class Gauge:
 
 def start_api(s):
     port = tkfix.free_port()
-    p = s.spawn("api", [API, "--data", s.dir, "--http-port", port, "--threads", 2,
+    p = s.spawn("api", [API, "--data", s.dir, "--http-port", port, *s.db_args, "--threads", 2,
                         "--page-max", 50])
     if not tkfix.wait_port(tkfix.HOST, port, 10):
         raise tkfix.FixtureError("takumi-api did not listen:\n" + s.log("api"))
     return p, "http://%s:%d" % (tkfix.HOST, port)
+
+
+def check_api(s, raised, dang):
+    """takumi-api on the stack's store while the alert raised (rev 1) is open at danger
+    (dang): /alerts with its filters and refusals, /alerts/{id}, the CAP document, admin
+    paths refused to anonymous callers. Returns (api process, base URL)."""
+    api, base = start_api(s)
+    lst = get_json(base, "/alerts?state=active")
+    assert [a["id"] for a in lst["value"]] == [raised["id"]], lst
+    assert lst["value"][0] == dang, (lst["value"][0], dang)
+    assert get_json(base, "/alerts/%d" % raised["id"]) == dang
+    assert get_json(base, "/alerts?severity=caution,warning")["value"] == []
+    assert len(get_json(base, "/alerts?severity=danger&condition=level")["value"]) == 1
+    assert len(get_json(base, "/alerts?bbox=132,34,133,35&device=" + GAUGE)["value"]) == 1
+    assert get_json(base, "/alerts?bbox=130,30,131,31")["value"] == []
+    assert get_json(base, "/alerts?state=cleared&$count=true")["@iot.count"] == 0
+    assert get_json(base, "/alerts?from=2099-01-01T00:00:00Z")["value"] == []
+    for q, field in [("state=open", "state"), ("severity=red", "severity"),
+                     ("bbox=1,2,3", "bbox"), ("from=yesterday", "from"), ("colour=red", "colour"),
+                     ("$top=-1", "$top")]:
+        err = get_json(base, "/alerts?" + q, status=400)
+        assert err["field"] == field, (q, err)
+    get_json(base, "/alerts/999999", status=404)
+
+    st, ctype, cap = curl(base, "/alerts/%d.cap" % raised["id"])
+    assert st == 200 and ctype.startswith("application/cap+xml"), (st, ctype)
+    ok, out = xsd_valid(cap)
+    assert ok, out + cap.decode()
+    # the check can fail: the same document without its <status>, or with a time in
+    # the "Z" form the CAP pattern refuses, does not validate
+    broken = cap.replace(b"<status>Actual</status>", b"")
+    assert broken != cap and not xsd_valid(broken)[0]
+    zulu = cap.replace(b"+00:00</sent>", b"Z</sent>")
+    assert zulu != cap and not xsd_valid(zulu)[0]
+    root = ET.fromstring(cap)
+    infos = root.findall(CAP_NS + "info")
+    assert [i.find(CAP_NS + "language").text for i in infos] == ["ja-JP", "en-US"]
+    assert infos[0].find(CAP_NS + "severity").text == "Extreme"
+    assert "危険" in infos[0].find(CAP_NS + "headline").text
+    assert root.find(CAP_NS + "msgType").text == "Update"
+
+    # admin paths refuse anonymous callers with a JSON error
+    for method, path in [("GET", "/alerts/config/" + GAUGE), ("PUT", "/alerts/config/" + GAUGE),
+                         ("GET", "/admin/devices")]:
+        st, ctype, body = curl(base, path, method, data="{}" if method == "PUT" else None)
+        assert st == 401 and json.loads(body)["code"] == "EUNAUTH", (path, st, body)
+    st, _, _ = curl(base, "/alerts", "POST", data="{}")
+    assert st == 405
+    return api, base
 
 
 def test_settings():
@@ -222,49 +271,7 @@ def test_end_to_end():
         assert dang["id"] == raised["id"] and dang["rev"] == 3, dang
         assert c.execute("SELECT count(*) FROM alerts").fetchone()[0] == 1
 
-        # the API
-        api, base = start_api(s)
-        lst = get_json(base, "/alerts?state=active")
-        assert [a["id"] for a in lst["value"]] == [raised["id"]], lst
-        assert lst["value"][0] == dang, (lst["value"][0], dang)
-        assert get_json(base, "/alerts/%d" % raised["id"]) == dang
-        assert get_json(base, "/alerts?severity=caution,warning")["value"] == []
-        assert len(get_json(base, "/alerts?severity=danger&condition=level")["value"]) == 1
-        assert len(get_json(base, "/alerts?bbox=132,34,133,35&device=" + GAUGE)["value"]) == 1
-        assert get_json(base, "/alerts?bbox=130,30,131,31")["value"] == []
-        assert get_json(base, "/alerts?state=cleared&$count=true")["@iot.count"] == 0
-        assert get_json(base, "/alerts?from=2099-01-01T00:00:00Z")["value"] == []
-        for q, field in [("state=open", "state"), ("severity=red", "severity"),
-                         ("bbox=1,2,3", "bbox"), ("from=yesterday", "from"), ("colour=red", "colour"),
-                         ("$top=-1", "$top")]:
-            err = get_json(base, "/alerts?" + q, status=400)
-            assert err["field"] == field, (q, err)
-        get_json(base, "/alerts/999999", status=404)
-
-        st, ctype, cap = curl(base, "/alerts/%d.cap" % raised["id"])
-        assert st == 200 and ctype.startswith("application/cap+xml"), (st, ctype)
-        ok, out = xsd_valid(cap)
-        assert ok, out + cap.decode()
-        # the check can fail: the same document without its <status>, or with a time in
-        # the "Z" form the CAP pattern refuses, does not validate
-        broken = cap.replace(b"<status>Actual</status>", b"")
-        assert broken != cap and not xsd_valid(broken)[0]
-        zulu = cap.replace(b"+00:00</sent>", b"Z</sent>")
-        assert zulu != cap and not xsd_valid(zulu)[0]
-        root = ET.fromstring(cap)
-        infos = root.findall(CAP_NS + "info")
-        assert [i.find(CAP_NS + "language").text for i in infos] == ["ja-JP", "en-US"]
-        assert infos[0].find(CAP_NS + "severity").text == "Extreme"
-        assert "危険" in infos[0].find(CAP_NS + "headline").text
-        assert root.find(CAP_NS + "msgType").text == "Update"
-
-        # admin paths refuse anonymous callers with a JSON error
-        for method, path in [("GET", "/alerts/config/" + GAUGE), ("PUT", "/alerts/config/" + GAUGE),
-                             ("GET", "/admin/devices")]:
-            st, ctype, body = curl(base, path, method, data="{}" if method == "PUT" else None)
-            assert st == 401 and json.loads(body)["code"] == "EUNAUTH", (path, st, body)
-        st, _, _ = curl(base, "/alerts", "POST", data="{}")
-        assert st == 405
+        api, base = check_api(s, raised, dang)
 
         # clear: below caution - hysteresis; the config goes back to normal reporting
         g.send(0.9)

@@ -10,19 +10,23 @@ takumi-ingest --db postgresql://...) against a server started for the run
 - the ingest killed (SIGKILL) and restarted while the alert is open continues the same
   alert (its state read back from PostgreSQL); the clear sets the config back;
 - device status is stored, a bad one quarantined; the counters are written;
+- takumi-api on PostgreSQL: /alerts, its filters, /alerts/{id}, CAP and the Atom feed
+  (test_alerts.check_api, the checks of the SQLite run);
 - `apikey add`, `apikey list`, `apikey revoke` on PostgreSQL (only the hash stored).
 """
 import json
 import os
 import re
 import sys
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pg"))
 import pgserver  # noqa: E402
 import tkfix  # noqa: E402
-from test_alerts import GAUGE, Alerts, Gauge, retained_config, schema_check  # noqa: E402
+from test_alerts import (CAP_NS, GAUGE, Alerts, Gauge, check_api, curl, get_json,  # noqa: E402
+                         retained_config, schema_check, xsd_valid)
 
 
 def test_postgresql():
@@ -52,6 +56,7 @@ def test_postgresql():
         al = Alerts(s)
         g = Gauge(s, GAUGE, pw)
         g.send(0.5)
+        g.send(0.6)  # a rise below --rise: the level alert alone, as in test_alerts.py
         g.send(1.05)
         raised = al.wait_for(lambda a: a["event"] == "raised" and a["condition"] == "level",
                              "the raised alert on city/alerts")
@@ -76,6 +81,8 @@ def test_postgresql():
         dang = al.wait_for(lambda a: a["severity"] == "danger", "escalation after a restart")
         assert dang["id"] == raised["id"] and dang["rev"] == 3, dang
         assert pg.psql("SELECT count(*) FROM alerts WHERE cond = 0") == "1"
+        # takumi-api on PostgreSQL serves it as on SQLite (test_alerts.py's checks)
+        _, base = check_api(s, raised, dang)
 
         g.send(0.9)
         clr = al.wait_for(lambda a: a["event"] == "cleared" and a["condition"] == "level",
@@ -87,6 +94,12 @@ def test_postgresql():
         assert row == "0|3|1.75|t", row
         assert schema_check([json.dumps(a) for _, a in al.all()]) == []
         assert {t for t, _ in al.all()} == {"city/alerts/" + GAUGE}
+        cleared = get_json(base, "/alerts?state=cleared&$count=true")
+        assert cleared["@iot.count"] == 1 and cleared["value"][0] == clr, cleared
+        st, ctype, atom = curl(base, "/alerts.atom")
+        assert st == 200 and ctype.startswith("application/atom+xml"), (st, ctype)
+        caps = ET.fromstring(atom).findall(".//" + CAP_NS + "alert")
+        assert len(caps) == 1 and xsd_valid(ET.tostring(caps[0], encoding="utf-8"))[0], atom[:500]
 
         # ---- device status; a bad one quarantined ----
         s.pub(GAUGE, pw, f"city/water_level/{GAUGE}/status",

@@ -94,8 +94,7 @@ def stack():
     global S, BASE, RAW_KEY
     if S is not None:
         return S
-    # TK_TEST_PG_URI (tests/pg/pgserver.py as a wrapper): the same suite on PostgreSQL
-    S = tkfix.Stack("api", store=os.environ.get("TK_TEST_PG_URI") or None)
+    S = tkfix.Stack("api")  # on PostgreSQL under tests/pg/pgserver.py (TK_TEST_PG_URI)
     S.start_broker()
     RAW_KEY = S.add_apikey("api tests", "read:raw")[1]
     pw1 = S.add_device("water_level", "wl-api-1", lat=34.39, lon=132.45, mount_height_m=MOUNT)

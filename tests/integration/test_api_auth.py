@@ -49,8 +49,8 @@ def reading(dev, seq, t, **fields):
 
 
 def start_api(port, *extra):
-    p = S.spawn("api-%d" % port, [API, "--data", S.dir, "--http-port", port, "--page-max", 50,
-                                  "--threads", 2, "--log-level", 3, *extra])
+    p = S.spawn("api-%d" % port, [API, "--data", S.dir, "--http-port", port, *S.db_args,
+                                  "--page-max", 50, "--threads", 2, "--log-level", 3, *extra])
     if not tkfix.wait_port(tkfix.HOST, port, 10):
         raise tkfix.FixtureError("takumi-api did not listen (exit %s):\n%s"
                                  % (p.poll(), S.log("api-%d" % port)))
@@ -86,13 +86,11 @@ def stack():
           reading("ap-acc-1", 3, T0 + 600, interval_s=300, unique_devices=-1, associated=0))
 
     def settled():
-        c = S.db()
-        try:
-            n = c.execute("SELECT (SELECT count(*) FROM all_observations),"
-                          " (SELECT count(*) FROM quarantine)").fetchone()
-            return n[0] >= 6 + 4 + 4 and n[1] >= 2
-        finally:
-            c.close()
+        n = S.sql_rows("SELECT (SELECT count(*) FROM all_observations),"
+                       " (SELECT count(*) FROM quarantine)",
+                       "SELECT (SELECT count(*) FROM observations),"
+                       " (SELECT count(*) FROM quarantine)")[0]
+        return n[0] >= 6 + 4 + 4 and n[1] >= 2
     tkfix.wait_for(settled, 20, "the readings and refusals to be stored")
 
     K["read"] = S.add_apikey("Acme Mobility", "read", rate=100000)
@@ -146,22 +144,15 @@ def ds_of(thing_name, quantity):
 
 def test_keys_hashed():
     stack()
-    with open(S.db_path, "rb") as f:
-        data = f.read()
-    for wal in ("-wal",):
-        try:
-            with open(S.db_path + wal, "rb") as f:
-                data += f.read()
-        except FileNotFoundError:
-            pass
-    c = S.db()
-    rows = {r[0]: r for r in c.execute("SELECT id, prefix, hash, scopes FROM api_keys")}
-    c.close()
+    data = S.store_bytes()
+    rows = {r[0]: r for r in S.sql_rows("SELECT id, prefix, lower(hex(hash)), scopes FROM api_keys",
+                                        "SELECT id, prefix, encode(hash, 'hex'), scopes"
+                                        " FROM api_keys")}
     for name, (kid, key) in K.items():
         assert re.fullmatch(r"tk_[A-Za-z0-9_-]{43}", key), key
         assert key.encode() not in data and key[10:].encode() not in data, name
         assert rows[kid][1] == key[:10], rows[kid]
-        assert bytes(rows[kid][2]) == hashlib.sha256(key.encode()).digest(), name
+        assert rows[kid][2] == hashlib.sha256(key.encode()).hexdigest(), name
     assert rows[K["raw"][0]][3] == "read:raw"
     out = S.admin("apikey", "list").stdout
     assert "University lab" in out and K["raw"][1][:10] in out and K["raw"][1] not in out, out

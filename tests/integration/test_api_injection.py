@@ -13,7 +13,9 @@ the stack of test_api.py (real broker, ingest, takumi-api) with the real curl:
 - write bodies with SQL in names, descriptions and properties are stored as text and read
   back unchanged; PATCH with SQL touches only its own Thing
 - afterwards every table has as many rows as before (plus the Things written) and
-  sqlite_master is unchanged, and the API answers as before
+  the schema (sqlite_master, or PostgreSQL's catalogue: schemas, relations, columns,
+  indexes, constraints, triggers, functions, roles, databases) is unchanged, and the API
+  answers as before; under tests/pg/pgserver.py the same on PostgreSQL (api_injection_pg)
 """
 import json
 import os
@@ -55,7 +57,9 @@ PAYLOADS = [
 ]
 # Text that must never appear in a body once the payload itself is taken out of it.
 LEAKS = ["sqlite", "SQLITE", "SELECT", "syntax error", "near \"", "no such table",
-         "no such column", "unrecognized token", "sqlite_master", "api_keys", "obs_staging"]
+         "no such column", "unrecognized token", "sqlite_master", "api_keys", "obs_staging",
+         # PostgreSQL's messages and catalogue (the same suite runs on it)
+         "ERROR:", "LINE 1", "relation \"", "pg_catalog", "information_schema", "PostgreSQL"]
 
 
 def status_ok(r, allowed, what):
@@ -87,16 +91,47 @@ def no_leak(r, payloads, tables, what):
             assert t not in text, "%s: table %r in %s" % (what, t, text[:600])
 
 
+# PostgreSQL's catalogue as rows: every schema, relation, column, index, constraint,
+# trigger, function (its definition's hash), role and database
+PG_SCHEMA = """
+SELECT 'schema', nspname, '', '' FROM pg_namespace
+ WHERE nspname NOT LIKE 'pg_temp_%' AND nspname NOT LIKE 'pg_toast_temp_%'
+UNION ALL SELECT 'rel', n.nspname || '.' || c.relname, c.relkind::text, ''
+ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast%'
+UNION ALL SELECT 'column', table_schema || '.' || table_name, column_name,
+ data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '')
+ FROM information_schema.columns WHERE table_schema = 'public'
+UNION ALL SELECT 'index', indexname, tablename, indexdef FROM pg_indexes
+ WHERE schemaname = 'public'
+UNION ALL SELECT 'constraint', conname, conrelid::regclass::text, pg_get_constraintdef(oid)
+ FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+UNION ALL SELECT 'trigger', tgname, tgrelid::regclass::text, pg_get_triggerdef(oid)
+ FROM pg_trigger WHERE NOT tgisinternal
+UNION ALL SELECT 'function', oid::regprocedure::text, prokind::text,
+ CASE WHEN prokind IN ('f', 'p') THEN md5(pg_get_functiondef(oid)) ELSE '' END
+ FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+UNION ALL SELECT 'role', rolname, rolsuper::text, rolcanlogin::text FROM pg_roles
+UNION ALL SELECT 'database', datname, '', '' FROM pg_database
+"""
+
+
 def snapshot():
-    c = ta.S.db()
-    try:
-        master = sorted(c.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall(),
-                        key=lambda r: tuple(str(x) for x in r))
-        counts = {t: c.execute('SELECT count(*) FROM "%s"' % t.replace('"', '""')).fetchone()[0]
-                  for (t,) in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    finally:
-        c.close()
-    return master, counts
+    """The schema (sqlite_master, or PostgreSQL's catalogue) and every table's row count."""
+    S = ta.S
+    if S.store:
+        master = S.sql_rows(PG_SCHEMA)
+        tables = [r[0] for r in S.sql_rows(
+            "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+            " AND relkind IN ('r', 'p')")]
+        counts = dict(S.sql_rows(" UNION ALL ".join(
+            "SELECT '%s', count(*) FROM public.\"%s\"" % (t.replace("'", "''"), t.replace('"', '""'))
+            for t in tables)))
+    else:
+        master = S.sql_rows("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        tables = [r[0] for r in S.sql_rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        counts = {t: S.sql_value('SELECT count(*) FROM "%s"' % t.replace('"', '""')) for t in tables}
+    return sorted(master, key=lambda r: tuple(str(x) for x in r)), counts
 
 
 def stable_snapshot():
@@ -297,7 +332,7 @@ def test_read_inputs():
 
     print("%d requests, every one refused with a JSON error or answered exactly" % n)
     master1, counts1 = snapshot()
-    assert master1 == master0, "sqlite_master changed"
+    assert master1 == master0, "the schema changed"
     assert counts1 == counts0, {t: (counts0[t], counts1.get(t)) for t in counts0 if counts0[t] != counts1.get(t)}
     assert things() == names
 
@@ -341,7 +376,7 @@ def test_write_bodies():
     assert not [t for t in rest(ta.get("/v1.1/Things"))
                 if "pwned" in (t["name"], t["description"])], "an UPDATE ran"
     master1, counts1 = snapshot()
-    assert master1 == master0, "sqlite_master changed"
+    assert master1 == master0, "the schema changed"
     diff = {t: counts1[t] - counts0[t] for t in counts0 if counts1.get(t) != counts0[t]}
     # each Thing made, and its owner row (sta_owners: who created it through the API)
     assert diff == {"things": len(made), "sta_owners": len(made)}, diff

@@ -135,12 +135,8 @@ def wl(seq):
 
 
 def count_obs():
-    c = S.db()
-    try:
-        return c.execute("SELECT (SELECT count(*) FROM observations)"
-                         " + (SELECT count(*) FROM obs_staging)").fetchone()[0]
-    finally:
-        c.close()
+    return S.sql_value("SELECT (SELECT count(*) FROM observations)"
+                       " + (SELECT count(*) FROM obs_staging)", "SELECT count(*) FROM observations")
 
 
 def stack():
@@ -255,12 +251,8 @@ def test_csv_gzip_and_large():
     header, rows = parse_csv(plain.body)
     total = get_json("/v1.1/Observations", [("$count", "true"), ("$top", "1")])["@iot.count"]
     assert len(rows) == total and total >= FLEET * FLEET_COUNT, (len(rows), total)
-    c = S.db()
-    try:
-        ids = sorted(r[0] for r in c.execute("SELECT id FROM observations UNION ALL"
-                                             " SELECT id FROM obs_staging"))
-    finally:
-        c.close()
+    ids = sorted(r[0] for r in S.sql_rows("SELECT id FROM observations UNION ALL"
+                                          " SELECT id FROM obs_staging", "SELECT id FROM observations"))
     assert [int(r[0]) for r in rows] == ids, "every stored Observation once, by @iot.id"
     assert len(plain.body) > 8 * 32768, "large enough to take many chunks"
     z = curl(BASE + "/v1.1/Observations?$resultFormat=CSV", headers=["Accept-Encoding: gzip"])

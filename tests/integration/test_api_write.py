@@ -47,8 +47,8 @@ def stack():
         KEYS[scope] = key[0]
     S.start_ingest()
     port = tkfix.free_port()
-    p = S.spawn("api", [ta.API, "--data", S.dir, "--http-port", port, "--page-max", 100,
-                        "--threads", 2, "--log-level", 3])
+    p = S.spawn("api", [ta.API, "--data", S.dir, "--http-port", port, *S.db_args,
+                        "--page-max", 100, "--threads", 2, "--log-level", 3])
     if not tkfix.wait_port(tkfix.HOST, port, 10):
         raise tkfix.FixtureError("takumi-api did not listen (exit %s):\n%s" % (p.poll(), S.log("api")))
     ta.BASE = "http://%s:%d" % (tkfix.HOST, port)

@@ -11,7 +11,8 @@ real takumi binaries, and the stock mosquitto_pub / mosquitto_sub clients to tal
 
 Environment: TAKUMI_BIN (build dir holding admin/takumi-admin, ingest/takumi-ingest),
 TAKUMI_TOP (source top), TAKUMI_TMP (where data dirs go; default TAKUMI_BIN/tmp),
-TAKUMI_KEEP=1 (keep data dirs of passing tests too).
+TAKUMI_KEEP=1 (keep data dirs of passing tests too), TK_TEST_PG_URI (the store of every Stack
+made without one: tests/pg/pgserver.py -- test_x.py runs a suite on PostgreSQL).
 
 Nothing outlives a test: every process is remembered and stopped by pid in close(), which
 also runs from atexit and on SIGTERM/SIGINT/SIGHUP; children started from the main thread
@@ -182,10 +183,14 @@ class Sub:
         return self._saw("received CONNACK") and not self._saw("received CONNACK (0)")
 
 
+# The store of a Stack made without one (pgserver.py's wrapper exports it): None is SQLite.
+ENV_STORE = os.environ.get("TK_TEST_PG_URI") or None
+
+
 class Stack:
-    def __init__(self, name, store=None):
-        """store: a store URI (postgresql://...) for the admin tool and the ingest instead
-        of DIR/takumi.db."""
+    def __init__(self, name, store=ENV_STORE):
+        """store: a store URI (postgresql://...) for the admin tool, the ingest and the API
+        instead of DIR/takumi.db; the default is TK_TEST_PG_URI when set."""
         for path in (ADMIN,):
             if not os.access(path, os.X_OK):
                 raise FixtureError(f"{path} not built (TAKUMI_BIN={BIN})")
@@ -437,22 +442,57 @@ class Stack:
         self._dbs.append(c)
         return c
 
-    def sql_value(self, sqlite_sql, pg_sql=None):
-        """The first value of one query on the stack's store: sqlite_sql on the SQLite file,
-        pg_sql (default: the same text) through psql on a PostgreSQL store."""
+    @property
+    def db_args(self):
+        """The store flag of takumi-ingest and takumi-api: [] (DIR/takumi.db) or --db URI."""
+        return ["--db", self.store] if self.store else []
+
+    def sql_rows(self, sqlite_sql, pg_sql=None):
+        """Rows (tuples) of one query on the stack's store: sqlite_sql on the SQLite file,
+        pg_sql (default: the same text) through psql on a PostgreSQL store, where a value
+        comes back as text, a whole number as int and NULL as None."""
         if not self.store:
             c = self.db()
             try:
-                return c.execute(sqlite_sql).fetchone()[0]
+                return c.execute(sqlite_sql).fetchall()
             finally:
                 c.close()
-        r = subprocess.run(["psql", self.store, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c",
-                            pg_sql or sqlite_sql], capture_output=True, text=True, timeout=30,
-                           stdin=subprocess.DEVNULL)
+        # rows end with a NUL byte, fields are split by U+001F, NULL is a lone U+001E:
+        # no text these tests store holds them
+        r = subprocess.run(["psql", self.store, "-X", "-A", "-t", "-0", "-F", "\x1f",
+                            "-P", "null=\x1e", "-v", "ON_ERROR_STOP=1", "-c", pg_sql or sqlite_sql],
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
         if r.returncode != 0:
-            raise FixtureError(f"psql: {r.stderr}")
-        out = r.stdout.strip()
-        return int(out) if out.lstrip("-").isdigit() else out
+            raise FixtureError(f"psql: {r.stderr.decode(errors='replace')}")
+
+        def value(v):
+            if v == "\x1e":
+                return None
+            return int(v) if v.lstrip("-").isdigit() else v
+        return [tuple(value(v) for v in rec.split("\x1f"))
+                for rec in r.stdout.decode().split("\0") if rec]
+
+    def sql_value(self, sqlite_sql, pg_sql=None):
+        """The first value of one query on the stack's store (sql_rows)."""
+        return self.sql_rows(sqlite_sql, pg_sql)[0][0]
+
+    def store_bytes(self):
+        """Everything the store holds, as bytes: the SQLite file and its WAL, or the text of
+        pg_dump of the PostgreSQL database (to check what is never stored in any form)."""
+        if not self.store:
+            data = b""
+            for path in (self.db_path, self.db_path + "-wal"):
+                try:
+                    with open(path, "rb") as f:
+                        data += f.read()
+                except FileNotFoundError:
+                    pass
+            return data
+        r = subprocess.run(["pg_dump", "--no-owner", self.store], capture_output=True,
+                           timeout=120, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise FixtureError(f"pg_dump: {r.stderr.decode(errors='replace')}")
+        return r.stdout
 
     def spawn(self, name, argv, env=None):
         """Start a process (logs to DIR/log/<name>.log); env adds to os.environ."""
@@ -470,9 +510,8 @@ class Stack:
         """takumi-ingest --data DIR --mqtt-port N [extra...], as ./takumi up starts it.
         wait: return once it has subscribed (a reading published before its first
         subscription exists has no subscriber, and the broker drops it)."""
-        db = ["--db", self.store] if self.store else []
-        p = self.spawn(name, [INGEST, "--data", self.dir, "--mqtt-port", self.mqtt_port, *db,
-                              *extra], env=env)
+        p = self.spawn(name, [INGEST, "--data", self.dir, "--mqtt-port", self.mqtt_port,
+                              *self.db_args, *extra], env=env)
         if wait:
             wait_for(lambda: "subscribed to" in self.log(name) or p.poll() is not None, 20,
                      "the ingest to subscribe")
@@ -486,8 +525,7 @@ class Stack:
         returns (Popen, base URL). wait: until it listens and, with a broker, has
         subscribed."""
         port = free_port()
-        argv = [API, "--data", self.dir, "--http-port", port] + \
-            (["--db", self.store] if self.store else [])
+        argv = [API, "--data", self.dir, "--http-port", port] + self.db_args
         if self.broker is not None:
             argv += ["--mqtt-host", HOST, "--mqtt-port", self.mqtt_port,
                      "--mqtt-user", "takumi-dashboard",

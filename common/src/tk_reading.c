@@ -503,15 +503,17 @@ static int scan_number(const char **p, const char *end, struct jv *v)
             if (digits < 18)
                 i = i * 10 + (*q - '0'); /* longer integers are left to jansson below */
     }
+    int frac = 0, expo = 0; /* digits after the point; an exponent seen */
     if (q < end && *q == '.') {
         real = 1;
         if (++q == end || !is_digit(*q))
             return 0;
-        while (q < end && is_digit(*q))
-            q++;
+        for (; q < end && is_digit(*q); q++, frac++)
+            if (digits + frac < 18)
+                i = i * 10 + (*q - '0');
     }
     if (q < end && (*q == 'e' || *q == 'E')) {
-        real = 1;
+        real = expo = 1;
         if (++q < end && (*q == '+' || *q == '-'))
             q++;
         if (q == end || !is_digit(*q))
@@ -524,6 +526,16 @@ static int scan_number(const char **p, const char *end, struct jv *v)
             return 0;
         v->type = JV_INT;
         v->i = neg ? -i : i;
+    } else if (!expo && digits + frac <= 15 && frac <= 22) {
+        /* d.ddd with at most 15 digits: the digits as an integer (below 2^53) and 10^frac
+         * are exact doubles, so their quotient, correctly rounded, is the correctly
+         * rounded value of the text: what strtod returns (Clinger's fast path) */
+        static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        double d = (double)i / p10[frac];
+        v->type = JV_REAL;
+        v->d = neg ? -d : d;
     } else {
         char tmp[64];
         size_t n = (size_t)(q - start);

@@ -40,9 +40,9 @@ def main():
             rate, _ = run.bench_ingest(a.devices, a.count)
             c = run.CPU["ingest"]
             res[name].append((rate, rate / raw, c["consumer"] * 1000, c["broker"] * 1000))
-            print("round %d (b) %s: %.0f msg/s = %.2fx of (a), ingest %.1f ms, broker %.1f ms per 1k"
-                  % (r, name, rate, rate / raw, c["consumer"] * 1000, c["broker"] * 1000),
-                  flush=True)
+            print("round %d (b) %s: %.0f msg/s = %.2fx of (a), ingest %.1f ms, broker %.1f ms"
+                  " per 1k" % (r, name, rate, rate / raw, c["consumer"] * 1000,
+                               c["broker"] * 1000), flush=True)
     print("medians over %d rounds:" % a.rounds)
     for name, rows in res.items():
         m = [statistics.median(x[i] for x in rows) for i in range(4)]

@@ -93,7 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum tk_rc rc = tk_readings_parse(payload, size, kind, tid, out, errs, cap, &n, &err);
     /* the fast path must give exactly what the general path (jansson) gives */
     memset(gen, 0x5a, sizeof gen);
-    enum tk_rc grc = tk_readings__parse_general(payload, size, kind, tid, gen, gerrs, cap, &gn, &gerr);
+    enum tk_rc grc =
+        tk_readings__parse_general(payload, size, kind, tid, gen, gerrs, cap, &gn, &gerr);
     if (grc != rc || gn != n || !same_error(&err, &gerr))
         abort();
     for (size_t i = 0; i < n; i++) {

@@ -118,7 +118,17 @@ def bench_ingest(ndev, count, python=False):
         else:
             st.spawn("ingest", [os.environ.get("TAKUMI_BENCH_INGEST_EXE", os.path.join(BIN, "ingest", "takumi-ingest")), "--data", st.dir,
                                 "--mqtt-port", str(st.mqtt_port), "--stats-interval-s", "5"] + INGEST_ARGS)
-        time.sleep(1.0)  # let it connect and subscribe
+        if python:
+            time.sleep(1.0)  # let it connect and subscribe
+        else:
+            # wait for the broker's SUBACK (the ingest logs it): readings published before
+            # would reach no subscriber, and a device's first seq seen starts its watermark,
+            # so the run would end early with a rate that is too high
+            end = time.time() + 30
+            while "subscribed to" not in st.log("ingest"):
+                if time.time() > end:
+                    raise RuntimeError("takumi-ingest did not subscribe within 30 s")
+                time.sleep(0.05)
         proc = st._procs[-1][1]
         b0, c0 = cpu_s(st.broker.pid), cpu_s(proc.pid)
         pub = tk_pub(st, gw, ["--devices", str(ndev), "--count", str(count), "--timeout-s", "600"], 700)

@@ -1,5 +1,7 @@
-/* libFuzzer target: tk_readings_parse of every kind, with and without a topic id, and the
- * round trip of every good reading through tk_reading_to_json.
+/* libFuzzer target: tk_readings_parse of every kind, with and without a topic id, against
+ * its general path alone (tk_readings__parse_general: the fast path must give the same
+ * result, error texts included), and the round trip of every good reading through
+ * tk_reading_to_json.
  *
  * Input layout (the seeds in fuzz/make_corpus.py follow it):
  *   byte 0     selector: kind = sel % 3; bit 2 set: a topic id line follows;
@@ -45,10 +47,16 @@ static int same_reading(const struct tk_reading *a, const struct tk_reading *b)
     }
 }
 
+static int same_error(const struct tk_error *a, const struct tk_error *b)
+{
+    return a->code == b->code && strcmp(a->path, b->path) == 0 && strcmp(a->text, b->text) == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct tk_reading out[CAP], back;
-    struct tk_error errs[CAP], err, e1;
+    struct tk_reading out[CAP], back, gen[CAP];
+    struct tk_error errs[CAP], err, e1, gerrs[CAP], gerr;
+    size_t gn = 0;
     char topic_id[TK_ID_MAX + 8];
     const char *tid = NULL;
     size_t n = 0, n1 = 0, len = 0;
@@ -83,6 +91,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memset(out, 0xa5, sizeof out); /* the parser must not rely on zeroed output */
     enum tk_rc rc = tk_readings_parse(payload, size, kind, tid, out, errs, cap, &n, &err);
+    /* the fast path must give exactly what the general path (jansson) gives */
+    memset(gen, 0x5a, sizeof gen);
+    enum tk_rc grc =
+        tk_readings__parse_general(payload, size, kind, tid, gen, gerrs, cap, &gn, &gerr);
+    if (grc != rc || gn != n || !same_error(&err, &gerr))
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        if (!same_error(&errs[i], &gerrs[i]))
+            abort();
+        if (errs[i].code == TK_OK ? !same_reading(&out[i], &gen[i])
+                                  : (out[i].has & TK_F_SEQ) != (gen[i].has & TK_F_SEQ) ||
+                                        ((out[i].has & TK_F_SEQ) && out[i].seq != gen[i].seq))
+            abort();
+        tk_reading_clear(&gen[i]);
+    }
     if (rc != TK_OK) {
         if (n != 0)
             abort();

@@ -75,6 +75,13 @@ enum tk_rc tk_readings_parse(const char *buf, size_t len, enum tk_kind kind, con
                              struct tk_reading *out, struct tk_error *errs, size_t cap,
                              size_t *n, struct tk_error *err) TK_WUR;
 
+/** tk_readings_parse without its fast path for the common single flat object: every
+ *  message read by jansson. Internal, for the differential tests (same contract). */
+enum tk_rc tk_readings__parse_general(const char *buf, size_t len, enum tk_kind kind,
+                                      const char *topic_id, struct tk_reading *out,
+                                      struct tk_error *errs, size_t cap, size_t *n,
+                                      struct tk_error *err) TK_WUR;
+
 /** Encode a reading as contract JSON ("v":1, id, seq, ts as RFC 3339 UTC with
  *  microseconds, the kind's fields, extra fields merged). Writes at most size bytes
  *  including the NUL. Returns TK_EFULL if it does not fit. */

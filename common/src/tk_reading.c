@@ -15,6 +15,7 @@
  * equals the device id of the topic. */
 #include "tk_reading.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -172,18 +173,46 @@ static int field_lookup(const char *k)
 
 /* ---- value readers, JSON Schema number model ---------------------------------------- */
 
-/* An integer in [min, max]: a JSON integer, or a real with no fractional part. */
-static int get_int(const json_t *v, int64_t min, int64_t max, int64_t *out)
+/* A JSON value as the field rules see it: read from a jansson value, or scanned by the
+ * fast path. Strings are not NUL-terminated. */
+enum jv_type { JV_OTHER, JV_INT, JV_REAL, JV_STR };
+
+struct jv {
+    enum jv_type type;
+    int64_t i;     /* JV_INT */
+    double d;      /* JV_REAL */
+    const char *s; /* JV_STR: len bytes */
+    size_t len;
+};
+
+static struct jv jv_of(const json_t *v)
 {
+    struct jv x = {JV_OTHER, 0, 0, NULL, 0};
     if (json_is_integer(v)) {
-        json_int_t x = json_integer_value(v);
-        if (x < min || x > max)
+        x.type = JV_INT;
+        x.i = (int64_t)json_integer_value(v);
+    } else if (json_is_real(v)) {
+        x.type = JV_REAL;
+        x.d = json_real_value(v);
+    } else if (json_is_string(v)) {
+        x.type = JV_STR;
+        x.s = json_string_value(v);
+        x.len = json_string_length(v);
+    }
+    return x;
+}
+
+/* An integer in [min, max]: a JSON integer, or a real with no fractional part. */
+static int get_int(const struct jv *v, int64_t min, int64_t max, int64_t *out)
+{
+    if (v->type == JV_INT) {
+        if (v->i < min || v->i > max)
             return 0;
-        *out = (int64_t)x;
+        *out = v->i;
         return 1;
     }
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
+    if (v->type == JV_REAL) {
+        double d = v->d;
         /* every bound used here is exact as a double (|bound| <= 2^53) */
         if (!(d >= (double)min && d <= (double)max))
             return 0;
@@ -196,15 +225,27 @@ static int get_int(const json_t *v, int64_t min, int64_t max, int64_t *out)
     return 0;
 }
 
-static int get_num(const json_t *v, double min, double max, double *out)
+static int get_num(const struct jv *v, double min, double max, double *out)
 {
-    if (!json_is_number(v))
+    if (v->type != JV_INT && v->type != JV_REAL)
         return 0;
-    double d = json_number_value(v);
+    double d = v->type == JV_INT ? (double)v->i : v->d;
     if (!isfinite(d) || d < min || d > max)
         return 0;
     *out = d;
     return 1;
+}
+
+static int jget_int(const json_t *v, int64_t min, int64_t max, int64_t *out)
+{
+    struct jv x = jv_of(v);
+    return get_int(&x, min, max, out);
+}
+
+static int jget_num(const json_t *v, double min, double max, double *out)
+{
+    struct jv x = jv_of(v);
+    return get_num(&x, min, max, out);
 }
 
 /* ---- one reading -------------------------------------------------------------------- */
@@ -224,12 +265,12 @@ static enum tk_rc fail(struct tk_error *e, enum tk_rc code, const char *prefix, 
     return code;
 }
 
-static enum tk_rc parse_ts(const json_t *v, struct tk_reading *r, struct tk_error *e,
+static enum tk_rc parse_ts(const struct jv *v, struct tk_reading *r, struct tk_error *e,
                            const char *prefix)
 {
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t len = json_string_length(v);
+    if (v->type == JV_STR) {
+        const char *s = v->s;
+        size_t len = v->len;
         int64_t us;
         /* Years 2000..2099 are read from the text, as the schema's pattern does. On the
          * first and last day an offset could carry the instant outside them (and its UTC
@@ -246,7 +287,7 @@ static enum tk_rc parse_ts(const json_t *v, struct tk_reading *r, struct tk_erro
         return TK_OK;
     }
     int64_t ms;
-    if (json_is_number(v)) {
+    if (v->type == JV_INT || v->type == JV_REAL) {
         if (!get_int(v, TS_MS_MIN, TS_MS_MAX, &ms))
             return fail(e, TK_ESCHEMA, prefix, "ts",
                         "epoch milliseconds must be an integer in %lld..%lld (years 2000..2099)",
@@ -264,12 +305,88 @@ static void seq_of_failed(const json_t *obj, const char *topic_id, struct tk_rea
     int64_t iv;
     const json_t *id = json_object_get(obj, "id"), *seq = json_object_get(obj, "seq");
     r->has &= ~(unsigned)TK_F_SEQ;
-    if (!json_is_object(obj) || !json_is_string(id) || !seq || !get_int(seq, 0, UINT32_MAX, &iv))
+    if (!json_is_object(obj) || !json_is_string(id) || !seq || !jget_int(seq, 0, UINT32_MAX, &iv))
         return;
     if (topic_id && strcmp(json_string_value(id), topic_id) != 0)
         return;
     r->seq = (uint32_t)iv;
     r->has |= TK_F_SEQ;
+}
+
+/* A reading about to be filled: zeroed, of the topic's kind, no error. */
+static void reading_start(struct tk_reading *r, enum tk_kind kind, struct tk_error *e)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    e->code = TK_OK;
+    e->path[0] = '\0';
+    e->text[0] = '\0';
+}
+
+/* One known field f (named key) of a reading: checked against its rule and stored. */
+static enum tk_rc take_field(int f, const char *key, const struct jv *val, enum tk_kind kind,
+                             const char *prefix, struct tk_reading *r, struct tk_error *e)
+{
+    const struct field *fd = &fields[f];
+    int64_t iv;
+    if (!(fd->kinds & (1u << kind))) {
+        const char *owner = fd->kinds & K_WL ? "water_level" : fd->kinds & K_PF ? "people_flow"
+                                                                              : "wifi_ap";
+        return fail(e, TK_ESCHEMA, prefix, key, "is a %s field, not allowed in a %s reading",
+                    owner, kind_names[kind]);
+    }
+    switch (f) {
+    case F_V:
+        if (!get_int(val, 1, 1, &iv))
+            return fail(e, TK_ESCHEMA, prefix, key, "must be 1 (the only contract version)");
+        return TK_OK;
+    case F_ID:
+        if (val->type != JV_STR || !id_valid_n(val->s, val->len))
+            return fail(e, TK_ESCHEMA, prefix, key, "must be a string matching [a-z0-9-]{3,48}");
+        memcpy(r->id, val->s, val->len);
+        r->id[val->len] = '\0';
+        return TK_OK;
+    case F_SEQ:
+        if (!get_int(val, 0, UINT32_MAX, &iv))
+            return fail(e, TK_ESCHEMA, prefix, key, "must be an integer in 0..4294967295");
+        r->seq = (uint32_t)iv;
+        return TK_OK;
+    case F_TS:
+        return parse_ts(val, r, e, prefix);
+    default:
+        if (fd->type == T_NUM) {
+            if (!get_num(val, fd->min, fd->max, (double *)((char *)r + fd->off)))
+                return fail(e, TK_ESCHEMA, prefix, key, "must be a number in %g..%g", fd->min,
+                            fd->max);
+        } else {
+            if (!get_int(val, fd->imin, fd->imax, (int64_t *)((char *)r + fd->off)))
+                return fail(e, TK_ESCHEMA, prefix, key, "must be an integer in %lld..%lld",
+                            (long long)fd->imin, (long long)fd->imax);
+        }
+        r->has |= fd->has;
+        return TK_OK;
+    }
+}
+
+/* After the last field (seen: the known fields present): required fields, the
+ * water-level "exactly one of" rule, the topic's device id. */
+static enum tk_rc finish(unsigned seen, enum tk_kind kind, const char *topic_id,
+                         const char *prefix, struct tk_reading *r, struct tk_error *e)
+{
+    for (int f = 0; f < F_COUNT; f++) {
+        if ((fields[f].req & (1u << kind)) && !(seen & (1u << f)))
+            return fail(e, TK_ESCHEMA, prefix, fields[f].name, "required");
+    }
+    if (kind == TK_KIND_WATER_LEVEL) {
+        unsigned alt = r->has & (TK_F_LEVEL_M | TK_F_DISTANCE_MM | TK_F_PRESSURE_KPA);
+        if (alt == 0 || (alt & (alt - 1)) != 0)
+            return fail(e, TK_ESCHEMA, prefix, NULL,
+                        "exactly one of level_m, distance_mm, pressure_kpa is required");
+    }
+    if (topic_id && strcmp(r->id, topic_id) != 0)
+        return fail(e, TK_ESCHEMA, prefix, "id", "must equal the topic's device id '%.48s'",
+                    topic_id);
+    return TK_OK;
 }
 
 static enum tk_rc parse_one(const json_t *obj, enum tk_kind kind, const char *topic_id,
@@ -279,15 +396,9 @@ static enum tk_rc parse_one(const json_t *obj, enum tk_kind kind, const char *to
     json_t *extra = NULL;
     const char *key;
     json_t *val;
-    unsigned seen = 0, kbit = 1u << kind;
-    int64_t iv;
+    unsigned seen = 0;
 
-    memset(r, 0, sizeof *r);
-    r->kind = kind;
-    e->code = TK_OK;
-    e->path[0] = '\0';
-    e->text[0] = '\0';
-
+    reading_start(r, kind, e);
     if (!json_is_object(obj)) {
         rc = fail(e, TK_ESCHEMA, prefix, NULL, "must be a reading object");
         goto cleanup;
@@ -305,82 +416,14 @@ static enum tk_rc parse_one(const json_t *obj, enum tk_kind kind, const char *to
             }
             continue;
         }
-        const struct field *fd = &fields[f];
-        if (!(fd->kinds & kbit)) {
-            const char *owner = fd->kinds & K_WL ? "water_level" : fd->kinds & K_PF ? "people_flow"
-                                                                                  : "wifi_ap";
-            rc = fail(e, TK_ESCHEMA, prefix, key, "is a %s field, not allowed in a %s reading",
-                      owner, kind_names[kind]);
-            goto cleanup;
-        }
+        struct jv v = jv_of(val);
         seen |= 1u << f;
-        switch (f) {
-        case F_V:
-            if (!get_int(val, 1, 1, &iv)) {
-                rc = fail(e, TK_ESCHEMA, prefix, key, "must be 1 (the only contract version)");
-                goto cleanup;
-            }
-            break;
-        case F_ID: {
-            size_t len = json_is_string(val) ? json_string_length(val) : 0;
-            if (!json_is_string(val) || !id_valid_n(json_string_value(val), len)) {
-                rc = fail(e, TK_ESCHEMA, prefix, key, "must be a string matching [a-z0-9-]{3,48}");
-                goto cleanup;
-            }
-            memcpy(r->id, json_string_value(val), len + 1);
-            break;
-        }
-        case F_SEQ:
-            if (!get_int(val, 0, UINT32_MAX, &iv)) {
-                rc = fail(e, TK_ESCHEMA, prefix, key, "must be an integer in 0..4294967295");
-                goto cleanup;
-            }
-            r->seq = (uint32_t)iv;
-            break;
-        case F_TS:
-            rc = parse_ts(val, r, e, prefix);
-            if (rc)
-                goto cleanup;
-            break;
-        default:
-            if (fd->type == T_NUM) {
-                if (!get_num(val, fd->min, fd->max, (double *)((char *)r + fd->off))) {
-                    rc = fail(e, TK_ESCHEMA, prefix, key, "must be a number in %g..%g", fd->min,
-                              fd->max);
-                    goto cleanup;
-                }
-            } else {
-                if (!get_int(val, fd->imin, fd->imax, (int64_t *)((char *)r + fd->off))) {
-                    rc = fail(e, TK_ESCHEMA, prefix, key, "must be an integer in %lld..%lld",
-                              (long long)fd->imin, (long long)fd->imax);
-                    goto cleanup;
-                }
-            }
-            r->has |= fd->has;
-            break;
-        }
-    }
-
-    for (int f = 0; f < F_COUNT; f++) {
-        if ((fields[f].req & kbit) && !(seen & (1u << f))) {
-            rc = fail(e, TK_ESCHEMA, prefix, fields[f].name, "required");
+        rc = take_field(f, key, &v, kind, prefix, r, e);
+        if (rc)
             goto cleanup;
-        }
     }
-    if (kind == TK_KIND_WATER_LEVEL) {
-        unsigned alt = r->has & (TK_F_LEVEL_M | TK_F_DISTANCE_MM | TK_F_PRESSURE_KPA);
-        if (alt == 0 || (alt & (alt - 1)) != 0) {
-            rc = fail(e, TK_ESCHEMA, prefix, NULL,
-                      "exactly one of level_m, distance_mm, pressure_kpa is required");
-            goto cleanup;
-        }
-    }
-    if (topic_id && strcmp(r->id, topic_id) != 0) {
-        rc = fail(e, TK_ESCHEMA, prefix, "id", "must equal the topic's device id '%.48s'",
-                  topic_id);
-        goto cleanup;
-    }
-    if (extra) {
+    rc = finish(seen, kind, topic_id, prefix, r, e);
+    if (!rc && extra) {
         r->extra = json_dumps(extra, JSON_COMPACT);
         if (!r->extra)
             rc = fail(e, TK_ENOMEM, prefix, NULL, "out of memory");
@@ -398,9 +441,193 @@ cleanup:
     return rc;
 }
 
+/* ---- the fast path ------------------------------------------------------------------ */
+
+/* Almost every message is one flat object of known fields whose values are numbers or
+ * plain ASCII strings, each field once. That shape is scanned here in one pass over the
+ * bytes, with no allocation, and checked by the very rules above (take_field, finish).
+ * Anything else returns 0 without a verdict: arrays, unknown fields, escapes or non-ASCII
+ * bytes in strings, literals, nesting, a repeated field, numbers the scan does not convert
+ * exactly as jansson would (more than 18 integer digits, out of range for a double), and
+ * every broken rule. The general path (jansson) then reads the message from the start and
+ * gives the verdict and the error text, so a message gets the same answer either way
+ * (checked by test_common_reading and the differential fuzz target fuzz_reading). */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* A string of printable ASCII without escapes, *p at its opening quote. */
+static int scan_string(const char **p, const char *end, const char **s, size_t *len)
+{
+    const char *q = *p + 1;
+    *s = q;
+    while (q < end && *q != '"') {
+        if (*q < 0x20 || *q > 0x7e || *q == '\\')
+            return 0;
+        q++;
+    }
+    if (q == end)
+        return 0;
+    *len = (size_t)(q - *s);
+    *p = q + 1;
+    return 1;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* A JSON number, *p at its first byte. An integer (no fraction, no exponent) of up to 18
+ * digits is exact in int64_t; a real goes through strtod, as jansson's does. */
+static int scan_number(const char **p, const char *end, struct jv *v)
+{
+    const char *q = *p, *start = *p;
+    int neg = 0, real = 0, digits = 0;
+    int64_t i = 0;
+    if (*q == '-') {
+        neg = 1;
+        q++;
+    }
+    if (q == end || !is_digit(*q))
+        return 0;
+    if (*q == '0') {
+        q++;
+        digits = 1;
+    } else {
+        for (; q < end && is_digit(*q); q++, digits++)
+            if (digits < 18)
+                i = i * 10 + (*q - '0'); /* longer integers are left to jansson below */
+    }
+    int frac = 0, expo = 0; /* digits after the point; an exponent seen */
+    if (q < end && *q == '.') {
+        real = 1;
+        if (++q == end || !is_digit(*q))
+            return 0;
+        for (; q < end && is_digit(*q); q++, frac++)
+            if (digits + frac < 18)
+                i = i * 10 + (*q - '0');
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        real = expo = 1;
+        if (++q < end && (*q == '+' || *q == '-'))
+            q++;
+        if (q == end || !is_digit(*q))
+            return 0;
+        while (q < end && is_digit(*q))
+            q++;
+    }
+    if (!real) {
+        if (digits > 18)
+            return 0;
+        v->type = JV_INT;
+        v->i = neg ? -i : i;
+    } else if (!expo && digits + frac <= 15 && frac <= 22) {
+        /* d.ddd with at most 15 digits: the digits as an integer (below 2^53) and 10^frac
+         * are exact doubles, so their quotient, correctly rounded, is the correctly
+         * rounded value of the text: what strtod returns (Clinger's fast path) */
+        static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        double d = (double)i / p10[frac];
+        v->type = JV_REAL;
+        v->d = neg ? -d : d;
+    } else {
+        char tmp[64];
+        size_t n = (size_t)(q - start);
+        if (n >= sizeof tmp)
+            return 0;
+        memcpy(tmp, start, n);
+        tmp[n] = '\0';
+        errno = 0;
+        v->type = JV_REAL;
+        v->d = strtod(tmp, NULL);
+        if (errno)
+            return 0;
+    }
+    *p = q;
+    return 1;
+}
+
+static int parse_fast(const char *buf, size_t len, enum tk_kind kind, const char *topic_id,
+                      struct tk_reading *r, struct tk_error *e)
+{
+    const char *p = buf, *end = buf + len;
+    unsigned seen = 0;
+    reading_start(r, kind, e);
+    p = skip_ws(p, end);
+    if (p == end || *p++ != '{')
+        return 0;
+    for (;;) {
+        char key[16];
+        const char *ks;
+        size_t kl;
+        struct jv v = {JV_OTHER, 0, 0, NULL, 0};
+        p = skip_ws(p, end);
+        if (p == end || *p != '"' || !scan_string(&p, end, &ks, &kl) || kl == 0 ||
+            kl >= sizeof key)
+            return 0;
+        memcpy(key, ks, kl);
+        key[kl] = '\0';
+        int f = field_lookup(key);
+        if (f < 0 || (seen & (1u << f)))
+            return 0;
+        p = skip_ws(p, end);
+        if (p == end || *p++ != ':')
+            return 0;
+        p = skip_ws(p, end);
+        if (p == end)
+            return 0;
+        if (*p == '"') {
+            if (!scan_string(&p, end, &v.s, &v.len))
+                return 0;
+            v.type = JV_STR;
+        } else if (!scan_number(&p, end, &v)) {
+            return 0;
+        }
+        seen |= 1u << f;
+        if (take_field(f, key, &v, kind, "", r, e))
+            return 0;
+        p = skip_ws(p, end);
+        if (p == end)
+            return 0;
+        if (*p == '}')
+            break;
+        if (*p++ != ',')
+            return 0;
+    }
+    if (skip_ws(p + 1, end) != end || finish(seen, kind, topic_id, "", r, e))
+        return 0;
+    r->has |= TK_F_SEQ;
+    return 1;
+}
+
 enum tk_rc tk_readings_parse(const char *buf, size_t len, enum tk_kind kind, const char *topic_id,
                              struct tk_reading *out, struct tk_error *errs, size_t cap,
                              size_t *n, struct tk_error *err)
+{
+    struct tk_error scratch;
+    if (buf && out && n && cap > 0 && (int)kind >= 0 && kind < TK_KIND_MAX) {
+        struct tk_error *e0 = errs ? &errs[0] : &scratch;
+        if (parse_fast(buf, len, kind, topic_id, &out[0], e0)) {
+            if (err)
+                tk_error_set(err, TK_OK, "", "%s", "");
+            *n = 1;
+            return TK_OK;
+        }
+        reading_start(&out[0], kind, e0); /* nothing of the attempt is left */
+    }
+    return tk_readings__parse_general(buf, len, kind, topic_id, out, errs, cap, n, err);
+}
+
+enum tk_rc tk_readings__parse_general(const char *buf, size_t len, enum tk_kind kind,
+                                      const char *topic_id, struct tk_reading *out,
+                                      struct tk_error *errs, size_t cap, size_t *n,
+                                      struct tk_error *err)
 {
     enum tk_rc rc = TK_OK;
     json_t *root = NULL;
@@ -872,7 +1099,7 @@ enum tk_rc tk_ack_parse(const char *buf, size_t len, uint32_t *seq, struct tk_er
             rc = tk_error_set(err, TK_ESCHEMA, path, "unknown field in an ack");
             goto cleanup;
         }
-        if (!get_int(val, 0, UINT32_MAX, &v)) {
+        if (!jget_int(val, 0, UINT32_MAX, &v)) {
             rc = tk_error_set(err, TK_ESCHEMA, "/seq", "must be an integer in 0..4294967295");
             goto cleanup;
         }
@@ -939,14 +1166,14 @@ enum tk_rc tk_status_parse(const char *buf, size_t len, struct tk_status *st, st
         memcpy(st->fw, json_string_value(v), json_string_length(v) + 1);
     }
     if ((v = json_object_get(root, "battery_v")) != NULL) {
-        if (!get_num(v, 0, 10, &st->battery_v)) {
+        if (!jget_num(v, 0, 10, &st->battery_v)) {
             rc = tk_error_set(err, TK_ESCHEMA, "/battery_v", "must be a number in 0..10");
             goto cleanup;
         }
         st->has_battery = 1;
     }
     if ((v = json_object_get(root, "rssi_dbm")) != NULL) {
-        if (!get_int(v, -150, 0, &iv)) {
+        if (!jget_int(v, -150, 0, &iv)) {
             rc = tk_error_set(err, TK_ESCHEMA, "/rssi_dbm", "must be an integer in -150..0");
             goto cleanup;
         }

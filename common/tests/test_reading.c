@@ -460,8 +460,89 @@ static void test_json_number(void)
     }
 }
 
+/* The fast path for single flat objects gives what the general (jansson) path gives, for
+ * every kind, with and without a topic id: readings, errors and their texts. */
+static void test_fast_path_same(void)
+{
+    static const char *const payloads[] = {
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":0.5,"
+        "\"battery_v\":3.61,\"temp_c\":14.2}",
+        " {\r\n\t\"v\" : 1 , \"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":-0.25 }\n",
+        "{\"v\":1.0,\"id\":\"wl-01\",\"seq\":7e0,\"ts\":1.764e12,\"distance_mm\":1E3}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":-0,\"ts\":\"2026-11-26T09:00:00+09:00\","
+        "\"pressure_kpa\":12}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":\"2099-12-31T23:59:59-01:00\",\"level_m\":1}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":4294967295,\"ts\":1764000000000,\"level_m\":1e-400}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":4294967296,\"ts\":1764000000000,\"level_m\":1}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":1234567890123456789,\"ts\":1764000000000,\"level_m\":1}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":12345678901234567890,\"ts\":1764000000000,"
+        "\"level_m\":1}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1e400}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":01}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1.}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":.5}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1e}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":+1}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1,\"level_m\":2}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1,\"distance_mm\":2}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1,\"note\":\"x\"}",
+        "{\"v\":1,\"id\":\"wl\\u002d01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1}",
+        "{\"v\":1,\"id\":\"wl-\xc3\xa9\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":true}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":null}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":[1]}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1} x",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1,}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1",
+        "{\"v\":2,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1}",
+        "{\"v\":1,\"id\":\"WL-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1}",
+        "{\"v\":1,\"id\":\"wl-02\",\"seq\":7,\"ts\":1764000000000,\"level_m\":1}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"level_m\":1}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":946684799999,\"level_m\":1}",
+        "{\"v\":1,\"id\":\"wl-01\",\"seq\":7,\"ts\":1764000000000,\"level_m\":100.5}",
+        "{\"v\":1,\"id\":\"pf-01\",\"seq\":3,\"ts\":1764000000000,\"interval_s\":60,\"in\":4,"
+        "\"out\":2,\"cum_in\":9007199254740991,\"cum_out\":0}",
+        "{\"v\":1,\"id\":\"pf-01\",\"seq\":3,\"ts\":1764000000000,\"interval_s\":60.5,\"in\":4,"
+        "\"out\":2}",
+        "{\"v\":1,\"id\":\"ap-01\",\"seq\":3,\"ts\":1764000000000,\"interval_s\":60,"
+        "\"unique_devices\":12,\"associated\":3,\"probe_only\":9}",
+        "{\"v\":1,\"id\":\"ap-01\",\"seq\":3,\"ts\":1764000000000,\"interval_s\":60,"
+        "\"unique_devices\":12,\"associated\":3,\"in\":9}",
+        "{}", "{ }", "[]", "[{\"v\":1}]", "", " ", "1", "\"x\"", "{\"\":1}", "{\"v\"}",
+        "{\"v\":1 \"id\":\"wl-01\"}", "{\"v\":-}", "{\"v\":1}\n\n",
+    };
+    const char *const ids[] = {"wl-01", "pf-01", "ap-01"};
+    for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
+        for (int k = 0; k < TK_KIND_MAX; k++) {
+            for (int t = 0; t < 2; t++) {
+                struct tk_reading a[CAP], b[CAP];
+                struct tk_error ea[CAP], eb[CAP], wa, wb;
+                size_t na = 0, nb = 0, len = strlen(payloads[i]);
+                const char *tid = t ? ids[k] : NULL;
+                enum tk_rc ra = tk_readings_parse(payloads[i], len, (enum tk_kind)k, tid, a, ea,
+                                                  CAP, &na, &wa);
+                enum tk_rc rb = tk_readings__parse_general(payloads[i], len, (enum tk_kind)k,
+                                                           tid, b, eb, CAP, &nb, &wb);
+                int ok = ra == rb && na == nb && wa.code == wb.code &&
+                         strcmp(wa.path, wb.path) == 0 && strcmp(wa.text, wb.text) == 0;
+                for (size_t j = 0; ok && j < na; j++)
+                    ok = ea[j].code == eb[j].code && strcmp(ea[j].path, eb[j].path) == 0 &&
+                         strcmp(ea[j].text, eb[j].text) == 0 && same(&a[j], &b[j]) &&
+                         a[j].has == b[j].has;
+                if (!ok)
+                    fprintf(stderr, "fast and general paths differ (kind %d, id %s): %s\n", k,
+                            tid ? tid : "-", payloads[i]);
+                CHECK(ok);
+                clear_all(a, na);
+                clear_all(b, nb);
+            }
+        }
+    }
+}
+
 int main(void)
 {
+    test_fast_path_same();
     test_json_number();
     test_seq_of_failed();
     test_names();

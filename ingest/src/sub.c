@@ -110,6 +110,13 @@ enum tk_rc ing_sub_start(struct ing_ctx *ctx, const char *password)
         goto cleanup;
     }
 
+    /* Paho records every function entry and exit, and formats a line for every packet,
+     * into an in-memory trace ring at its default level (MINIMUM), under a global mutex,
+     * whether or not anyone reads it (perf: about 5% of the ingest's CPU, in mutexes and
+     * vsnprintf). This process reads no Paho trace, so only errors are kept, unless
+     * someone asked for the trace with MQTT_C_CLIENT_TRACE (docs/performance.md). */
+    if (!getenv("MQTT_C_CLIENT_TRACE"))
+        MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.sendWhileDisconnected = 0;
     /* Acks and observations are QoS 0 bursts after each commit; the default of 100

@@ -70,6 +70,12 @@ struct dev_entry {
     struct ing_alert_gauge *al; /* water-level gauges with alerts on; owned */
 };
 
+struct time_text {
+    int ok;
+    int64_t us;
+    char s[32];
+};
+
 struct writer {
     struct ing_ctx *ctx;
     struct store *st;
@@ -92,6 +98,7 @@ struct writer {
     int64_t alert_stamp; /* store_alert_config_stamp when the settings were last read */
     int preload_due;     /* load every gauge (start, after a failed transaction) */
     int config_resend;   /* the publisher lost packets: send the gauges' configs again */
+    struct time_text tt[2]; /* pub_observation: the last phenomenonTime and resultTime */
 };
 
 /* ---- the device cache ---------------------------------------------------------- */
@@ -254,6 +261,17 @@ static enum tk_rc refresh_batch(struct writer *w)
 
 /* ---- after-commit publications --------------------------------------------------- */
 
+/* The RFC 3339 text of us, formatted only when us differs from the last call's; NULL for
+ * a time that cannot be formatted. */
+static const char *time_text(struct time_text *c, int64_t us)
+{
+    if (c->ok && c->us == us)
+        return c->s;
+    c->us = us;
+    c->ok = tk_time_format(us, c->s, sizeof c->s) == TK_OK;
+    return c->ok ? c->s : NULL;
+}
+
 static enum tk_rc pub_add(struct writer *w, const char *topic, const char *payload, size_t len,
                           int retain)
 {
@@ -278,15 +296,19 @@ static char *append(char *p, const char *s, size_t n)
  * the store keeps the value. */
 static enum tk_rc pub_observation(struct writer *w, const struct store_obs *o, enum tk_quantity q)
 {
-    char topic[64], t0[32], t1[32], rt[32], num[TK_JSON_NUMBER_MAX], body[600], *p = body;
+    char topic[64], t1[32], num[TK_JSON_NUMBER_MAX], body[600], *p = body, *tp = topic;
     size_t plen = o->params ? strlen(o->params) : 0;
-    if (tk_time_format(o->t_us, t0, sizeof t0) ||
-        tk_time_format(o->result_time_us ? o->result_time_us : o->t_us, rt, sizeof rt) ||
-        (o->t_end_us && tk_time_format(o->t_end_us, t1, sizeof t1)))
+    /* the observations of one reading share both times: each is formatted once */
+    const char *t0 = time_text(&w->tt[0], o->t_us),
+               *rt = time_text(&w->tt[1], o->result_time_us ? o->result_time_us : o->t_us);
+    if (!t0 || !rt || (o->t_end_us && tk_time_format(o->t_end_us, t1, sizeof t1)))
         return TK_EINVAL;
     if (plen > sizeof body - 200)
         plen = 0; /* oversized parameters stay in the store; the live message omits them */
-    snprintf(topic, sizeof topic, "v1.1/Datastreams(%" PRId64 ")/Observations", o->ds_id);
+    tp = APPEND_LIT(tp, "v1.1/Datastreams(");
+    tp = append(tp, num, tk_json_number((double)o->ds_id, num)); /* ids stay below 2^53 */
+    tp = APPEND_LIT(tp, ")/Observations");
+    *tp = '\0';
     p = APPEND_LIT(p, "{\"@iot.id\":");
     p = append(p, num, tk_json_number((double)o->id, num));
     p = APPEND_LIT(p, ",\"phenomenonTime\":\"");

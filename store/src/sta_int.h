@@ -51,6 +51,18 @@ int store_sta__tmpl_next(struct sqlbuf *b, const char **t);
  * Templates write #0, #1, #2 for their arguments. */
 enum sta_type { STA_T_NULL = 0, STA_T_NUM, STA_T_TEXT, STA_T_BOOL, STA_T_ANY /* JSON member */ };
 
+/* The geometry functions, which both backends provide under the same names (SQLite
+ * registers them per connection, sqlite_geo.c; PostgreSQL has them from its migrations):
+ * tk_geo_distance, tk_geo_length and tk_geo_rel(a, b, k) for relation k; rel(k) makes the
+ * last a condition of the backend. */
+#define STA_GEO_FNS(rel)                                                                           \
+    [STORE_FN_GEO_DISTANCE] = "tk_geo_distance(#0, #1)",                                           \
+    [STORE_FN_GEO_LENGTH] = "tk_geo_length(#0)", [STORE_FN_GEO_INTERSECTS] = rel(6),               \
+    [STORE_FN_ST_EQUALS] = rel(0), [STORE_FN_ST_DISJOINT] = rel(1),                                \
+    [STORE_FN_ST_TOUCHES] = rel(2), [STORE_FN_ST_WITHIN] = rel(3),                                 \
+    [STORE_FN_ST_OVERLAPS] = rel(4), [STORE_FN_ST_CROSSES] = rel(5),                               \
+    [STORE_FN_ST_INTERSECTS] = rel(6), [STORE_FN_ST_CONTAINS] = rel(7)
+
 struct sta_dialect {
     int two_obs_tables;      /* SQLite: observations and obs_staging, read as one */
     const char *obs_source;  /* Observations as a FROM item for navigation paths */

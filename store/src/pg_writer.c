@@ -141,8 +141,12 @@ enum tk_rc store_pg__commit(struct store *st)
 
 /* ---- observations ---------------------------------------------------------------- */
 
-enum tk_rc store_pg__flush_rows(struct pg_store *pg)
+/* Writes the transaction's rows; *stored (when not NULL) gets how many were new to the
+ * server (the others another writer had stored first). */
+static enum tk_rc write_rows(struct pg_store *pg, int64_t *stored)
 {
+    if (stored)
+        *stored = 0;
     if (pg->npend == 0)
         return TK_OK;
     struct pg_text a[7] = {{0}};
@@ -170,14 +174,39 @@ enum tk_rc store_pg__flush_rows(struct pg_store *pg)
         oom |= a[k].oom;
         vals[k] = a[k].p;
     }
+    PGresult *res = NULL;
     enum tk_rc rc = oom ? store__fail(&pg->base, TK_ENOMEM, "out of memory")
-                        : store_pg__run(pg, PS_INSERT_ROWS, 7, vals, NULL, "writing observations");
+                        : store_pg__run(pg, PS_INSERT_ROWS, 7, vals, &res, "writing observations");
     for (int k = 0; k < 7; k++)
         free(a[k].p);
     store_pg__drop_rows(pg);
     if (rc)
         pg->tx_failed = 1;
+    else if (stored)
+        *stored = store_pg__int(res, 0, 0);
+    PQclear(res);
     return rc;
+}
+
+enum tk_rc store_pg__flush_rows(struct pg_store *pg)
+{
+    return write_rows(pg, NULL);
+}
+
+/* The id of the stored row of datastream ds at t_us, in *id; *found 0 when none. */
+static enum tk_rc find_row(struct pg_store *pg, int64_t ds, int64_t t_us, int64_t *id, int *found)
+{
+    struct pg_num a, b;
+    const char *v[2] = {store_pg__fmt_i(&a, ds), store_pg__fmt_i(&b, t_us)};
+    PGresult *res = NULL;
+    enum tk_rc rc = store_pg__run(pg, PS_OBS_FIND, 2, v, &res, "looking for a duplicate");
+    if (rc)
+        return rc;
+    *found = PQntuples(res) > 0;
+    if (*found)
+        *id = store_pg__int(res, 0, 0);
+    PQclear(res);
+    return TK_OK;
 }
 
 enum tk_rc store_pg__next_id(struct pg_store *pg, int64_t *id)
@@ -197,7 +226,7 @@ enum tk_rc store_pg__next_id(struct pg_store *pg, int64_t *id)
 
 static enum tk_rc obs_add_in_tx(struct pg_store *pg, struct store_obs *o)
 {
-    struct pg_num a, b;
+    struct pg_num a;
     struct pg_ds *e = ds_find(pg, o->ds_id);
     enum tk_rc rc;
     if (!e) {
@@ -226,15 +255,10 @@ static enum tk_rc obs_add_in_tx(struct pg_store *pg, struct store_obs *o)
                 o->id = pg->pend[i].id;
                 return TK_EDUP;
             }
-        const char *v[2] = {store_pg__fmt_i(&a, o->ds_id), store_pg__fmt_i(&b, o->t_us)};
-        PGresult *res = NULL;
-        rc = store_pg__run(pg, PS_OBS_FIND, 2, v, &res, "looking for a duplicate");
+        int found = 0;
+        rc = find_row(pg, o->ds_id, o->t_us, &o->id, &found);
         if (rc)
             return rc;
-        int found = PQntuples(res) > 0;
-        if (found)
-            o->id = store_pg__int(res, 0, 0);
-        PQclear(res);
         if (found)
             return TK_EDUP;
     }
@@ -281,6 +305,20 @@ enum tk_rc store_pg__obs_add(struct store *st, struct store_obs *o)
     if (rc)
         return rc;
     rc = obs_add_in_tx(pg, o);
+    if (!rc && !nested) {
+        /* Alone in its own transaction the row is written now, so whether it is new is
+         * known exactly: another writer may have stored a row at that time since this one
+         * last read the datastream (the newest time known here was stale), and then the
+         * insert absorbed this one. (Inside a caller's transaction the rows wait for the
+         * commit and that case is only absorbed, not reported.) */
+        int64_t stored = 0;
+        rc = write_rows(pg, &stored);
+        int found = 0;
+        if (!rc && stored == 0)
+            rc = find_row(pg, o->ds_id, o->t_us, &o->id, &found);
+        if (!rc && found)
+            rc = TK_EDUP;
+    }
     if (rc == TK_EDUP || rc == TK_ENOTFOUND) {
         (void)store_pg__write_leave(pg, nested, TK_OK);
         return rc;

@@ -1,35 +1,12 @@
-/* Registry: devices become SensorThings entities; add, get, list, remove (cascade). */
-#include <sqlite3.h>
-
+/* Registry: devices become SensorThings entities; add, get, list, remove (cascade). With
+ * the argument "pg", against the PostgreSQL store in TK_TEST_PG_URI (ctest
+ * store_registry_pg, under tests/pg/pgserver.py). */
 #include "store_test_util.h"
 
-static int64_t count_sql(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    int64_t n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    else
-        fprintf(stderr, "count_sql(%s): %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return n;
-}
-
 static char text_buf[512];
-static const char *text_sql(const char *path, const char *sql)
+static const char *text_sql(const char *uri, const char *sql)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    text_buf[0] = 0;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
-        sqlite3_column_text(s, 0))
-        snprintf(text_buf, sizeof text_buf, "%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    test_sql_text(uri, sql, text_buf, sizeof text_buf);
     return text_buf;
 }
 
@@ -48,17 +25,16 @@ static int list_cb(const struct store_device *d, void *ud)
     return c->n == c->stop_at ? 42 : 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    struct tmpdb t;
-    tmpdb_make(&t);
+    struct tmpdb t = {{0}, {0}};
+    char uri[1024];
+    int pg = test_store_uri(argc, argv, &t, uri, sizeof uri);
     struct store *st = NULL;
-    char uri[160];
-    snprintf(uri, sizeof uri, "sqlite:%s", t.path);
     CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
     if (!st)
         return tk_check_result("store_registry");
-    CHECK_EQ_INT(store_schema_version(st), 9);
+    CHECK_EQ_INT(store_schema_version(st), pg ? 4 : 9);
 
     /* add: every entity, the ids returned */
     struct store_device d = test_device("wl-naka-0001", TK_KIND_WATER_LEVEL, 35.17, 136.88);
@@ -109,24 +85,25 @@ int main(void)
     CHECK_EQ_INT(store_device_get(st, "ok-id", &g), TK_ENOTFOUND);
 
     /* SensorThings shape */
-    CHECK_EQ_STR(text_sql(t.path, "SELECT name FROM datastreams WHERE quantity = 0"),
+    CHECK_EQ_STR(text_sql(uri, "SELECT name FROM datastreams WHERE quantity = 0"),
                  "wl-naka-0001 water_level");
-    CHECK_EQ_STR(text_sql(t.path, "SELECT location FROM locations"),
+    CHECK_EQ_STR(text_sql(uri, "SELECT location FROM locations"),
                  "{\"type\":\"Point\",\"coordinates\":[136.88,35.17]}");
-    CHECK_EQ_STR(text_sql(t.path, "SELECT encoding_type FROM locations"), "application/geo+json");
-    CHECK_EQ_STR(text_sql(t.path, "SELECT json_extract(properties, '$.kind') FROM things"),
+    CHECK_EQ_STR(text_sql(uri, "SELECT encoding_type FROM locations"), "application/geo+json");
+    CHECK_EQ_STR(text_sql(uri, pg ? "SELECT properties::jsonb ->> 'kind' FROM things"
+                                   : "SELECT json_extract(properties, '$.kind') FROM things"),
                  "water_level");
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM historical_locations"), 1);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM features_of_interest"), 1);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM sensors"), 1);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM observed_properties"), nq);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM historical_locations"), 1);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM features_of_interest"), 1);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM sensors"), 1);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM observed_properties"), nq);
 
     /* a second device of the same kind shares the ObservedProperties */
     struct store_device d2 = test_device("wl-naka-0002", TK_KIND_WATER_LEVEL, 35.2, 136.9);
     snprintf(d2.name, sizeof d2.name, "Naka gauge 2");
     CHECK_EQ_INT(store_device_add(st, &d2, &d2), TK_OK);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM observed_properties"), nq);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM datastreams"), 2 * nq);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM observed_properties"), nq);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM datastreams"), 2 * nq);
     struct store_device d3 = test_device("pf-sakae-01", TK_KIND_PEOPLE_FLOW, 35.17, 136.9);
     CHECK_EQ_INT(store_device_add(st, &d3, &d3), TK_OK);
     CHECK(d3.ds[TK_Q_PEOPLE_IN] > 0 && d3.ds[TK_Q_PEOPLE_OUT] > 0);
@@ -180,24 +157,32 @@ int main(void)
     CHECK_EQ_INT(found, 0);
     struct store_obs again = {.ds_id = ds1, .t_us = T0, .result = 1};
     CHECK_EQ_INT(store_obs_add(st, &again), TK_ENOTFOUND);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM things"), 2);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM datastreams"), nq + 2);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM sensors"), 2);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM locations"), 2);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM features_of_interest"), 2);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM historical_locations"), 2);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM thing_locations"), 2);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM observations"), 10);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM obs_staging"), 0);
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM rollup_minute_slots"), 1); /* 10 minutes of one hour */
-    CHECK_EQ_INT(count_sql(t.path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM things"), 2);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM datastreams"), nq + 2);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM sensors"), 2);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM locations"), 2);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM features_of_interest"), 2);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM historical_locations"), 2);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM thing_locations"), 2);
+    CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM observations"), 10);
+    if (pg) {
+        CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM rollup_minute"), 10);
+        CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM rollup_hour"), 1);
+        CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM rollup_day"), 1);
+        CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM latest"), nq + 2);
+    } else {
+        CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM obs_staging"), 0);
+        /* 10 minutes of one hour */
+        CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM rollup_minute_slots"), 1);
+        CHECK_EQ_INT(test_sql_int(uri, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    }
     /* the other device is intact */
     CHECK_EQ_INT(store_range(st, d2.ds[TK_Q_WATER_LEVEL], 0, INT64_MAX, 0, pts, 32, &n), TK_OK);
     CHECK_EQ_INT(n, 10);
 
-    /* URIs */
+    /* URIs: a plain path is an SQLite file; another connection sees the registry */
     struct store *st2 = NULL;
-    CHECK_EQ_INT(store_open(t.path, NULL, &st2), TK_OK); /* plain path */
+    CHECK_EQ_INT(store_open(pg ? uri : t.path, NULL, &st2), TK_OK);
     CHECK_EQ_INT(store_device_get(st2, "wl-naka-0002", &g), TK_OK);
     store_close(st2);
     CHECK_EQ_INT(store_open("mysql://db/takumi", NULL, &st2), TK_EINVAL);
@@ -206,6 +191,7 @@ int main(void)
     store_close(NULL);
 
     store_close(st);
-    tmpdb_remove(&t);
+    if (!pg)
+        tmpdb_remove(&t);
     return tk_check_result("store_registry");
 }

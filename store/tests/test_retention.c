@@ -1,42 +1,40 @@
-/* Retention: old raw rows go (moved and staged ones), recent ones stay, rollups and latest
- * values do not change, each call removes at most max_rows, and the quarantine has a
- * cutoff of its own. */
+/* Retention: old raw rows go (SQLite: moved and staged ones), recent ones stay, rollups and
+ * latest values do not change, each call removes at most max_rows, and the quarantine has
+ * a cutoff of its own. With the argument "pg", against the PostgreSQL store in
+ * TK_TEST_PG_URI (ctest store_retention_pg, under tests/pg/pgserver.py). */
 #include <stdint.h>
-
-#include <sqlite3.h>
 
 #include "store_test_util.h"
 
 #define MAX_ROWS 100
 
-static int64_t count_sql(const char *path, const char *sql, int64_t arg)
+static int pg; /* running against PostgreSQL */
+
+/* Raw rows (SQLite: moved and staged) with phenomenonTime before cut (all: cut 0). */
+static int64_t raw_before(const char *uri, int64_t cut)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    int64_t n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_bind_int64(s, 1, arg) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return n;
+    char sql[256];
+    if (pg)
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM observations WHERE t_us < %" PRId64, cut);
+    else
+        snprintf(sql, sizeof sql,
+                 "SELECT (SELECT count(*) FROM observations WHERE t_us < %" PRId64 ") +"
+                 " (SELECT count(*) FROM obs_staging WHERE t_us < %" PRId64 ")",
+                 cut, cut);
+    return test_sql_int(uri, sql);
 }
 
-static int64_t raw_before(const char *path, int64_t cut)
+static int64_t raw_all(const char *uri)
 {
-    return count_sql(path,
-                     "SELECT (SELECT count(*) FROM observations WHERE t_us < ?1) +"
-                     " (SELECT count(*) FROM obs_staging WHERE t_us < ?1)",
-                     cut);
+    return raw_before(uri, INT64_MAX);
 }
 
-static int64_t raw_all(const char *path)
+/* Rows of table with phenomenonTime before cut. */
+static int64_t count_before(const char *uri, const char *table, int64_t cut)
 {
-    return count_sql(path,
-                     "SELECT (SELECT count(*) FROM observations) +"
-                     " (SELECT count(*) FROM obs_staging) + ?1",
-                     0);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE t_us < %" PRId64, table, cut);
+    return test_sql_int(uri, sql);
 }
 
 static void add(struct store *st, int64_t ds, int64_t t, double v)
@@ -83,9 +81,10 @@ static void add_quarantine(struct store *st, int64_t received)
     CHECK_EQ_INT(store_quarantine_add(st, &q), TK_OK);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    struct tmpdb t;
+    struct tmpdb t = {{0}, {0}};
+    char uri[1024];
     struct store *st = NULL;
     struct store_device a = test_device("wl-ret-1", TK_KIND_WATER_LEVEL, 34.39, 132.45);
     struct store_device b = test_device("wl-ret-2", TK_KIND_WATER_LEVEL, 34.40, 132.46);
@@ -93,8 +92,10 @@ int main(void)
     int64_t q;
     size_t k;
 
-    tmpdb_make(&t);
-    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
+    pg = test_store_uri(argc, argv, &t, uri, sizeof uri);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
+    if (!st)
+        return tk_check_result("store_retention");
     CHECK_EQ_INT(store_device_add(st, &a, &da), TK_OK);
     CHECK_EQ_INT(store_device_add(st, &b, &db), TK_OK);
     int64_t dsa = da.ds[0], dsb = db.ds[0];
@@ -117,8 +118,9 @@ int main(void)
     for (int64_t tt = start + MIN_US; tt < start + 600 * MIN_US; tt += 2 * MIN_US, na++)
         add(st, dsa, tt, (double)(na % 7)); /* late arrivals: staged and old */
     CHECK_EQ_INT(store_commit(st), TK_OK);
-    CHECK(count_sql(t.path, "SELECT count(*) FROM obs_staging WHERE t_us < ?1", cut) > 0);
-    CHECK(count_sql(t.path, "SELECT count(*) FROM observations WHERE t_us < ?1", cut) > 0);
+    if (!pg)
+        CHECK(count_before(uri, "obs_staging", cut) > 0);
+    CHECK(count_before(uri, "observations", cut) > 0);
 
     for (int i = 0; i < 10; i++) {
         add_quarantine(st, T0 - 2 * DAY_US + i);
@@ -130,7 +132,7 @@ int main(void)
     struct store_point lat0[2], lat1[2];
     int found0[2], found1[2];
     CHECK_EQ_INT(store_latest(st, ids, 2, lat0, found0), TK_OK);
-    int64_t all0 = raw_all(t.path);
+    int64_t all0 = raw_all(uri);
     CHECK_EQ_INT(all0, na + 1);
 
     /* the quarantine alone: observations untouched */
@@ -138,7 +140,7 @@ int main(void)
     CHECK_EQ_INT(k, 10);
     CHECK_EQ_INT(store_quarantine_count(st, &q), TK_OK);
     CHECK_EQ_INT(q, 10);
-    CHECK_EQ_INT(raw_all(t.path), all0);
+    CHECK_EQ_INT(raw_all(uri), all0);
     CHECK_EQ_INT(store_retention(st, 0, T0 - DAY_US, MAX_ROWS, &k), TK_OK);
     CHECK_EQ_INT(k, 0);
 
@@ -153,8 +155,8 @@ int main(void)
     } while (k > 0 && calls < 1000);
     CHECK((int64_t)total == all0 - na_recent - 1);
     CHECK(calls >= (int)(total / MAX_ROWS));
-    CHECK_EQ_INT(raw_before(t.path, cut), 1); /* b's latest row */
-    CHECK_EQ_INT(raw_all(t.path), na_recent + 1);
+    CHECK_EQ_INT(raw_before(uri, cut), 1); /* b's latest row */
+    CHECK_EQ_INT(raw_all(uri), na_recent + 1);
     CHECK_EQ_INT(store_quarantine_count(st, &q), TK_OK);
     CHECK_EQ_INT(q, 10);
 
@@ -181,7 +183,7 @@ int main(void)
     CHECK_EQ_INT(store_flush(st), TK_OK);
     aggregates(st, dsa, after_agg, after_n);
     same_aggregates();
-    CHECK_EQ_INT(raw_all(t.path), na_recent + 1);
+    CHECK_EQ_INT(raw_all(uri), na_recent + 1);
 
     /* late rows below the cutoff after a round: staged again, removed again */
     CHECK_EQ_INT(store_begin(st), TK_OK);
@@ -189,7 +191,7 @@ int main(void)
     CHECK_EQ_INT(store_commit(st), TK_OK);
     CHECK_EQ_INT(store_retention(st, cut, 0, MAX_ROWS, &k), TK_OK);
     CHECK_EQ_INT(k, 1);
-    CHECK_EQ_INT(raw_before(t.path, cut), 1);
+    CHECK_EQ_INT(raw_before(uri, cut), 1);
 
     /* 0 / 0 and max_rows 0 do nothing; a NULL store is refused */
     CHECK_EQ_INT(store_retention(st, 0, 0, MAX_ROWS, &k), TK_OK);
@@ -203,11 +205,12 @@ int main(void)
     CHECK_EQ_INT(store_retention(st, T0 + DAY_US, T0 + DAY_US, MAX_ROWS, &k), TK_OK);
     CHECK(k > 0);
     store_rollback(st);
-    CHECK_EQ_INT(raw_all(t.path), na_recent + 1);
+    CHECK_EQ_INT(raw_all(uri), na_recent + 1);
     CHECK_EQ_INT(store_quarantine_count(st, &q), TK_OK);
     CHECK_EQ_INT(q, 10);
 
     store_close(st);
-    tmpdb_remove(&t);
+    if (!pg)
+        tmpdb_remove(&t);
     return tk_check_result("store_retention");
 }

@@ -1,7 +1,9 @@
 /* Faults: every SQLite allocation in turn fails once (open, migrate, register, write,
  * commit, move, read), then the file-size limit makes the disk "full" mid-stream. Each
  * call must fail with a clean code (no crash, no leak under ASan), and what a commit
- * reported durable must be there when the store is opened again. */
+ * reported durable must be there when the store is opened again. SQLite only: the faults
+ * are SQLite's (its allocator, a file that cannot grow, paths that are not databases);
+ * PostgreSQL's allocations and disk are the server's. */
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/resource.h>

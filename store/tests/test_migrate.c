@@ -1,14 +1,22 @@
-/* Migration: a database made by hand with the version-1 schema (a frozen copy in
- * schema_v1.sql) and data is opened, migrated to the current version, and its data is
- * intact: the same rows and ids, aggregates from the backfilled rollups equal to the raw
- * rows, new ids continuing after the old ones, duplicates of old rows detected. */
-#include <sqlite3.h>
-
+/* Migration: a database made by hand with the version-1 schema (a frozen copy: SQLite
+ * schema_v1.sql, PostgreSQL pg_schema_v1.sql) and data is opened, migrated to the current
+ * version, and its data is intact: the same rows and ids, aggregates from the rollups
+ * (SQLite: backfilled by the migrations; PostgreSQL: kept since version 1) equal to the
+ * raw rows, new ids continuing after the old ones, duplicates of old rows detected, a new
+ * device added. With the argument "pg", against the empty PostgreSQL database in
+ * TK_TEST_PG_URI (ctest store_migrate_pg, under tests/pg/pgserver.py), where the
+ * registry's JSON documents of version 1 (jsonb text) are also rewritten compact. */
 #include "store_test_util.h"
 
 #ifndef SCHEMA_V1_SQL
 #error "SCHEMA_V1_SQL must name schema_v1.sql"
 #endif
+#ifndef PG_SCHEMA_V1_SQL
+#error "PG_SCHEMA_V1_SQL must name pg_schema_v1.sql"
+#endif
+
+#define SQLITE_VERSION_NOW 9
+#define PG_VERSION_NOW 4
 
 #define NOBS 3000
 
@@ -103,23 +111,129 @@ static int make_v1(const char *path)
     return rc;
 }
 
-int main(void)
+static int pg_exec(PGconn *c, const char *sql)
 {
-    struct tmpdb t;
-    tmpdb_make(&t);
-    CHECK_EQ_INT(make_v1(t.path), SQLITE_OK);
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        fprintf(stderr, "%s  in: %.200s\n", PQerrorMessage(c), sql);
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* The same on PostgreSQL at version 1, as its registry and writer wrote it: identity ids,
+ * the registry's documents as jsonb text, weekly partitions, the rollups and latest kept
+ * at commit, ids taken from obs_id_seq in blocks of 1024 (1, 1025, 2049). */
+static int make_v1_pg(const char *uri)
+{
+    char *schema = read_file(PG_SCHEMA_V1_SQL);
+    PGconn *c = PQconnectdb(uri);
+    int rc = schema && PQstatus(c) == CONNECTION_OK ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "make_v1_pg: %s\n", schema ? PQerrorMessage(c) : "no schema file");
+    if (!rc)
+        rc = pg_exec(c, "BEGIN");
+    if (!rc)
+        rc = pg_exec(c, schema);
+    if (!rc)
+        rc = pg_exec(
+            c,
+            "CREATE TABLE schema_version(v integer NOT NULL); INSERT INTO schema_version VALUES (1);"
+            "INSERT INTO things (name, description, properties, device_id, kind, mount_height_m,"
+            " density, transport, created_us) VALUES ('wl-old-0001', 'water_level device"
+            " wl-old-0001', jsonb_build_object('kind', 'water_level', 'transport', 'mqtt',"
+            " 'mount_height_m', 1.5::float8, 'density_kg_m3', NULL::float8)::text, 'wl-old-0001',"
+            " 'water_level', 1.5, NULL, 'mqtt', 1700000000000000);"
+            "INSERT INTO locations (name, description, encoding_type, location) VALUES"
+            " ('wl-old-0001', '', 'application/geo+json', jsonb_build_object('type', 'Point',"
+            " 'coordinates', jsonb_build_array(136.9::float8, 35.1::float8))::text);"
+            "INSERT INTO thing_locations VALUES (1, 1);"
+            "INSERT INTO historical_locations (thing_id, time_us) VALUES (1, 1700000000000000);"
+            "INSERT INTO historical_location_locations VALUES (1, 1);"
+            "INSERT INTO sensors (name, description, encoding_type, metadata) VALUES"
+            " ('wl-old-0001 sensor', '', 'application/json', jsonb_build_object('device_id',"
+            " 'wl-old-0001', 'kind', 'water_level', 'transport', 'mqtt')::text);"
+            "INSERT INTO observed_properties (name, definition, description, quantity) VALUES"
+            " ('water_level', 'x', '', 0), ('battery_voltage', 'x', '', 1);"
+            "INSERT INTO features_of_interest (name, description, encoding_type, feature,"
+            " location_id) SELECT 'wl-old-0001', '', 'application/geo+json', location, 1"
+            " FROM locations;"
+            "INSERT INTO datastreams (name, description, unit_name, unit_symbol, unit_definition,"
+            " observation_type, thing_id, sensor_id, observed_property_id, quantity) VALUES"
+            " ('wl-old-0001 water_level', '', 'metre', 'm', 'u', 'o', 1, 1, 1, 0),"
+            " ('wl-old-0001 battery_voltage', '', 'volt', 'V', 'u', 'o', 1, 1, 2, 1);"
+            "INSERT INTO latest (ds_id, foi_id) VALUES (1, 1), (2, 1);"
+            "SELECT nextval('obs_id_seq'), nextval('obs_id_seq'), nextval('obs_id_seq');");
+    const int64_t last = T0 + (int64_t)(NOBS - 1) * 90000000, week = 7 * DAY_US;
+    for (int64_t p = T0 / week; !rc && p <= last / week; p++) {
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "CREATE TABLE obs_p%" PRId64 " PARTITION OF observations FOR VALUES FROM (%" PRId64
+                 ") TO (%" PRId64 ")",
+                 p, p * week, (p + 1) * week);
+        rc = pg_exec(c, sql);
+    }
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO observations (ds_id, t_us, id, result, foi_id) SELECT 1,"
+             " %" PRId64 " + i * 90000000, i + 1, ((i * 37) %% 200) * 0.5 - 20, 1"
+             " FROM generate_series(0::bigint, %d) i;"
+             "INSERT INTO rollup_minute SELECT ds_id, t_us - t_us %% 60000000, count(*),"
+             " sum(result), min(result), max(result) FROM observations GROUP BY 1, 2;"
+             "INSERT INTO rollup_hour SELECT ds_id, t_us - t_us %% 3600000000, count(*),"
+             " sum(result), min(result), max(result) FROM observations GROUP BY 1, 2;"
+             "INSERT INTO rollup_day SELECT ds_id, t_us - t_us %% 86400000000, count(*),"
+             " sum(result), min(result), max(result) FROM observations GROUP BY 1, 2;"
+             "UPDATE latest l SET t_us = o.t_us, result = o.result, id = o.id FROM observations o"
+             " WHERE l.ds_id = 1 AND o.ds_id = 1 AND o.id = %d;"
+             "COMMIT",
+             T0, NOBS - 1, NOBS);
+    if (!rc)
+        rc = pg_exec(c, sql);
+    PQfinish(c);
+    free(schema);
+    return rc;
+}
+
+/* Makes the database claim schema version v. */
+static int set_version(int pg, const char *uri, int v)
+{
+    char sql[64];
+    if (!pg) {
+        sqlite3 *db = NULL;
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v);
+        int rc = sqlite3_open(uri + 7, &db) == SQLITE_OK ? exec(db, sql) : SQLITE_ERROR;
+        sqlite3_close(db);
+        return rc == SQLITE_OK ? 0 : -1;
+    }
+    PGconn *c = PQconnectdb(uri);
+    snprintf(sql, sizeof sql, "UPDATE schema_version SET v = %d", v);
+    int rc = PQstatus(c) == CONNECTION_OK ? pg_exec(c, sql) : -1;
+    PQfinish(c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct tmpdb t = {{0}, {0}};
+    char uri[1024];
+    int pg = test_store_uri(argc, argv, &t, uri, sizeof uri);
+    const int now = pg ? PG_VERSION_NOW : SQLITE_VERSION_NOW;
+    if (pg)
+        CHECK_EQ_INT(make_v1_pg(uri), 0);
+    else
+        CHECK_EQ_INT(make_v1(t.path), SQLITE_OK);
 
     /* read-only cannot migrate */
     struct store *st = NULL;
     struct store_options ro = {.readonly = 1};
-    CHECK_EQ_INT(store_open(t.path, &ro, &st), TK_ESCHEMA);
+    CHECK_EQ_INT(store_open(uri, &ro, &st), TK_ESCHEMA);
     CHECK(st == NULL);
 
-    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
     if (!st)
         return tk_check_result("store_migrate");
-    CHECK_EQ_INT(store_schema_version(st), 9);
-
+    CHECK_EQ_INT(store_schema_version(st), now);
     /* the registry reads back */
     struct store_device d;
     CHECK_EQ_INT(store_device_get(st, "wl-old-0001", &d), TK_OK);
@@ -194,30 +308,61 @@ int main(void)
     CHECK_EQ_INT(o.id, 2);
     o.t_us = T0 + (int64_t)NOBS * 90000000;
     CHECK_EQ_INT(store_obs_add(st, &o), TK_OK);
-    CHECK_EQ_INT(o.id, NOBS + 1);
+    if (pg)
+        CHECK(o.id > NOBS); /* the next block of the sequence */
+    else
+        CHECK_EQ_INT(o.id, NOBS + 1);
     int found = 0;
     CHECK_EQ_INT(store_latest(st, &o.ds_id, 1, p, &found), TK_OK);
-    CHECK(found && p[0].id == NOBS + 1);
+    CHECK(found && p[0].id == o.id);
     CHECK_EQ_INT(store_flush(st), TK_OK);
     CHECK_EQ_INT(store_aggregate(st, 1, STORE_DAY, 0, INT64_MAX, a, 200, &n), TK_OK);
     total = 0;
     for (size_t b = 0; b < n; b++)
         total += a[b].count;
     CHECK_EQ_INT(total, NOBS + 1);
+
+    /* a new device gets ids of its own next to the old ones */
+    struct store_device nd = test_device("wl-new-0001", TK_KIND_WATER_LEVEL, 35.2, 137);
+    CHECK_EQ_INT(store_device_add(st, &nd, &nd), TK_OK);
+    CHECK(nd.thing_id > 1 && nd.ds[TK_Q_WATER_LEVEL] > 2);
+    CHECK_EQ_INT(store_device_get(st, "wl-old-0001", &d), TK_OK);
+    CHECK_EQ_INT(d.thing_id, 1);
     store_close(st);
+
+    if (pg) {
+        /* version 4 rewrote version 1's registry documents as the registry writes them now */
+        char buf[256];
+        CHECK_EQ_INT(test_sql_text(uri, "SELECT properties FROM things WHERE id = 1", buf,
+                                   sizeof buf),
+                     0);
+        CHECK_EQ_STR(buf, "{\"kind\":\"water_level\",\"transport\":\"mqtt\","
+                          "\"mount_height_m\":1.5,\"density_kg_m3\":null}");
+        CHECK_EQ_INT(test_sql_text(uri, "SELECT location FROM locations WHERE id = 1", buf,
+                                   sizeof buf),
+                     0);
+        CHECK_EQ_STR(buf, "{\"type\":\"Point\",\"coordinates\":[136.9,35.1]}");
+        CHECK_EQ_INT(test_sql_text(uri, "SELECT feature FROM features_of_interest WHERE id = 1",
+                                   buf, sizeof buf),
+                     0);
+        CHECK_EQ_STR(buf, "{\"type\":\"Point\",\"coordinates\":[136.9,35.1]}");
+        CHECK_EQ_INT(test_sql_text(uri, "SELECT metadata FROM sensors WHERE id = 1", buf,
+                                   sizeof buf),
+                     0);
+        CHECK_EQ_STR(buf, "{\"device_id\":\"wl-old-0001\",\"kind\":\"water_level\","
+                          "\"transport\":\"mqtt\"}");
+    }
 
     /* opening again does not migrate twice; a newer schema is refused */
-    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_OK);
-    CHECK_EQ_INT(store_schema_version(st), 9);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
+    CHECK_EQ_INT(store_schema_version(st), now);
     store_close(st);
-    sqlite3 *db;
-    CHECK_EQ_INT(sqlite3_open(t.path, &db), SQLITE_OK);
-    CHECK_EQ_INT(exec(db, "PRAGMA user_version = 99"), SQLITE_OK);
-    sqlite3_close(db);
+    CHECK_EQ_INT(set_version(pg, uri, 99), 0);
     st = NULL;
-    CHECK_EQ_INT(store_open(t.path, NULL, &st), TK_ESCHEMA);
+    CHECK_EQ_INT(store_open(uri, NULL, &st), TK_ESCHEMA);
     CHECK(st == NULL);
 
-    tmpdb_remove(&t);
+    if (!pg)
+        tmpdb_remove(&t);
     return tk_check_result("store_migrate");
 }

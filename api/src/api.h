@@ -373,10 +373,6 @@ int api_limiter_take(struct api_limiter *l, const char *name, int64_t rate_per_m
 int api_suppress(const struct api_principal *who, int quantity, double value);
 /** 1 if values of quantity may ever be withheld from who. */
 int api_suppress_applies(const struct api_principal *who, int quantity);
-/** api_suppress for a value of Datastream ds (its quantity read from st only when the
- *  value could be withheld): *withheld 1 or 0. TK_OK, or the store's error. */
-enum tk_rc api_suppress_ds(struct store *st, const struct api_principal *who, int64_t ds,
-                           double value, int *withheld) TK_WUR;
 /** api_suppress for a value of the ObservedProperty named property ("people_in"); 0 for a
  *  name that is not one of the platform's quantities. */
 int api_suppress_named(const struct api_principal *who, const char *property, double value);

@@ -8,10 +8,10 @@
  * read:raw (admin holds it). Water levels, temperatures and battery voltages are never
  * withheld.
  *
- * Three ways in, one rule: api_suppress for a value in hand, api_suppress_ds when only
- * the Datastream's id is known (looks its quantity up only when the value could be
- * withheld), and api_withhold for queries the store evaluates (rows, $filter and
- * $orderby see a withheld result as null, so no condition can probe it). */
+ * Two ways in, one rule: api_suppress for a value in hand (of a Datastream whose quantity
+ * the caller read, for many at once with store_sta_datastreams), and api_withhold for
+ * queries the store evaluates (rows, $filter and $orderby see a withheld result as null,
+ * so no condition can probe it). */
 #include <string.h>
 
 #include "api.h"
@@ -33,22 +33,6 @@ int api_suppress(const struct api_principal *who, int quantity, double value)
 {
     return api_suppress_applies(who, quantity) &&
            tk_quantity_private((enum tk_quantity)quantity, value);
-}
-
-enum tk_rc api_suppress_ds(struct store *st, const struct api_principal *who, int64_t ds,
-                           double value, int *withheld)
-{
-    *withheld = 0;
-    if (!restricted(who) || value >= TK_PRIVATE_COUNT_BELOW)
-        return TK_OK;
-    int quantity = -1;
-    enum tk_rc rc = store_datastream_quantity(st, ds, &quantity);
-    if (rc == TK_ENOTFOUND)
-        return TK_OK;
-    if (rc)
-        return rc;
-    *withheld = api_suppress(who, quantity, value);
-    return TK_OK;
 }
 
 int api_suppress_named(const struct api_principal *who, const char *property, double value)

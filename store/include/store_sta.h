@@ -226,6 +226,13 @@ void store_sta_cursor_close(struct store_sta_cursor *c);
 /** Number of rows q selects (with its filter), ignoring top, skip and order. */
 enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, int64_t *n) TK_WUR;
 
+/** What a request about many Datastreams at once needs of each of ids[0..n-1], in one
+ *  statement: visible[i] 1 when the Datastream exists and the viewer (store_sta_viewer_set)
+ *  may see it, else 0; quantity[i] its quantity (enum tk_quantity; -1 for none, or when
+ *  not visible). TK_EDB / TK_EBUSY / TK_ENOMEM from the backend. */
+enum tk_rc store_sta_datastreams(struct store *st, const int64_t *ids, size_t n, int *visible,
+                                 int *quantity) TK_WUR;
+
 /** The backend's plan for listing q (SQLite: EXPLAIN QUERY PLAN, one step per line) into
  *  buf (NUL-terminated, truncated to size): for tests and tuning, e.g. to see that a time
  *  range under one Datastream is a key range. */

@@ -393,6 +393,7 @@ static void pg_close(struct store *st)
     if (pg->in_tx)
         store_pg__rollback(st);
     store_pg__drop_rows(pg);
+    store_pg__sta_forget(pg);
     free(pg->pend);
     free(pg->dss);
     free(pg->parts);

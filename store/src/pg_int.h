@@ -79,6 +79,16 @@ struct pg_ds {
     int64_t t;
 };
 
+/* A SensorThings statement prepared on this connection (pg_sta.c): named "sta<slot>",
+ * found again by its text and parameter types. */
+#define PG_STA_CACHE 32
+struct pg_sta_cached {
+    char *key; /* the statement's text, a NUL, its parameter types; NULL: a free slot */
+    size_t key_len;
+    uint64_t hash;
+    uint64_t used; /* pg_store.sta_clock at its last use */
+};
+
 struct pg_store {
     struct store base;
     PGconn *conn;
@@ -97,6 +107,9 @@ struct pg_store {
 
     int64_t *parts; /* partition numbers known to exist, sorted */
     size_t nparts, parts_cap;
+
+    struct pg_sta_cached sta[PG_STA_CACHE];
+    uint64_t sta_clock;
 
     int64_t ret_cursor; /* retention: the last datastream done */
     int64_t lock_ms;    /* lock_timeout */
@@ -165,6 +178,10 @@ enum tk_rc store_pg__part_ensure(struct pg_store *pg, int64_t t);
 void store_pg__ds_forget(struct pg_store *pg);
 int64_t store_pg__int(PGresult *res, int row, int col);
 double store_pg__real(PGresult *res, int row, int col);
+
+/* pg_sta.c */
+/** Forget the SensorThings statements prepared on the connection (at close). */
+void store_pg__sta_forget(struct pg_store *pg);
 
 /* pg_schema.c */
 enum tk_rc store_pg__migrate(struct pg_store *pg);

@@ -69,6 +69,7 @@ static const struct sta_dialect dialect = {
     .bool_as_num = "CAST(#0 AS integer)",
     .num_as_bool = "((#0) <> 0)",
     .limit_null = 1,
+    .id_list = "(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST(#0 AS json)))",
 };
 
 /* ---- statements --------------------------------------------------------------------------- */
@@ -107,6 +108,93 @@ static char *dollars(const char *sql, size_t len, unsigned char *used, int max)
     }
     out[o] = '\0';
     return out;
+}
+
+/* ---- prepared statements, by text -----------------------------------------------------
+ * The builder writes a handful of shapes per kind of request, values apart: each is parsed
+ * and planned once per connection (PQprepare) and then only bound and run, which saves
+ * PostgreSQL the parse and analysis of every call. The slots are few and bounded; the one
+ * used longest ago makes room for a new shape. PostgreSQL replans a prepared statement
+ * itself when a table it reads changes (a new partition). */
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+static void slot_name(char *name, size_t size, size_t slot)
+{
+    snprintf(name, size, "sta%u", (unsigned)(slot % PG_STA_CACHE));
+}
+
+/* The name (in name, 16 bytes) of the statement text with n parameters of types,
+ * prepared now when it was not yet. */
+static enum tk_rc cached(struct pg_store *pg, const char *text, const Oid *types, int n,
+                         char *name)
+{
+    size_t tl = strlen(text) + 1, kl = tl + (size_t)n * sizeof *types;
+    unsigned char *key = malloc(kl);
+    if (!key)
+        return store__fail(&pg->base, TK_ENOMEM, "out of memory");
+    memcpy(key, text, tl);
+    if (n)
+        memcpy(key + tl, types, (size_t)n * sizeof *types);
+    uint64_t h = fnv1a(key, kl);
+    size_t victim = 0;
+    pg->sta_clock++;
+    for (size_t i = 0; i < PG_STA_CACHE; i++) {
+        struct pg_sta_cached *c = &pg->sta[i];
+        if (c->key && c->hash == h && c->key_len == kl && memcmp(c->key, key, kl) == 0) {
+            c->used = pg->sta_clock;
+            slot_name(name, 16, i);
+            free(key);
+            return TK_OK;
+        }
+        const struct pg_sta_cached *v = &pg->sta[victim]; /* a free slot, else the oldest */
+        if (v->key && (!c->key || c->used < v->used))
+            victim = i;
+    }
+    struct pg_sta_cached *c = &pg->sta[victim];
+    slot_name(name, 16, victim);
+    enum tk_rc rc = TK_OK;
+    if (c->key) {
+        char sql[32];
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", name);
+        rc = store_pg__exec(pg, sql, "dropping a prepared statement");
+        if (!rc) { /* else the slot still holds what the server holds */
+            free(c->key);
+            c->key = NULL;
+        }
+    }
+    if (!rc) {
+        PGresult *res = PQprepare(pg->conn, name, text, n, types);
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = store_pg__err(pg, res, "running a SensorThings statement");
+        else
+            PQclear(res);
+    }
+    if (rc) {
+        free(key);
+        return rc;
+    }
+    c->key = (char *)key;
+    c->key_len = kl;
+    c->hash = h;
+    c->used = pg->sta_clock;
+    return TK_OK;
+}
+
+void store_pg__sta_forget(struct pg_store *pg)
+{
+    for (size_t i = 0; i < PG_STA_CACHE; i++) {
+        free(pg->sta[i].key);
+        pg->sta[i].key = NULL;
+    }
 }
 
 /* Rows of a pending transaction come first: the reads and writes here see them. */
@@ -174,8 +262,12 @@ static enum tk_rc pg_prepare(struct store *st, const char *sql, size_t len,
     if (rc)
         goto cleanup;
     s->pg = pg;
+    char name[16];
+    rc = cached(pg, text, types, n, name);
+    if (rc)
+        goto cleanup;
     if (stream) {
-        if (!PQsendQueryParams(pg->conn, text, n, types, vals, NULL, NULL, 0) ||
+        if (!PQsendQueryPrepared(pg->conn, name, n, vals, NULL, NULL, 0) ||
             !PQsetSingleRowMode(pg->conn)) {
             rc = store_pg__err(pg, NULL, "running a SensorThings query");
             while ((s->res = PQgetResult(pg->conn)) != NULL)
@@ -184,7 +276,7 @@ static enum tk_rc pg_prepare(struct store *st, const char *sql, size_t len,
         }
         s->stream = 1;
     } else {
-        s->res = PQexecParams(pg->conn, text, n, types, vals, NULL, NULL, 0);
+        s->res = PQexecPrepared(pg->conn, name, n, vals, NULL, NULL, 0);
         ExecStatusType es = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
         if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
             rc = store_pg__err(pg, s->res, "running a SensorThings statement");

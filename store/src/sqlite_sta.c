@@ -61,6 +61,7 @@ static const struct sta_dialect dialect = {
     .thing_private = "(SELECT CASE WHEN json_valid(properties) THEN"
                      " json_extract(properties, '$.access') IS 'private' ELSE 0 END"
                      " FROM things WHERE id = ?2)",
+    .id_list = "(SELECT value FROM json_each(#0))",
     /* SQLite compares values of any types: no conversions */
 };
 

@@ -21,6 +21,7 @@
  * the backend table (struct sta_backend) runs it.
  *
  * Registry entities are read straight from their tables. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -650,6 +651,95 @@ enum tk_rc store_sta_count(struct store *st, const struct store_sta_query *q, in
     if (be)
         be->finish(s);
     free(bb);
+    return rc;
+}
+
+/* Positions of ids, by id (the rows of a statement come back in any order). */
+struct id_pos {
+    int64_t id;
+    size_t pos;
+};
+
+static int id_pos_cmp(const void *a, const void *b)
+{
+    const struct id_pos *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+enum tk_rc store_sta_datastreams(struct store *st, const int64_t *ids, size_t n, int *visible,
+                                 int *quantity)
+{
+    if (!st || (n && (!ids || !visible || !quantity)))
+        return TK_EINVAL;
+    const struct sta_backend *be = store_sta__backend(st);
+    if (!be)
+        return TK_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        visible[i] = 0;
+        quantity[i] = -1;
+    }
+    if (n == 0)
+        return TK_OK;
+    /* the ids as one JSON array bound at ?1: one statement text whatever their number */
+    size_t cap = n * 21 + 3, len = 1;
+    char *list = malloc(cap);
+    struct bufs *bb = malloc(sizeof *bb);
+    struct id_pos *by_id = malloc(n * sizeof *by_id);
+    struct sta_stmt *s = NULL;
+    enum tk_rc rc = TK_OK;
+    if (!list || !bb || !by_id) {
+        rc = store__fail(st, TK_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    list[0] = '[';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(list + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
+    len += (size_t)snprintf(list + len, cap - len, "]");
+    for (size_t i = 0; i < n; i++)
+        by_id[i] = (struct id_pos){ids[i], i};
+    qsort(by_id, n, sizeof *by_id, id_pos_cmp);
+    bb->b.len = 0;
+    bb->b.overflow = 0;
+    put(&bb->b, "SELECT e.id, e.quantity FROM datastreams e WHERE e.id IN ");
+    const char *t = be->d->id_list;
+    while (store_sta__tmpl_next(&bb->b, &t) >= 0)
+        put(&bb->b, "?1");
+    int hide = store_sta__hides(st);
+    if (hide)
+        store_sta__visible_sql(&bb->b, STORE_STA_DATASTREAM, "e");
+    memset(bb->params, 0, sizeof bb->params);
+    bb->params[1] = (struct store_sta_value){.type = STORE_STA_TEXT, .s = list, .len = len};
+    bb->np = 2;
+    if (hide) {
+        if (st->sta_owner[0])
+            bb->params[STA_VPARAM] = (struct store_sta_value){
+                .type = STORE_STA_TEXT, .s = st->sta_owner, .len = strlen(st->sta_owner)};
+        bb->np = STA_PARAMS_MAX;
+    }
+    rc = be->prepare(st, bb->b.s, bb->b.len, bb->params, bb->np, 0, &s);
+    int r;
+    while (!rc && (r = be->step(s, &rc)) == 1) {
+        int64_t id = be->int64(s, 0);
+        int q = be->is_null(s, 1) ? -1 : (int)be->int64(s, 1);
+        size_t lo = 0, hi = n; /* the first position of id */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (by_id[mid].id < id)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < n && by_id[lo].id == id; lo++) {
+            visible[by_id[lo].pos] = 1;
+            quantity[by_id[lo].pos] = q;
+        }
+    }
+cleanup:
+    if (s)
+        be->finish(s);
+    free(by_id);
+    free(bb);
+    free(list);
     return rc;
 }
 

@@ -79,6 +79,7 @@ struct sta_dialect {
      * as it is) */
     const char *num_as_text, *text_as_num, *bool_as_num, *num_as_bool;
     int limit_null; /* no $top: LIMIT NULL rather than LIMIT -1 */
+    const char *id_list; /* the integers of JSON array text #0, as a subquery for IN */
 };
 
 /* ---- statements ------------------------------------------------------------------------- */

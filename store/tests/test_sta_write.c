@@ -250,6 +250,12 @@ static void test_private(void)
         CHECK_EQ_INT(count_id(STORE_STA_THING, city), 1);
         CHECK_EQ_INT(count_id(STORE_STA_DATASTREAM, city_ds), 1);
         CHECK_EQ_INT(count_id(STORE_STA_LOCATION, city_loc), 1);
+        /* many Datastreams at once (repeated, and one that does not exist): the same rule */
+        int64_t dsids[4] = {ds, city_ds, ds, city_ds + 1000000};
+        int vis[4] = {-1, -1, -1, -1}, qty[4] = {9, 9, 9, 9};
+        CHECK_EQ_INT(store_sta_datastreams(st, dsids, 4, vis, qty), TK_OK);
+        CHECK(vis[0] == s && vis[1] == 1 && vis[2] == s && vis[3] == 0);
+        CHECK(qty[0] == -1 && qty[1] == -1 && qty[2] == -1 && qty[3] == -1); /* none: API-made */
         /* writes: another owner's private data does not exist; the city's is admin's */
         int may = -1;
         enum tk_rc rc = store_sta_may_change(st, STORE_STA_THING, thing, &may);

@@ -6,7 +6,7 @@
  * WAL page per few streams in every commit. So streams are grouped by id into blocks of
  * LT_PER_BLOCK (latest_blocks: blk = ds_id >> LT_SHIFT, one blob each) and the writer
  * keeps the blocks it touched in memory: store_obs_add changes only memory, and the
- * commit writes each dirty block once (one row of about 2 KB for up to 32 streams).
+ * commit writes each dirty block once (one row of under 1 KB for up to 32 streams).
  *
  * The cache is only trusted inside a write transaction of this connection. At BEGIN
  * IMMEDIATE, PRAGMA data_version tells whether another connection committed since this

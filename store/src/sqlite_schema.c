@@ -61,6 +61,9 @@
  *      which Datastreams (FeatureOfInterest -> Observations finds them without a scan).
  *   8  alerts of water-level gauges, their settings, what the platform last published
  *      to each gauge's config topic, and the latest device status (docs/alerts.md).
+ *   9  sta_owners: who created which entity through the API, and private Things.
+ *  10  latest_blocks entries rewritten in the packed layout (in C, sqlite_latest.c): a
+ *      commit writes about half the bytes of latest it did.
  * A fresh database runs every step, so the migration path is the one always exercised. */
 #include <stdio.h>
 
@@ -330,6 +333,7 @@ static const struct migration migrations[SQ_SCHEMA_VERSION] = {
     {schema_v7, NULL, NULL},
     {schema_v8, NULL, NULL},
     {schema_v9, NULL, NULL},
+    {"", store_sqlite__migrate_v10, NULL},
 };
 
 static enum tk_rc exec_sql(struct sq_store *sq, const char *sql, const char *what)

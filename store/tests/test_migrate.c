@@ -15,7 +15,7 @@
 #error "PG_SCHEMA_V1_SQL must name pg_schema_v1.sql"
 #endif
 
-#define SQLITE_VERSION_NOW 9
+#define SQLITE_VERSION_NOW 10
 #define PG_VERSION_NOW 4
 
 #define NOBS 3000
@@ -109,6 +109,83 @@ static int make_v1(const char *path)
     sqlite3_close(db);
     free(schema);
     return rc;
+}
+
+static void put_le(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Versions 4 to 9 stored latest entries as fixed 8-byte fields; version 10 packs them.
+ * Block 0 of the migrated database is replaced by one in the old layout (ds 1: every
+ * field set; ds 2: registered with a FeatureOfInterest, no observation), the version set
+ * back to 9, and the store must read the same values after migrating. */
+static void check_v9_latest(const char *path)
+{
+    const int64_t t = T0 + 4 * DAY_US, t_end = t + 60000000, rt = t + 5000000;
+    const double result = 12.625;
+    unsigned char blob[2 * 2 + 40 + 3 * 8], *q = blob;
+    uint64_t r;
+    memcpy(&r, &result, sizeof r);
+    *q++ = 1;             /* slot of ds 1 */
+    *q++ = 1 | 2 | 4 | 8; /* exists, t, FoI, staged */
+    put_le(q, (uint64_t)t);
+    put_le(q + 8, (uint64_t)t_end);
+    put_le(q + 16, (uint64_t)rt);
+    put_le(q + 24, r);
+    put_le(q + 32, 123456789);
+    put_le(q + 40, 7);                          /* FoI */
+    put_le(q + 48, (uint64_t)(t - 3600000000)); /* staged_min */
+    q += 56;
+    *q++ = 2;
+    *q++ = 1 | 4;
+    put_le(q, 7);
+    q += 8;
+    int len = (int)(q - blob);
+
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(
+        sqlite3_prepare_v2(db, "UPDATE latest_blocks SET data = ?1 WHERE blk = 0", -1, &s, NULL),
+        SQLITE_OK);
+    sqlite3_bind_blob(s, 1, blob, len, SQLITE_STATIC);
+    CHECK_EQ_INT(sqlite3_step(s), SQLITE_DONE);
+    CHECK_EQ_INT(sqlite3_changes(db), 1);
+    sqlite3_finalize(s);
+    CHECK_EQ_INT(exec(db, "PRAGMA user_version = 9"), SQLITE_OK);
+    sqlite3_close(db);
+
+    struct store *st = NULL;
+    CHECK_EQ_INT(store_open(path, NULL, &st), TK_OK);
+    if (!st)
+        return;
+    CHECK_EQ_INT(store_schema_version(st), 10);
+    int64_t ids[2] = {1, 2};
+    struct store_point p[2];
+    int found[2] = {0, 0};
+    CHECK_EQ_INT(store_latest(st, ids, 2, p, found), TK_OK);
+    CHECK(found[0] && !found[1]);
+    CHECK(p[0].id == 123456789 && p[0].t_us == t && p[0].t_end_us == t_end &&
+          p[0].result_time_us == rt && p[0].result == result);
+    /* a row older than the latest is checked against both tables, a newer one is new */
+    struct store_obs o = {.ds_id = 1, .t_us = t + MIN_US, .result = 1};
+    CHECK_EQ_INT(store_obs_add(st, &o), TK_OK);
+    CHECK_EQ_INT(store_latest(st, ids, 1, p, found), TK_OK);
+    CHECK(found[0] && p[0].id == o.id && p[0].t_us == t + MIN_US);
+    store_close(st);
+
+    /* stored packed now, in fewer bytes */
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(
+        sqlite3_prepare_v2(db, "SELECT data FROM latest_blocks WHERE blk = 0", -1, &s, NULL),
+        SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(s), SQLITE_ROW);
+    const unsigned char *d = sqlite3_column_blob(s, 0);
+    CHECK(d && sqlite3_column_bytes(s, 0) < len && d[0] == 1 && (d[1] & 0x80));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
 }
 
 static int pg_exec(PGconn *c, const char *sql)
@@ -357,6 +434,8 @@ int main(int argc, char **argv)
     CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
     CHECK_EQ_INT(store_schema_version(st), now);
     store_close(st);
+    if (!pg)
+        check_v9_latest(t.path);
     CHECK_EQ_INT(set_version(pg, uri, 99), 0);
     st = NULL;
     CHECK_EQ_INT(store_open(uri, NULL, &st), TK_ESCHEMA);

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
     CHECK_EQ_INT(store_open(uri, NULL, &st), TK_OK);
     if (!st)
         return tk_check_result("store_registry");
-    CHECK_EQ_INT(store_schema_version(st), pg ? 4 : 9);
+    CHECK_EQ_INT(store_schema_version(st), pg ? 4 : 10);
 
     /* add: every entity, the ids returned */
     struct store_device d = test_device("wl-naka-0001", TK_KIND_WATER_LEVEL, 35.17, 136.88);

@@ -861,6 +861,17 @@ enum tk_rc ing_writer_run(struct ing_ctx *ctx)
         tk_log(TK_LOG_WARN, "this store has no alerts (nor device status): the alert engine is off");
         ctx->cfg.alerts = 0;
     }
+    if (ctx->cfg.alerts && w.shared && strcmp(store_backend_name(w.st), "postgresql") == 0) {
+        /* Known fault, not yet understood: with the alert engine in a worker sharing
+         * devices with another on PostgreSQL, ingest_workers lost acknowledged readings in
+         * about one run in five to ten (none in ten runs with the engine off, none in
+         * eight with one worker). Until it is found, no reading is put at risk for an
+         * alert: docs/scale-out.md, "Known faults". */
+        tk_log(TK_LOG_WARN, "the alert engine is off: it is not yet safe in a shared worker"
+                            " on PostgreSQL (docs/scale-out.md, Known faults); run it in an"
+                            " ingest without --share-group");
+        ctx->cfg.alerts = 0;
+    }
     w.batch = calloc(batch_max, sizeof *w.batch);
     w.rd = calloc(cap, sizeof *w.rd);
     w.errs = calloc(cap, sizeof *w.errs);

@@ -597,7 +597,10 @@ static int preload_one(const struct store_device *dev, void *ud)
     struct dev_entry *d;
     if (dev->kind != TK_KIND_WATER_LEVEL)
         return 0;
-    return device_get(w, dev->id, &d) || gauge_alerts(w, d) ? 1 : 0;
+    enum tk_rc rc = device_get(w, dev->id, &d);
+    if (!rc)
+        rc = gauge_alerts(w, d);
+    return (int)rc; /* store_device_list returns it: the log names the real cause */
 }
 
 /* Alerts: load every gauge (so one that went silent before a restart is watched too),

@@ -316,12 +316,6 @@ static enum tk_rc sq_open(const char *path, const struct store_options *opt, str
     snprintf(cache, sizeof cache, "PRAGMA cache_size = -%lld",
              (long long)(o.cache_kib ? o.cache_kib : 65536));
     rc = pragma(sq, cache);
-    if (!rc && !sq->readonly) {
-        /* before journal_mode: only a file with no pages yet takes it */
-        char psz[64];
-        snprintf(psz, sizeof psz, "PRAGMA page_size = %d", SQ_PAGE_SIZE);
-        rc = pragma(sq, psz);
-    }
     if (!rc)
         rc = pragma(sq, "PRAGMA foreign_keys = ON");
     if (!rc && !sq->readonly)

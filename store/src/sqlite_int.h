@@ -18,11 +18,6 @@
  * the default 1,000 the staging pages were copied into the database several times per
  * move cycle only to be freed by the move. */
 #define SQ_WAL_AUTOCHECKPOINT 10000
-/* Page size of a new database file (an existing file keeps its own). Measured with
- * store-bench (docs/performance.md): 16 KiB pages cost about 15% less CPU per inserted
- * row than the default 4 KiB (a B-tree insert splits a quarter as often, and a move
- * descends fewer levels), at about a third more bytes written. */
-#define SQ_PAGE_SIZE 16384
 
 #define SQ_MINUTE_US INT64_C(60000000)
 #define SQ_SLOTS 60 /* minutes per rollup_minute_slots row (one hour) */

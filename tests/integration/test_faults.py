@@ -227,9 +227,16 @@ def test_backlog_drain():
         assert st.kill(ing, signal.SIGTERM) == 0
         # the ingest is down: every reading queues in the broker for its session
         pub = start_pub(st, gw, devices, count, "--ack-timeout-ms", 600000, "--timeout-s", 900)
-        tkfix.wait_for(lambda: "publishes acknowledged by the broker" in st.log("tk-pub") or
-                       pub.poll() is not None, 600, "the backlog to be queued in the broker", 0.5)
+        try:
+            tkfix.wait_for(lambda: "publishes acknowledged by the broker" in st.log("tk-pub") or
+                           pub.poll() is not None, 240, "the backlog to be queued in the broker",
+                           0.5)
+        except tkfix.FixtureError as e:
+            raise AssertionError("%s\ntk-pub:\n%s\nbroker:\n%s" % (
+                e, st.log("tk-pub")[-1500:], st.log("broker")[-3000:])) from None
         assert pub.poll() is None, st.log("tk-pub")[-1500:]
+        assert " 0 failed" in st.log("tk-pub"), "the broker took every publish: %s\nbroker:\n%s" % (
+            st.log("tk-pub")[-1500:], st.log("broker")[-3000:])
         before = len(st.log("broker").splitlines())
         t0 = time.monotonic()
         st.start_ingest("--stats-interval-s", "1", name="ingest-2", wait=False)

@@ -62,8 +62,9 @@ static void on_delivered(void *ctx, MQTTAsync_successData *r)
     pthread_mutex_lock(&mu);
     inflight--;
     /* once: tests wait for this line before they let a backlog drain */
-    if (++delivered == delivered_goal)
-        fprintf(stderr, "tk-pub: %ld publishes acknowledged by the broker\n", delivered);
+    if (++delivered + publish_failures == delivered_goal)
+        fprintf(stderr, "tk-pub: %ld publishes acknowledged by the broker, %ld failed\n",
+                delivered, publish_failures);
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
 }
@@ -71,10 +72,15 @@ static void on_delivered(void *ctx, MQTTAsync_successData *r)
 static void on_delivery_failed(void *ctx, MQTTAsync_failureData *r)
 {
     (void)ctx;
-    (void)r;
     pthread_mutex_lock(&mu);
     inflight--;
-    publish_failures++;
+    /* the first few are named: a test waiting for every publish can then say why not */
+    if (publish_failures < 5)
+        fprintf(stderr, "tk-pub: publish failed (%d %s)\n", r ? r->code : 0,
+                r && r->message ? r->message : "");
+    if (delivered + ++publish_failures == delivered_goal)
+        fprintf(stderr, "tk-pub: %ld publishes acknowledged by the broker, %ld failed\n",
+                delivered, publish_failures);
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
 }

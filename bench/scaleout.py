@@ -105,8 +105,8 @@ def ingest_run(store, workers, ndev, count, timeout_s):
             gw = st.add_gateway("bench-gw")
             procs = []
             for w in range(workers):
-                extra = (["--share-group", "ingest", "--client-id", "takumi-ingest-%d" % w,
-                          "--alerts=%s" % ("true" if w == 0 else "false")] if workers > 1 else [])
+                extra = (["--share-group", "ingest", "--client-id", "takumi-ingest-%d" % w]
+                         if workers > 1 else [])
                 procs.append(st.start_ingest("--stats-interval-s", "1", *extra, name="ingest-%d" % w))
             cmd = [os.path.join(BIN, "tests", "tk-pub"), "--port", str(st.mqtt_port), "--user", "bench-gw",
                    "--password", gw, "--prefix", "ld", "--ack-timeout-ms", "60000",

@@ -4,8 +4,14 @@
  * after b when (int32_t)(a - b) > 0. Everything in `pending` lies within 2^31 after
  * the watermark, so the distance (seq - watermark) sorts it.
  *
- * A device that has never been seen starts with its first reading as the watermark:
- * older seqs it may have dropped before provisioning are not waited for. */
+ * A device never seen before is expected to start at seq 1 (a fresh ring buffer starts
+ * there): its state begins with watermark 0, whatever reading arrives first. Taking the
+ * first reading to arrive as the start would acknowledge, unstored, every older reading
+ * still on its way: one that a killed ingest had taken from the broker but not committed,
+ * or one that another worker of a shared subscription has not committed yet. A device
+ * that really starts later (provisioned with a counter already running) shows it the way
+ * any device shows a lost gap: it resends its oldest reading, the first seq beyond the
+ * gap, and after the gap timeout the seqs before it are declared lost (ing_seq_expire). */
 #include "ack.h"
 
 #include <string.h>
@@ -59,16 +65,15 @@ static void skip_oldest_gap(struct store_seq_state *s, int64_t now_us, uint64_t 
 
 int ing_seq_record(struct store_seq_state *s, uint32_t seq, int64_t now_us)
 {
-    uint32_t before = s->watermark;
-    int was_known = s->known;
-
     if (!s->known) {
         s->known = 1;
-        s->watermark = seq;
+        /* before seq 1; a first seq that is not after 0 in serial order (0, or 2^31 and
+         * beyond) gets a start just far enough back for it to be ahead */
+        s->watermark = (int32_t)seq > 0 ? 0 : seq - (UINT32_C(1) << 30);
         s->npending = 0;
         s->gap_since_us = 0;
-        return 1;
     }
+    uint32_t before = s->watermark;
     if (seq == s->watermark + 1) {
         s->watermark = seq;
         drain(s, now_us);
@@ -86,7 +91,7 @@ int ing_seq_record(struct store_seq_state *s, uint32_t seq, int64_t now_us)
     s->npending++;
     if (s->npending == 1)
         s->gap_since_us = now_us;
-    return was_known && s->watermark != before;
+    return s->watermark != before;
 }
 
 int ing_seq_expire(struct store_seq_state *s, int64_t now_us, int64_t timeout_us,

@@ -155,10 +155,11 @@ static enum tk_rc gauge_alerts(struct writer *w, struct dev_entry *d)
     return ing_alerts_load(w->st, &d->dev, w->now_us, &d->al);
 }
 
-/* The cached device, loading it (registry and watermark state) on first sight.
- * TK_ENOTFOUND for an unregistered device: not cached, so a device provisioned while
- * ingest runs is found on its next message. */
-static enum tk_rc device_get(struct writer *w, const char *id, struct dev_entry **out)
+/* The cached device, loading it (registry, and the watermark state when with_seq) on
+ * first sight. TK_ENOTFOUND for an unregistered device: not cached, so a device
+ * provisioned while ingest runs is found on its next message. */
+static enum tk_rc device_load(struct writer *w, const char *id, int with_seq,
+                              struct dev_entry **out)
 {
     enum tk_rc rc;
     if (w->nbuckets) {
@@ -172,7 +173,7 @@ static enum tk_rc device_get(struct writer *w, const char *id, struct dev_entry 
     if (!d)
         return TK_ENOMEM;
     rc = store_device_get(w->st, id, &d->dev);
-    if (!rc)
+    if (!rc && with_seq)
         rc = store_seq_load(w->st, id, &d->seq);
     if (!rc)
         rc = gauge_alerts(w, d);
@@ -189,6 +190,11 @@ static enum tk_rc device_get(struct writer *w, const char *id, struct dev_entry 
     w->ndevs++;
     *out = d;
     return TK_OK;
+}
+
+static enum tk_rc device_get(struct writer *w, const char *id, struct dev_entry **out)
+{
+    return device_load(w, id, 1, out);
 }
 
 static enum tk_rc touch(struct writer *w, struct dev_entry *d)
@@ -217,7 +223,10 @@ static int cmp_id(const void *a, const void *b)
 }
 
 /* The device's state as committed, read inside this transaction (and locked there by
- * the PostgreSQL backend). Unregistered devices are left to process_msg. */
+ * the PostgreSQL backend). A gauge's alert state goes with it: another worker may have
+ * evaluated its readings or its silence since this one last did, so it is read again,
+ * under the same lock, when the gauge's first level of the transaction needs it.
+ * Unregistered devices are left to process_msg. */
 static enum tk_rc refresh(struct writer *w, const char *id)
 {
     struct dev_entry *d = NULL;
@@ -228,10 +237,13 @@ static enum tk_rc refresh(struct writer *w, const char *id)
                 d = e;
                 break;
             }
-    if (d)
+    if (d) {
         rc = store_seq_load(w->st, id, &d->seq);
-    else
+        free(d->al);
+        d->al = NULL;
+    } else {
         rc = device_get(w, id, &d);
+    }
     if (rc == TK_ENOTFOUND)
         return TK_OK;
     if (!rc)
@@ -381,7 +393,11 @@ static enum tk_rc store_norm(struct writer *w, struct dev_entry *d, const struct
         };
         if (!o.ds_id)
             continue; /* quantity not provisioned for this device */
-        enum tk_rc rc = store_obs_add(w->st, &o);
+        /* the gauge's alert state is read before its level is stored: read after, the
+         * latest level would be this one, and it would count as already evaluated */
+        enum tk_rc rc = io->q == TK_Q_WATER_LEVEL ? gauge_alerts(w, d) : TK_OK;
+        if (!rc)
+            rc = store_obs_add(w->st, &o);
         if (rc == TK_EDUP) {
             w->ctx->stats.dup_obs++;
             continue;
@@ -391,7 +407,7 @@ static enum tk_rc store_norm(struct writer *w, struct dev_entry *d, const struct
         w->ctx->stats.stored_obs++;
         if (w->ctx->cfg.publish_observations && pub_observation(w, &o, io->q))
             w->ctx->stats.publish_failures++; /* live push only; the row is stored */
-        if (io->q == TK_Q_WATER_LEVEL && (rc = gauge_alerts(w, d)) == TK_OK && d->al)
+        if (io->q == TK_Q_WATER_LEVEL && d->al)
             /* in the reading's own transaction: published right after its commit */
             rc = ing_alerts_reading(w->st, w->pub, d->al, o.t_us, o.result, w->now_us, &w->npub);
         if (rc)
@@ -597,10 +613,20 @@ static int preload_one(const struct store_device *dev, void *ud)
     struct dev_entry *d;
     if (dev->kind != TK_KIND_WATER_LEVEL)
         return 0;
-    enum tk_rc rc = device_get(w, dev->id, &d);
+    /* a shared worker reads (and locks) a device's watermark state only in the
+     * transactions that need it (refresh) */
+    enum tk_rc rc = device_load(w, dev->id, !w->shared, &d);
     if (!rc)
         rc = gauge_alerts(w, d);
     return (int)rc; /* store_device_list returns it: the log names the real cause */
+}
+
+/* Whether the silence timer would raise an alert for g now (decided on a copy). */
+static int silence_due(const struct ing_alert_gauge *g, int64_t now_us)
+{
+    struct ing_alert_gauge c = *g;
+    struct ing_alert_change ch[1];
+    return ing_alert_tick(&c, now_us, ch) > 0;
 }
 
 /* Alerts: load every gauge (so one that went silent before a restart is watched too),
@@ -629,6 +655,14 @@ static enum tk_rc alert_turn(struct writer *w)
                 return rc;
             if (resend && (rc = ing_alerts_config_resend(w->pub, d->al, &w->npub)))
                 return rc;
+            if (w->shared && d->fresh != w->tx_no && silence_due(d->al, w->now_us)) {
+                /* this worker's view may be stale: the gauge's readings may have gone to
+                 * another worker. Decide on the stored state, under the device's lock. */
+                if ((rc = refresh(w, d->dev.id)) || (rc = gauge_alerts(w, d)))
+                    return rc;
+                if (!d->al)
+                    continue;
+            }
             rc = ing_alerts_tick(w->st, w->pub, d->al, w->now_us, &w->npub);
             if (rc)
                 return rc;
@@ -862,17 +896,6 @@ enum tk_rc ing_writer_run(struct ing_ctx *ctx)
     }
     if (ctx->cfg.alerts && !(store_caps(w.st) & STORE_CAP_ALERTS)) {
         tk_log(TK_LOG_WARN, "this store has no alerts (nor device status): the alert engine is off");
-        ctx->cfg.alerts = 0;
-    }
-    if (ctx->cfg.alerts && w.shared && strcmp(store_backend_name(w.st), "postgresql") == 0) {
-        /* Known fault, not yet understood: with the alert engine in a worker sharing
-         * devices with another on PostgreSQL, ingest_workers lost acknowledged readings in
-         * about one run in five to ten (none in ten runs with the engine off, none in
-         * eight with one worker). Until it is found, no reading is put at risk for an
-         * alert: docs/scale-out.md, "Known faults". */
-        tk_log(TK_LOG_WARN, "the alert engine is off: it is not yet safe in a shared worker"
-                            " on PostgreSQL (docs/scale-out.md, Known faults); run it in an"
-                            " ingest without --share-group");
         ctx->cfg.alerts = 0;
     }
     w.batch = calloc(batch_max, sizeof *w.batch);

@@ -16,11 +16,22 @@ int main(void)
     uint64_t lost = 0;
     struct store_seq_state s = fresh();
 
-    /* first reading sets the watermark */
+    /* a device never seen starts before seq 1, whichever reading comes first: 1..9 may
+     * still be on their way (taken by a worker that was then killed, or not yet committed
+     * by another worker), so 10 waits for them */
     CHECK(!ing_seq_is_dup(&s, 10));
-    CHECK(ing_seq_record(&s, 10, 1));
-    CHECK_EQ_INT(s.watermark, 10);
+    CHECK_EQ_INT(ing_seq_record(&s, 10, 1), 0);
+    CHECK_EQ_INT(s.known, 1);
+    CHECK_EQ_INT(s.watermark, 0);
+    CHECK_EQ_INT(s.npending, 1);
     CHECK(ing_seq_is_dup(&s, 10));
+    CHECK(!ing_seq_is_dup(&s, 3));
+    for (uint32_t q = 1; q < 9; q++)
+        CHECK(ing_seq_record(&s, q, 1));
+    CHECK_EQ_INT(s.watermark, 8);
+    CHECK(ing_seq_record(&s, 9, 1));
+    CHECK_EQ_INT(s.watermark, 10);
+    CHECK_EQ_INT(s.npending, 0);
     CHECK(ing_seq_is_dup(&s, 3));
 
     /* in order */
@@ -65,8 +76,34 @@ int main(void)
     CHECK_EQ_INT(s.watermark, 20);
     CHECK_EQ_INT(s.npending, 0);
 
+    /* a device that really started later (its counter ran before it was provisioned)
+     * is acknowledged once it shows it holds nothing older: it resends its first reading,
+     * and the gap before it has been open for the timeout */
+    s = fresh();
+    lost = 0;
+    CHECK_EQ_INT(ing_seq_record(&s, 500, 10), 0);
+    CHECK_EQ_INT(ing_seq_record(&s, 501, 10), 0);
+    CHECK(!ing_seq_expire(&s, 1000, 100, 0, &lost, &a, &b));
+    CHECK(!ing_seq_expire(&s, 50, 100, 1, &lost, &a, &b));
+    CHECK(ing_seq_expire(&s, 1000, 100, 1, &lost, &a, &b));
+    CHECK_EQ_INT(a, 1);
+    CHECK_EQ_INT(b, 499);
+    CHECK_EQ_INT(s.watermark, 501);
+    /* a first seq not after 0 in serial order still lies ahead of the start */
+    s = fresh();
+    CHECK_EQ_INT(ing_seq_record(&s, 0xC0000005u, 1), 0);
+    CHECK_EQ_INT(s.npending, 1);
+    CHECK(ing_seq_is_dup(&s, 0xC0000005u));
+    CHECK(!ing_seq_is_dup(&s, 0xC0000006u));
+    s = fresh();
+    CHECK_EQ_INT(ing_seq_record(&s, 0, 1), 0);
+    CHECK_EQ_INT(s.npending, 1);
+    CHECK(!ing_seq_is_dup(&s, 1));
+
     /* wrap around 2^32 */
     s = fresh();
+    s.known = 1;
+    s.watermark = 0xFFFFFFFDu;
     CHECK(ing_seq_record(&s, 0xFFFFFFFEu, 1));
     CHECK(ing_seq_record(&s, 0xFFFFFFFFu, 1));
     CHECK(!ing_seq_is_dup(&s, 0));
@@ -77,7 +114,7 @@ int main(void)
 
     /* a full pending set refuses to track more rather than guessing at the gap */
     s = fresh();
-    CHECK(ing_seq_record(&s, 0, 1));
+    s.known = 1;
     for (uint32_t i = 0; i < STORE_PENDING_MAX; i++)
         CHECK(ing_seq_record(&s, 2 + i * 2, 1) == 0);
     CHECK_EQ_INT(s.npending, STORE_PENDING_MAX);

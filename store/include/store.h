@@ -367,7 +367,5 @@ enum store_cap {
 };
 /** The enum store_cap bits st's backend offers. */
 unsigned store_caps(const struct store *st);
-/** The backend's name: "sqlite" or "postgresql" (static storage). */
-const char *store_backend_name(const struct store *st);
 
 #endif

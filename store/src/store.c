@@ -257,11 +257,6 @@ enum tk_rc store_retention(struct store *st, int64_t obs_before_us, int64_t quar
     return rc;
 }
 
-const char *store_backend_name(const struct store *st)
-{
-    return st->ops->name;
-}
-
 unsigned store_caps(const struct store *st)
 {
     const struct store_ops *o = st->ops;

@@ -89,7 +89,7 @@ def test_all_kinds_and_normalisation():
                        temp_c=14.5, vibration_g=0.02))
         # epoch milliseconds, level given directly
         st.pub("wl-level", pw["wl-level"], "city/water_level/wl-level/reading",
-               reading("wl-level", 7, T0 * 1000 + 60000, level_m=0.42))
+               reading("wl-level", 1, T0 * 1000 + 60000, level_m=0.42))
         # pressure: 9.80665 kPa of fresh water is a 1 m column
         st.pub("wl-press", pw["wl-press"], "city/water_level/wl-press/reading",
                reading("wl-press", 1, T0 * 1000, pressure_kpa=9.80665))
@@ -98,14 +98,14 @@ def test_all_kinds_and_normalisation():
             "in": 10 * s, "out": 5 * s, "cum_in": 100 + 10 * s * (s + 1) // 2, "cum_out": 50})) for s in (1, 2)]
         st.pub("pf-cross", pw["pf-cross"], "city/people_flow/pf-cross/reading", json.dumps(batch))
         st.pub("ap-plaza", pw["ap-plaza"], "city/wifi_ap/ap-plaza/reading",
-               reading("ap-plaza", 3, "2026-11-26T15:05:00Z", interval_s=300, unique_devices=42,
+               reading("ap-plaza", 1, "2026-11-26T15:05:00Z", interval_s=300, unique_devices=42,
                        associated=17, probe_only=25))
 
         wait_ack(st, "water_level", "wl-dist", 1)
-        wait_ack(st, "water_level", "wl-level", 7)
+        wait_ack(st, "water_level", "wl-level", 1)
         wait_ack(st, "water_level", "wl-press", 1)
         wait_ack(st, "people_flow", "pf-cross", 2)
-        wait_ack(st, "wifi_ap", "ap-plaza", 3)
+        wait_ack(st, "wifi_ap", "ap-plaza", 1)
 
         lv = obs(st, "wl-dist", "water_level")
         assert len(lv) == 1, lv
@@ -139,10 +139,10 @@ def test_all_kinds_and_normalisation():
 
         # a duplicate (same seq) is absorbed and answered with the same ack
         st.pub("wl-level", pw["wl-level"], "city/water_level/wl-level/reading",
-               reading("wl-level", 7, T0 * 1000 + 60000, level_m=0.99))
+               reading("wl-level", 1, T0 * 1000 + 60000, level_m=0.99))
         st.pub("wl-level", pw["wl-level"], "city/water_level/wl-level/reading",
-               reading("wl-level", 8, T0 * 1000 + 120000, level_m=0.43))
-        wait_ack(st, "water_level", "wl-level", 8)
+               reading("wl-level", 2, T0 * 1000 + 120000, level_m=0.43))
+        wait_ack(st, "water_level", "wl-level", 2)
         lv = obs(st, "wl-level", "water_level")
         assert [r[2] for r in lv] == [0.42, 0.43], lv
         assert quarantine(st) == [], quarantine(st)
@@ -235,15 +235,16 @@ def test_bad_input_quarantined():
     with tkfix.Stack("ingest-bad") as st:
         ing = start(st, "--payload-max", "4096")
         pw = st.passwords
-        seq = {"wl-level": 100, "pf-cross": 100, "ap-plaza": 100}
+        seq = {"wl-level": 2, "pf-cross": 2, "ap-plaza": 2}
         ts = T0 * 1000
         goods = {"wl-level": ("water_level", dict(level_m=0.1)), "pf-cross": ("people_flow", {"interval_s": 60, "in": 1, "out": 0}),
                  "ap-plaza": ("wifi_ap", dict(interval_s=60, unique_devices=1, associated=0))}
-        # each device starts at seq 100: the bad readings below that carry a valid seq
-        # (1 or 2) are then below the watermark and cannot move it
+        # each device first stores seqs 1 and 2: the bad readings below that carry a valid
+        # seq (1 or 2) are then at or below the watermark and cannot move it
         for dev, (kind, fields) in goods.items():
-            st.pub(dev, pw[dev], "city/%s/%s/reading" % (kind, dev), reading(dev, 100, ts - 3600000, **fields))
-            wait_ack(st, kind, dev, 100)
+            first = [json.loads(reading(dev, s, ts - 7200000 + s * 60000, **fields)) for s in (1, 2)]
+            st.pub(dev, pw[dev], "city/%s/%s/reading" % (kind, dev), json.dumps(first))
+            wait_ack(st, kind, dev, 2)
         for i, (name, dev, kind, payload, path, reason) in enumerate(BAD):
             before = len(quarantine(st))
             if isinstance(payload, str) and '"NEXT"' in payload:

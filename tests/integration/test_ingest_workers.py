@@ -11,6 +11,11 @@ restarted. At the end every device's ack covers its last reading and every readi
 store exactly once: no loss, no duplicate rows. Run against the SQLite store and against
 PostgreSQL (a server started for the run, tests/pg/pgserver.py).
 
+Both workers run the alert engine. Each gauge's level climbs 1 mm a reading from 0.001 m to
+0.999 m and drops to 0 at its last reading, through alert levels set at 0.5, 0.7 and
+0.85 m: whichever worker sees the crossing readings, each gauge gets exactly one level
+alert, escalated to danger and cleared, and no other alert (docs/alerts.md).
+
 TAKUMI_WORKER_KILLS (default 6) and TAKUMI_CRASH_SEED choose the kills."""
 import json
 import os
@@ -48,6 +53,8 @@ def run_workers(name, store_uri=None, query=None):
         for i in range(DEVICES):
             st.admin("device", "add", "--kind", "water_level", "--id", "wk-%05d" % i,
                      "--lat", "34.39", "--lon", "132.45")
+            st.admin("alert", "set", "--device", "wk-%05d" % i, "--caution", "0.5",
+                     "--warning", "0.7", "--danger", "0.85")
         gw = st.add_gateway("workers-gw")
         started = [0] * WORKERS
 
@@ -112,9 +119,17 @@ def run_workers(name, store_uri=None, query=None):
                     dev, q, len(missing), sorted(missing)[:3])
                 assert not extra, "%s %s: unexpected rows %r" % (dev, q, sorted(extra)[:3])
         assert int(query("SELECT count(*) FROM quarantine")[0][0]) == 0
+        # one level alert per gauge (cond 0), escalated to danger (3), cleared; nothing else
+        alerts = {}
+        for dev, cond, active, sev_max in query(
+                "SELECT device_id, cond, active, severity_max FROM alerts ORDER BY id"):
+            alerts.setdefault(dev, []).append((int(cond), int(active), int(sev_max)))
+        for i in range(DEVICES):
+            dev = "wk-%05d" % i
+            assert alerts.get(dev) == [(0, 0, 3)], "%s: alerts %r" % (dev, alerts.get(dev))
         print("%s: %d readings from %d devices stored once each across %d workers, %d kills; "
-              "resent by devices: %d" % (name, DEVICES * COUNT, DEVICES, WORKERS, done,
-                                         res["resent"]), flush=True)
+              "resent by devices: %d; one level alert per gauge" % (
+                  name, DEVICES * COUNT, DEVICES, WORKERS, done, res["resent"]), flush=True)
 
 
 def test_two_workers_sqlite():

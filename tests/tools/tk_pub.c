@@ -113,7 +113,9 @@ static int on_message(void *ctx, char *topic, int tl, MQTTAsync_message *m)
         uint32_t seq = (uint32_t)strtoul(s + 6, NULL, 10);
         pthread_mutex_lock(&mu);
         acks_seen++;
-        if (devs[i].acked == 0 || (int32_t)(seq - devs[i].acked) > 0) {
+        /* progress only when the ack covers more: a device's ack timer runs on, as the
+         * firmware's does, while acks repeat a watermark that drops nothing */
+        if (devs[i].acked == 0 ? seq != 0 : (int32_t)(seq - devs[i].acked) > 0) {
             devs[i].acked = seq;
             devs[i].progress_us = now_us();
         }
@@ -328,11 +330,13 @@ int main(int argc, char **argv)
                 }
                 continue;
             }
-            if (!opt.raw && now - d->progress_us > opt.ack_timeout_ms * 1000 && d->acked &&
-                (int32_t)(d->next - d->acked) > 1) {
-                /* the ack stalled while sending: go back to the watermark */
-                resent += (long)(d->next - (d->acked + 1));
-                d->next = d->acked + 1;
+            uint32_t oldest = d->acked ? d->acked + 1 : opt.first_seq;
+            if (!opt.raw && now - d->progress_us > opt.ack_timeout_ms * 1000 &&
+                (int32_t)(d->next - oldest) > 0) {
+                /* the ack stalled while sending: go back to the oldest unacknowledged
+                 * reading, as the firmware does (also before any ack came) */
+                resent += (long)(d->next - oldest);
+                d->next = oldest;
                 d->progress_us = now;
             }
             while (inflight >= opt.inflight_max && now_us() < deadline) {

@@ -4,7 +4,10 @@
  *       {"updatedAt": T, "counters": {"received": n, ...}}: the ingest writes its counters
  *       into the store in its normal commits (store_counters_put), so what is shown is
  *       what was committed, as old as one commit interval at most while it runs, and
- *       still there after it stopped (updatedAt says when).
+ *       still there after it stopped (updatedAt says when). Workers sharing a
+ *       subscription write theirs as "<client id>/<name>": "counters" then adds every
+ *       ingest's up (the earliest start, the largest maximum, the average over all
+ *       commits) and "workers" shows each one's own.
  *   GET /admin/quarantine[?device=ID][&from=T][&to=T][&top=N][&before=ID]
  *       refused messages with the rule they broke, newest first; a page of top (default
  *       API_QUARANTINE_TOP, at most API_QUARANTINE_MAX), @iot.nextLink to the next one
@@ -20,8 +23,60 @@
 #include "tk_quantity.h"
 #include "tk_time.h"
 
-#define COUNTERS_MAX 128
+#define COUNTERS_MAX 2048
 #define PAYLOAD_SHOWN_MAX 4096
+
+/* The counter's name without its worker's prefix, and the prefix's length (0: none). */
+static const char *counter_key(const char *name, size_t *wlen)
+{
+    const char *slash = strrchr(name, '/');
+    *wlen = slash ? (size_t)(slash - name) : 0;
+    return slash ? slash + 1 : name;
+}
+
+/* The value of counter key of the ingest whose prefix is name[0..wlen). */
+static int64_t counter_of(const struct store_counter *c, size_t n, const char *name, size_t wlen,
+                          const char *key)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t l;
+        const char *k = counter_key(c[i].name, &l);
+        if (l == wlen && strncmp(c[i].name, name, wlen) == 0 && strcmp(k, key) == 0)
+            return c[i].value;
+    }
+    return 0;
+}
+
+/* Every ingest's counter key added up: the earliest start, the largest maximum, the
+ * average weighted by each one's commits, else the sum. The names come sorted, so the
+ * first row of a key is its first appearance only within one ingest: look at all. */
+static int64_t counter_total(const struct store_counter *c, size_t n, const char *key)
+{
+    int64_t total = 0, weight = 0;
+    int any = 0;
+    size_t klen = strlen(key);
+    int is_max = klen > 4 && strcmp(key + klen - 4, "_max") == 0;
+    int is_start = strcmp(key, "started_at_us") == 0, is_avg = strcmp(key, "commit_us_avg") == 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t wlen;
+        if (strcmp(counter_key(c[i].name, &wlen), key) != 0)
+            continue;
+        int64_t v = c[i].value;
+        if (is_avg) {
+            int64_t commits = counter_of(c, n, c[i].name, wlen, "commits");
+            total += v * commits;
+            weight += commits;
+        } else if (is_start) {
+            total = !any || v < total ? v : total;
+        } else if (is_max) {
+            total = !any || v > total ? v : total;
+        } else {
+            total += v;
+        }
+        any = 1;
+    }
+    return is_avg ? (weight ? total / weight : 0) : total;
+}
 
 static void ingest_view(const struct api_request *req, struct api_reply *rep)
 {
@@ -38,9 +93,14 @@ static void ingest_view(const struct api_request *req, struct api_reply *rep)
         return;
     }
     int64_t updated = 0;
-    for (size_t i = 0; i < n; i++)
+    int workers = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t wlen;
+        (void)counter_key(c[i].name, &wlen);
+        workers |= wlen > 0;
         if (c[i].updated_us > updated)
             updated = c[i].updated_us;
+    }
     struct api_buf *b = &rep->body;
     api_buf_puts(b, "{\"updatedAt\":");
     if (updated) {
@@ -51,14 +111,55 @@ static void ingest_view(const struct api_request *req, struct api_reply *rep)
         api_buf_puts(b, "null");
     }
     api_buf_puts(b, ",\"counters\":{");
+    int first = 1;
     for (size_t i = 0; i < n; i++) {
-        if (i)
+        size_t wlen, seen = 0;
+        const char *key = counter_key(c[i].name, &wlen);
+        for (size_t j = 0; j < i && !seen; j++) { /* each key once */
+            size_t l;
+            seen = strcmp(counter_key(c[j].name, &l), key) == 0;
+        }
+        if (seen)
+            continue;
+        if (!first)
             api_buf_puts(b, ",");
-        api_buf_json_str(b, c[i].name, strlen(c[i].name));
+        first = 0;
+        api_buf_json_str(b, key, strlen(key));
         api_buf_puts(b, ":");
-        api_buf_i64(b, c[i].value);
+        api_buf_i64(b, counter_total(c, n, key));
     }
-    api_buf_puts(b, "}}");
+    api_buf_puts(b, "}");
+    if (workers) {
+        /* each worker's own, by client id; names are sorted, so a worker's rows are
+         * together */
+        api_buf_puts(b, ",\"workers\":{");
+        for (size_t i = 0; i < n; i++) {
+            size_t wlen, plen = 0;
+            const char *key = counter_key(c[i].name, &wlen);
+            if (!wlen)
+                continue;
+            int new_worker = 1;
+            for (size_t j = i; j-- > 0;) {
+                (void)counter_key(c[j].name, &plen);
+                if (plen) {
+                    new_worker = plen != wlen || strncmp(c[j].name, c[i].name, wlen) != 0;
+                    break;
+                }
+            }
+            if (new_worker) {
+                api_buf_puts(b, plen ? "}," : "");
+                api_buf_json_str(b, c[i].name, wlen);
+                api_buf_puts(b, ":{");
+            } else {
+                api_buf_puts(b, ",");
+            }
+            api_buf_json_str(b, key, strlen(key));
+            api_buf_puts(b, ":");
+            api_buf_i64(b, c[i].value);
+        }
+        api_buf_puts(b, "}}");
+    }
+    api_buf_puts(b, "}");
     free(c);
 }
 

@@ -723,7 +723,9 @@ static void log_stats(struct ing_ctx *ctx, size_t queued)
 /* The counters for the operator view (GET /admin/ingest), written in the periodic
  * transaction (about once a second) with everything else it commits: no extra commit, no
  * second channel, and a reader sees exactly what was committed. They count since
- * started_at_us (a restart starts them again). */
+ * started_at_us (a restart starts them again). A worker sharing a subscription names its
+ * own "<client id>/<name>": workers neither overwrite each other's nor wait for each
+ * other's rows, and the view adds them up. */
 static enum tk_rc save_counters(struct writer *w)
 {
     const struct ing_stats *s = &w->ctx->stats;
@@ -758,13 +760,15 @@ static enum tk_rc save_counters(struct writer *w)
     enum { NV = sizeof v / sizeof v[0] };
     struct store_counter c[NV + TK_ERC_MAX];
     size_t n = 0;
+    const char *who = w->shared ? w->ctx->cfg.client_id : "", *sep = w->shared ? "/" : "";
     for (size_t i = 0; i < NV; i++) {
-        snprintf(c[n].name, sizeof c[n].name, "%s", v[i].name);
+        snprintf(c[n].name, sizeof c[n].name, "%s%s%s", who, sep, v[i].name);
         c[n].value = v[i].v;
         c[n++].updated_us = w->now_us;
     }
     for (int code = 1; code < TK_ERC_MAX; code++) { /* quarantined_EPROTO, ... */
-        snprintf(c[n].name, sizeof c[n].name, "quarantined_%s", tk_rc_name((enum tk_rc)code));
+        snprintf(c[n].name, sizeof c[n].name, "%s%squarantined_%s", who, sep,
+                 tk_rc_name((enum tk_rc)code));
         c[n].value = (int64_t)s->quarantine_by_code[code];
         c[n++].updated_us = w->now_us;
     }

@@ -157,7 +157,7 @@ enum tk_rc store_quarantine_list(struct store *st, const struct store_quarantine
 
 /* ---- ingest counters (the operator view of the API reads them) ------------------ */
 
-#define STORE_COUNTER_NAME_MAX 47
+#define STORE_COUNTER_NAME_MAX 127 /* a shared worker's are "<client id>/<name>" */
 
 struct store_counter {
     char name[STORE_COUNTER_NAME_MAX + 1]; /* "received", "quarantined", ... */

@@ -14,7 +14,8 @@ PostgreSQL (a server started for the run, tests/pg/pgserver.py).
 Both workers run the alert engine. Each gauge's level climbs 1 mm a reading from 0.001 m to
 0.999 m and drops to 0 at its last reading, through alert levels set at 0.5, 0.7 and
 0.85 m: whichever worker sees the crossing readings, each gauge gets exactly one level
-alert, escalated to danger and cleared, and no other alert (docs/alerts.md).
+alert, escalated to danger and cleared, and no other alert (docs/alerts.md). The API's
+operator view (/admin/ingest) adds the workers' counters up and shows each one's.
 
 TAKUMI_WORKER_KILLS (default 6) and TAKUMI_CRASH_SEED choose the kills."""
 import json
@@ -127,6 +128,18 @@ def run_workers(name, store_uri=None, query=None):
         for i in range(DEVICES):
             dev = "wk-%05d" % i
             assert alerts.get(dev) == [(0, 0, 3)], "%s: alerts %r" % (dev, alerts.get(dev))
+        # the operator view adds the workers' counters up and shows each one's own
+        _, base = st.start_api()
+        key = st.add_apikey("City operations", "admin")[1]
+        r = subprocess.run(["curl", "-sf", "-H", "X-API-Key: " + key, base + "/admin/ingest"],
+                           capture_output=True, text=True, timeout=30)
+        view = json.loads(r.stdout)
+        per = view["workers"]
+        assert sorted(per) == ["takumi-ingest-%d" % w for w in range(WORKERS)], view
+        for k in ("received", "stored", "acks_sent", "commits"):
+            assert view["counters"][k] == sum(c[k] for c in per.values()), (k, view)
+        assert view["counters"]["commit_us_max"] == max(c["commit_us_max"] for c in per.values())
+        assert view["counters"]["started_at_us"] == min(c["started_at_us"] for c in per.values())
         print("%s: %d readings from %d devices stored once each across %d workers, %d kills; "
               "resent by devices: %d; one level alert per gauge" % (
                   name, DEVICES * COUNT, DEVICES, WORKERS, done, res["resent"]), flush=True)

@@ -151,7 +151,10 @@ enum tk_rc store_pg__maintain(struct store *st, int all)
 }
 
 /* Partitions wholly older than before whose rows are all gone. A partition still holding
- * the latest observation of some datastream stays. */
+ * the latest observation of some datastream stays. Each is locked before it is looked
+ * into: a writer that has rows in it not yet committed holds a lock on it, so the look
+ * waits for that commit and sees them (checked first and locked after, the DROP would
+ * have waited for the same commit and then dropped the rows it made). */
 static enum tk_rc drop_empty_partitions(struct pg_store *pg, int64_t before)
 {
     struct pg_num a;
@@ -169,6 +172,10 @@ static enum tk_rc drop_empty_partitions(struct pg_store *pg, int64_t before)
     for (int i = 0; i < rows && !rc; i++) {
         char sql[160];
         PGresult *e = NULL;
+        snprintf(sql, sizeof sql, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", PQgetvalue(res, i, 0));
+        rc = store_pg__exec(pg, sql, "locking an old partition");
+        if (rc)
+            break;
         snprintf(sql, sizeof sql, "SELECT 1 FROM %s LIMIT 1", PQgetvalue(res, i, 0));
         rc = store_pg__query(pg, sql, 0, NULL, &e, "looking into an old partition");
         if (rc)

@@ -100,11 +100,40 @@ enum tk_rc store_pg__err(struct pg_store *pg, PGresult *res, const char *what)
     return store__fail(&pg->base, rc, "%s: %s", what, text);
 }
 
+/* Whether a failed statement lost the connection: libpq says so, or the error is not
+ * the server's (no SQLSTATE: "server closed the connection unexpectedly" leaves the
+ * status OK until the next use), or the server said it is going away (class 57P) or
+ * that the connection failed (class 08). */
+static int conn_lost(struct pg_store *pg, PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return PQstatus(pg->conn) != CONNECTION_OK || !state || strncmp(state, "57P", 3) == 0 ||
+           strncmp(state, "08", 2) == 0;
+}
+
+/* A statement outside a transaction lost the connection: connect again now, so that the
+ * next call works (this one still reports its error). Inside a transaction the caller
+ * rolls back first, and the next BEGIN connects again. */
+static void reconnect_after(struct pg_store *pg)
+{
+    if (pg->in_tx || pg->reconnecting)
+        return;
+    char msg[STORE_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "%s", pg->base.errmsg);
+    (void)store_pg__reconnect(pg);
+    snprintf(pg->base.errmsg, sizeof pg->base.errmsg, "%s", msg);
+}
+
 static enum tk_rc check(struct pg_store *pg, PGresult *res, PGresult **out, const char *what)
 {
     ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)
-        return store_pg__err(pg, res, what);
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        int lost = conn_lost(pg, res);
+        enum tk_rc rc = store_pg__err(pg, res, what);
+        if (lost)
+            reconnect_after(pg);
+        return rc;
+    }
     if (out)
         *out = res;
     else
@@ -384,6 +413,40 @@ enum tk_rc store_pg__session(struct pg_store *pg)
         rc = store_pg__access_prepare(pg);
     if (!rc)
         rc = store_pg__alert_prepare(pg);
+    return rc;
+}
+
+enum tk_rc store_pg__reconnect(struct pg_store *pg)
+{
+    pg->reconnecting = 1;
+    PQreset(pg->conn);
+    store_pg__ds_forget(pg);
+    pg->nparts = 0;
+    store_pg__sta_forget(pg);
+    enum tk_rc rc = PQstatus(pg->conn) == CONNECTION_OK
+                        ? store_pg__session(pg)
+                        : store__fail(&pg->base, TK_EIO, "connecting to PostgreSQL again: %s",
+                                      PQerrorMessage(pg->conn));
+    if (!rc)
+        pg->reconnects++;
+    pg->reconnecting = 0;
+    return rc;
+}
+
+/* BEGIN (sql) of a write or a read transaction. A connection found lost is replaced
+ * first; one that turns out lost at the BEGIN itself (the server restarted while this
+ * connection was idle) is replaced and the BEGIN sent once more. */
+enum tk_rc store_pg__begin_sql(struct pg_store *pg, const char *sql, const char *what)
+{
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        enum tk_rc rc = store_pg__reconnect(pg);
+        if (rc)
+            return rc;
+    }
+    uint64_t before = pg->reconnects;
+    enum tk_rc rc = store_pg__exec(pg, sql, what);
+    if (rc && pg->reconnects != before)
+        rc = store_pg__exec(pg, sql, what);
     return rc;
 }
 

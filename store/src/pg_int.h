@@ -113,6 +113,9 @@ struct pg_store {
 
     int64_t ret_cursor; /* retention: the last datastream done */
     int64_t lock_ms;    /* lock_timeout */
+
+    uint64_t reconnects; /* new connections after a lost one */
+    int reconnecting;    /* setting one up (its own statements must not reconnect) */
 };
 
 static inline struct pg_store *pg_of(struct store *st)
@@ -135,6 +138,12 @@ struct pg_text {
 /* pg_conn.c */
 /** Settings, migration and prepared statements of a new (or reset) connection. */
 enum tk_rc store_pg__session(struct pg_store *pg);
+/** A new connection after the server restarted or the network dropped, set up as at
+ *  open; what the lost one had cached (datastreams, partitions, statements) is forgotten. */
+enum tk_rc store_pg__reconnect(struct pg_store *pg);
+/** BEGIN (sql) on a working connection: a lost one is replaced first, or once after the
+ *  BEGIN found it lost. */
+enum tk_rc store_pg__begin_sql(struct pg_store *pg, const char *sql, const char *what);
 /** Prepare a file's own statements sql[0..n-1], named <tag>0, <tag>1, ... (pg_access.c,
  *  pg_alert.c; pg_conn.c's own are tag "tk"). */
 enum tk_rc store_pg__prepare(struct pg_store *pg, const char *tag, const char *const *sql, int n);

@@ -385,9 +385,10 @@ static void pg_finish(struct sta_stmt *s)
 static enum tk_rc pg_snapshot_begin(struct store *st)
 {
     struct pg_store *pg = pg_of(st);
-    if (pg->in_tx || PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+    if (pg->in_tx || (PQstatus(pg->conn) == CONNECTION_OK &&
+                      PQtransactionStatus(pg->conn) != PQTRANS_IDLE))
         return store__fail(st, TK_EINVAL, "a transaction is already open");
-    return store_pg__exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN (read)");
+    return store_pg__begin_sql(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN (read)");
 }
 
 static void pg_snapshot_end(struct store *st)

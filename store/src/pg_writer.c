@@ -78,19 +78,7 @@ enum tk_rc store_pg__begin(struct store *st)
         return store__fail(st, TK_EINVAL, "a transaction is already open");
     if (pg->readonly)
         return store__fail(st, TK_EINVAL, "store opened read-only");
-    if (PQstatus(pg->conn) != CONNECTION_OK) {
-        /* the server restarted or the network dropped: try once more, then report */
-        PQreset(pg->conn);
-        if (PQstatus(pg->conn) != CONNECTION_OK)
-            return store__fail(st, TK_EIO, "reconnecting to PostgreSQL: %s",
-                               PQerrorMessage(pg->conn));
-        store_pg__ds_forget(pg);
-        pg->nparts = 0;
-        enum tk_rc rc = store_pg__session(pg);
-        if (rc)
-            return rc;
-    }
-    enum tk_rc rc = store_pg__exec(pg, "BEGIN", "starting a transaction");
+    enum tk_rc rc = store_pg__begin_sql(pg, "BEGIN", "starting a transaction");
     if (rc)
         return rc;
     pg->in_tx = 1;

@@ -80,11 +80,18 @@ class PgServer:
         if r.returncode != 0:
             raise RuntimeError("initdb failed: " + r.stderr[-2000:])
         self.port = _free_port()
+        self._launch("CREATE DATABASE " + self.dbname)
+        return self
+
+    def _launch(self, first_sql):
+        """Start the server on self.dir and self.port; done once first_sql succeeds."""
+        data = os.path.join(self.dir, "data")
         argv = [os.path.join(self.bindir, "postgres"), "-D", data, "-k", self.sockdir,
                 "-p", str(self.port), "-c", "listen_addresses=127.0.0.1"]
         for k, v in self.settings.items():
             argv += ["-c", "%s=%s" % (k, v)]
-        self.log = open(os.path.join(self.dir, "postgres.log"), "wb")
+        if self.log is None:
+            self.log = open(os.path.join(self.dir, "postgres.log"), "ab")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      preexec_fn=self._demote, cwd=self.dir)
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -93,15 +100,24 @@ class PgServer:
                 raise RuntimeError("postgres exited at start:\n" + self.log_tail())
             r = subprocess.run([os.path.join(self.bindir, "psql"), "-h", self.sockdir, "-p",
                                 str(self.port), "-U", self.user, "-d", "postgres", "-Atqc",
-                                "CREATE DATABASE " + self.dbname],
-                               capture_output=True, text=True, timeout=30)
+                                first_sql], capture_output=True, text=True, timeout=30)
             if r.returncode == 0:
-                break
+                return
             if time.monotonic() > deadline:
                 raise RuntimeError("postgres did not accept connections within %d s: %s\n%s"
                                    % (START_TIMEOUT_S, r.stderr, self.log_tail()))
             time.sleep(0.2)
-        return self
+
+    def crash(self):
+        """Stop the server as a crash would: SIGQUIT, PostgreSQL's immediate shutdown (no
+        checkpoint; the next start recovers from the WAL). Every client connection drops."""
+        self.proc.send_signal(signal.SIGQUIT)
+        self.proc.wait(timeout=STOP_TIMEOUT_S)
+        self.proc = None
+
+    def restart(self):
+        """Start the server again on the same data directory and port."""
+        self._launch("SELECT 1")
 
     @property
     def uri(self):

@@ -68,6 +68,9 @@ struct dev_entry {
     uint32_t resent_seq;
     struct cum_slot cum[CUM_SLOTS];
     struct ing_alert_gauge *al; /* water-level gauges with alerts on; owned */
+    /* shared mode: the delivery state as it was stored when al was last known to be the
+     * store's; the same state found again means no other worker stored a reading since */
+    struct store_seq_state al_seq;
 };
 
 struct time_text {
@@ -222,9 +225,32 @@ static int cmp_id(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
+static int seq_same(const struct store_seq_state *a, const struct store_seq_state *b)
+{
+    if (a->known != b->known || a->watermark != b->watermark || a->npending != b->npending ||
+        a->gap_since_us != b->gap_since_us || a->has_cum != b->has_cum ||
+        a->cum_seq != b->cum_seq || a->cum_ts_us != b->cum_ts_us || a->cum_in != b->cum_in ||
+        a->cum_out != b->cum_out)
+        return 0;
+    for (int i = 0; i < a->npending; i++)
+        if (a->pending[i] != b->pending[i])
+            return 0;
+    return 1;
+}
+
+/* Whether a shared worker's alert state of gauge d (its delivery state just read) is still
+ * the store's: no other worker stored a reading of it since (the same delivery state), and
+ * none can have raised its silence alert (which needs the gauge silent, as seen by that
+ * worker after every reading this one saw). Settings changes are picked up by alert_turn. */
+static int alerts_current(const struct dev_entry *d, int64_t now_us)
+{
+    return seq_same(&d->seq, &d->al_seq) && d->al->last_seen_us > 0 &&
+           now_us - d->al->last_seen_us < ing_alert_silence_us(d->al);
+}
+
 /* The device's state as committed, read inside this transaction (and locked there by
- * the PostgreSQL backend). A gauge's alert state goes with it: another worker may have
- * evaluated its readings or its silence since this one last did, so it is read again,
+ * the PostgreSQL backend). A gauge's alert state goes with it: when another worker may
+ * have evaluated its readings or its silence since this one last did, it is read again,
  * under the same lock, when the gauge's first level of the transaction needs it.
  * Unregistered devices are left to process_msg. */
 static enum tk_rc refresh(struct writer *w, const char *id)
@@ -239,8 +265,10 @@ static enum tk_rc refresh(struct writer *w, const char *id)
             }
     if (d) {
         rc = store_seq_load(w->st, id, &d->seq);
-        free(d->al);
-        d->al = NULL;
+        if (d->al && !alerts_current(d, w->now_us)) {
+            free(d->al);
+            d->al = NULL;
+        }
     } else {
         rc = device_get(w, id, &d);
     }
@@ -658,7 +686,8 @@ static enum tk_rc alert_turn(struct writer *w)
             if (w->shared && d->fresh != w->tx_no && silence_due(d->al, w->now_us)) {
                 /* this worker's view may be stale: the gauge's readings may have gone to
                  * another worker. Decide on the stored state, under the device's lock. */
-                if ((rc = refresh(w, d->dev.id)) || (rc = gauge_alerts(w, d)))
+                if ((rc = refresh(w, d->dev.id)) || (rc = gauge_alerts(w, d)) ||
+                    (rc = touch(w, d)))
                     return rc;
                 if (!d->al)
                     continue;
@@ -785,6 +814,8 @@ static void publish_after_commit(struct writer *w)
     for (size_t i = 0; i < w->ntouched; i++) {
         struct dev_entry *d = w->touched[i];
         d->touched = 0;
+        if (w->shared)
+            d->al_seq = d->seq; /* as the commit left it in the store */
         if (!d->ack_due || !d->seq.known)
             continue;
         d->ack_due = 0;

@@ -63,12 +63,6 @@ enum pg_stmt {
 };
 
 /* A row of the open transaction, written at commit (or before a read inside it). */
-struct pg_row {
-    int64_t ds, t, id, t_end, rt; /* t_end, rt: 0 for NULL */
-    double result;
-    char *params; /* NULL or owned */
-};
-
 /* What the writer knows of a datastream across transactions: that it exists and the
  * newest phenomenonTime it has. Another worker may have stored newer rows since: the
  * knowledge is only used to skip a duplicate lookup, and the insert itself absorbs a
@@ -97,7 +91,7 @@ struct pg_store {
     int in_tx;
     int tx_failed;
 
-    struct pg_row *pend;
+    struct store_row *pend;
     size_t npend, pend_cap;
 
     int64_t id_next, id_end; /* observation ids still available from the last block */

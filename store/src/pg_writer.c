@@ -66,9 +66,7 @@ static struct pg_ds *ds_insert(struct pg_store *pg, int64_t ds)
 
 void store_pg__drop_rows(struct pg_store *pg)
 {
-    for (size_t i = 0; i < pg->npend; i++)
-        free(pg->pend[i].params);
-    pg->npend = 0;
+    store__rows_clear(pg->pend, &pg->npend);
 }
 
 enum tk_rc store_pg__begin(struct store *st)
@@ -141,7 +139,7 @@ static enum tk_rc write_rows(struct pg_store *pg, int64_t *stored)
     for (int k = 0; k < 7; k++)
         store_pg__text_put(&a[k], "{", 1);
     for (size_t i = 0; i < pg->npend; i++) {
-        const struct pg_row *r = &pg->pend[i];
+        const struct store_row *r = &pg->pend[i];
         if (i)
             for (int k = 0; k < 7; k++)
                 store_pg__text_put(&a[k], ",", 1);
@@ -256,24 +254,9 @@ static enum tk_rc obs_add_in_tx(struct pg_store *pg, struct store_obs *o)
         rc = store_pg__next_id(pg, &id);
     if (rc)
         return rc;
-    if (pg->npend == pg->pend_cap) {
-        size_t ncap = pg->pend_cap ? pg->pend_cap * 2 : 1024;
-        struct pg_row *p = realloc(pg->pend, ncap * sizeof *p);
-        if (!p)
-            return store__fail(&pg->base, TK_ENOMEM, "out of memory");
-        pg->pend = p;
-        pg->pend_cap = ncap;
-    }
-    struct pg_row *r = &pg->pend[pg->npend];
-    *r = (struct pg_row){.ds = o->ds_id,
-                         .t = o->t_us,
-                         .id = id,
-                         .t_end = o->t_end_us,
-                         .rt = o->result_time_us == o->t_us ? 0 : o->result_time_us,
-                         .result = o->result};
-    if (o->params && !(r->params = strdup(o->params)))
-        return store__fail(&pg->base, TK_ENOMEM, "out of memory");
-    pg->npend++;
+    rc = store__row_push(&pg->base, &pg->pend, &pg->npend, &pg->pend_cap, o, id);
+    if (rc)
+        return rc;
     if (newest) {
         e->has_t = 1;
         e->t = o->t_us;

@@ -157,13 +157,6 @@ enum sq_al_stmt {
 enum sq_ret_stmt { RET_DS_NEXT, RET_OBS_DEL, RET_STAGED_OLD, RET_STAGED_DEL, RET_QUAR_DEL, RET_N };
 
 /* An observation row in memory (the move's working set, rows waiting for the staging). */
-struct sq_row {
-    int64_t ds, t, id, t_end, rt; /* t_end, rt: 0 for NULL */
-    double result;
-    char *params; /* NULL or owned */
-    int64_t foi;  /* 0: none */
-};
-
 #define SQ_STA_CACHE_N 32
 
 struct sq_store {
@@ -213,12 +206,12 @@ struct sq_store {
 
 
     /* rows added in this transaction, written to obs_staging at commit (sqlite_writer.c) */
-    struct sq_row *pend;
+    struct store_row *pend;
     size_t npend, pend_cap;
 
 
     /* what tk_rows yields while one statement runs (sqlite_rows.c) */
-    struct sq_row *const *vt_rows;
+    struct store_row *const *vt_rows;
     size_t vt_n;
 };
 
@@ -303,7 +296,7 @@ enum tk_rc store_sqlite__staged_window(struct sq_store *sq, int64_t ds, int *any
 enum tk_rc store_sqlite__rows_register(struct sq_store *sq);
 /** Run s (an INSERT ... SELECT ... FROM tk_rows) over rows[0..n). */
 enum tk_rc store_sqlite__rows_exec(struct sq_store *sq, sqlite3_stmt *s,
-                                   struct sq_row *const *rows, size_t n, const char *what);
+                                   struct store_row *const *rows, size_t n, const char *what);
 
 /* sqlite_latest.c */
 enum tk_rc store_sqlite__latest_prepare(struct sq_store *sq);
@@ -335,7 +328,7 @@ enum tk_rc store_sqlite__aggregate(struct store *st, int64_t ds_id, enum store_i
 enum tk_rc store_sqlite__maintain(struct store *st, int all);
 /** Fold rows[0..n), sorted by (ds, t), into the three rollups (a move, or retention
  *  removing staged rows that were never moved). */
-enum tk_rc store_sqlite__fold(struct sq_store *sq, const struct sq_row *rows, size_t n);
+enum tk_rc store_sqlite__fold(struct sq_store *sq, const struct store_row *rows, size_t n);
 
 /* sqlite_retention.c */
 enum tk_rc store_sqlite__retention_prepare(struct sq_store *sq);

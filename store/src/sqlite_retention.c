@@ -49,7 +49,7 @@ static int64_t as_i64(size_t v)
 
 static int cmp_t(const void *a, const void *b)
 {
-    const struct sq_row *x = a, *y = b;
+    const struct store_row *x = a, *y = b;
     return x->t < y->t ? -1 : x->t > y->t;
 }
 
@@ -58,7 +58,7 @@ static int cmp_t(const void *a, const void *b)
 static enum tk_rc staged_expire(struct sq_store *sq, int64_t ds, int64_t cut, size_t *budget,
                                 size_t *removed, int *all)
 {
-    struct sq_row *rows = NULL;
+    struct store_row *rows = NULL;
     int64_t *batch = NULL;
     size_t n = 0, cap = *budget;
     enum tk_rc rc = TK_OK;
@@ -77,7 +77,7 @@ static enum tk_rc staged_expire(struct sq_store *sq, int64_t ds, int64_t cut, si
     sqlite3_bind_int64(s, 3, as_i64(cap));
     while (n < cap && (src = sqlite3_step(s)) == SQLITE_ROW) {
         batch[n] = sqlite3_column_int64(s, 0);
-        rows[n] = (struct sq_row){.ds = ds,
+        rows[n] = (struct store_row){.ds = ds,
                                   .t = sqlite3_column_int64(s, 1),
                                   .id = sqlite3_column_int64(s, 2),
                                   .t_end = sqlite3_column_int64(s, 3),

@@ -51,7 +51,7 @@ enum tk_rc store_sqlite__rollup_prepare(struct sq_store *sq)
 
 static int cmp_row(const void *a, const void *b)
 {
-    const struct sq_row *x = a, *y = b;
+    const struct store_row *x = a, *y = b;
     if (x->ds != y->ds)
         return x->ds < y->ds ? -1 : 1;
     return x->t < y->t ? -1 : x->t > y->t;
@@ -83,7 +83,7 @@ static enum tk_rc acc_flush(struct sq_store *sq, sqlite3_stmt *s, struct acc *a)
 }
 
 static enum tk_rc acc_add(struct sq_store *sq, sqlite3_stmt *s, struct acc *a, int64_t iv,
-                          const struct sq_row *r)
+                          const struct store_row *r)
 {
     int64_t b = floor_to(r->t, iv);
     if (a->n && (a->ds != r->ds || a->bucket != b)) {
@@ -249,7 +249,7 @@ static enum tk_rc hour_flush(struct sq_store *sq, struct hour_acc *h)
     return store_sqlite__exec(sq, s, "writing a minute rollup");
 }
 
-static enum tk_rc hour_add(struct sq_store *sq, struct hour_acc *h, const struct sq_row *r)
+static enum tk_rc hour_add(struct sq_store *sq, struct hour_acc *h, const struct store_row *r)
 {
     int64_t hour = floor_to(r->t, SQ_HOUR_US);
     if (h->any && (h->ds != r->ds || h->hour != hour)) {
@@ -308,7 +308,7 @@ enum tk_rc store_sqlite__migrate_v3(struct sq_store *sq)
     return rc;
 }
 
-static enum tk_rc load_staged(struct sq_store *sq, struct sq_row **rows, size_t *n)
+static enum tk_rc load_staged(struct sq_store *sq, struct store_row **rows, size_t *n)
 {
     size_t cap = 0;
     enum tk_rc rc = TK_OK;
@@ -319,7 +319,7 @@ static enum tk_rc load_staged(struct sq_store *sq, struct sq_row **rows, size_t 
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
         if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 4096;
-            struct sq_row *p = realloc(*rows, ncap * sizeof *p);
+            struct store_row *p = realloc(*rows, ncap * sizeof *p);
             if (!p) {
                 rc = store__fail(&sq->base, TK_ENOMEM, "out of memory");
                 break;
@@ -327,7 +327,7 @@ static enum tk_rc load_staged(struct sq_store *sq, struct sq_row **rows, size_t 
             *rows = p;
             cap = ncap;
         }
-        struct sq_row *r = &(*rows)[*n];
+        struct store_row *r = &(*rows)[*n];
         r->ds = sqlite3_column_int64(s, 0);
         r->t = sqlite3_column_int64(s, 1);
         r->id = sqlite3_column_int64(s, 2);
@@ -353,7 +353,7 @@ static enum tk_rc load_staged(struct sq_store *sq, struct sq_row **rows, size_t 
 }
 
 
-enum tk_rc store_sqlite__fold(struct sq_store *sq, const struct sq_row *rows, size_t n)
+enum tk_rc store_sqlite__fold(struct sq_store *sq, const struct store_row *rows, size_t n)
 {
     static const int64_t ivs[2] = {SQ_HOUR_US, SQ_DAY_US};
     sqlite3_stmt *fold[2] = {sq->ru[RU_FOLD_HOUR], sq->ru[RU_FOLD_DAY]};
@@ -381,7 +381,7 @@ enum tk_rc store_sqlite__fold(struct sq_store *sq, const struct sq_row *rows, si
  * each bucket upserted once. */
 static enum tk_rc move_staged(struct sq_store *sq)
 {
-    struct sq_row *rows = NULL, **ptrs = NULL;
+    struct store_row *rows = NULL, **ptrs = NULL;
     size_t n = 0;
     enum tk_rc rc = load_staged(sq, &rows, &n);
     if (rc)
@@ -395,7 +395,7 @@ static enum tk_rc move_staged(struct sq_store *sq)
     }
     int64_t cur_ds = 0, foi = 0;
     for (size_t i = 0; !rc && i < n; i++) {
-        struct sq_row *r = &rows[i];
+        struct store_row *r = &rows[i];
         if (i == 0 || r->ds != cur_ds) {
             /* the FoI from the stream's latest entry; nothing of it is staged any more */
             struct sq_lt_entry *e = NULL;

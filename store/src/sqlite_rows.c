@@ -105,7 +105,7 @@ static void opt_int(sqlite3_context *ctx, int64_t v)
 static int rows_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
 {
     struct sq_store *sq = ((struct rows_vtab *)c->pVtab)->sq;
-    const struct sq_row *r = sq->vt_rows[((struct rows_cursor *)c)->i];
+    const struct store_row *r = sq->vt_rows[((struct rows_cursor *)c)->i];
     switch (col) {
     case COL_DS:
         sqlite3_result_int64(ctx, r->ds);
@@ -170,7 +170,7 @@ enum tk_rc store_sqlite__rows_register(struct sq_store *sq)
 }
 
 enum tk_rc store_sqlite__rows_exec(struct sq_store *sq, sqlite3_stmt *s,
-                                   struct sq_row *const *rows, size_t n, const char *what)
+                                   struct store_row *const *rows, size_t n, const char *what)
 {
     if (n == 0)
         return TK_OK;

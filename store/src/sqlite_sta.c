@@ -351,7 +351,7 @@ static enum tk_rc sq_obs_insert(struct store *st, struct sta_obs *o)
     sq_finish(s);
     if (rc)
         return rc;
-    struct sq_row r = {.ds = o->ds,
+    struct store_row r = {.ds = o->ds,
                        .t = o->t,
                        .id = o->id,
                        .t_end = o->t_end,

@@ -28,7 +28,7 @@ enum tk_rc store_sqlite__writer_prepare(struct sq_store *sq)
 
 static int cmp_key(const void *a, const void *b)
 {
-    const struct sq_row *x = *(struct sq_row *const *)a, *y = *(struct sq_row *const *)b;
+    const struct store_row *x = *(struct store_row *const *)a, *y = *(struct store_row *const *)b;
     int64_t bx = x->id >> SQ_BATCH_SHIFT, by = y->id >> SQ_BATCH_SHIFT;
     if (bx != by)
         return bx < by ? -1 : 1;
@@ -39,9 +39,7 @@ static int cmp_key(const void *a, const void *b)
 
 void store_sqlite__drop_pending(struct sq_store *sq)
 {
-    for (size_t i = 0; i < sq->npend; i++)
-        free(sq->pend[i].params);
-    sq->npend = 0;
+    store__rows_clear(sq->pend, &sq->npend);
     store_sqlite__lt_drop(sq);
 }
 
@@ -50,7 +48,7 @@ static enum tk_rc flush_rows(struct sq_store *sq)
 {
     if (sq->npend == 0)
         return TK_OK;
-    struct sq_row **p = malloc(sq->npend * sizeof *p);
+    struct store_row **p = malloc(sq->npend * sizeof *p);
     if (!p)
         return store__fail(&sq->base, TK_ENOMEM, "out of memory");
     for (size_t i = 0; i < sq->npend; i++)
@@ -59,9 +57,7 @@ static enum tk_rc flush_rows(struct sq_store *sq)
     enum tk_rc rc = store_sqlite__rows_exec(sq, sq->wr[WR_STAGE_INSERT], p, sq->npend,
                                             "staging observations");
     free(p);
-    for (size_t i = 0; i < sq->npend; i++)
-        free(sq->pend[i].params);
-    sq->npend = 0;
+    store__rows_clear(sq->pend, &sq->npend);
     return rc;
 }
 
@@ -77,25 +73,7 @@ enum tk_rc store_sqlite__flush_pending(struct sq_store *sq)
 
 static enum tk_rc pend_add(struct sq_store *sq, const struct store_obs *o, int64_t id)
 {
-    if (sq->npend == sq->pend_cap) {
-        size_t ncap = sq->pend_cap ? sq->pend_cap * 2 : 1024;
-        struct sq_row *p = realloc(sq->pend, ncap * sizeof *p);
-        if (!p)
-            return store__fail(&sq->base, TK_ENOMEM, "out of memory");
-        sq->pend = p;
-        sq->pend_cap = ncap;
-    }
-    struct sq_row *r = &sq->pend[sq->npend];
-    *r = (struct sq_row){.ds = o->ds_id,
-                         .t = o->t_us,
-                         .id = id,
-                         .t_end = o->t_end_us,
-                         .rt = o->result_time_us == o->t_us ? 0 : o->result_time_us,
-                         .result = o->result};
-    if (o->params && !(r->params = strdup(o->params)))
-        return store__fail(&sq->base, TK_ENOMEM, "out of memory");
-    sq->npend++;
-    return TK_OK;
+    return store__row_push(&sq->base, &sq->pend, &sq->npend, &sq->pend_cap, o, id);
 }
 
 /* Returns 1 and the id when (ds, t) exists, 0 when not, -1 on error (rc set). */

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_int.h"
@@ -29,6 +30,37 @@ enum tk_rc store__fail(struct store *st, enum tk_rc code, const char *fmt, ...)
         va_end(ap);
     }
     return code;
+}
+
+enum tk_rc store__row_push(struct store *st, struct store_row **v, size_t *n, size_t *cap,
+                           const struct store_obs *o, int64_t id)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 1024;
+        struct store_row *p = realloc(*v, ncap * sizeof *p);
+        if (!p)
+            return store__fail(st, TK_ENOMEM, "out of memory");
+        *v = p;
+        *cap = ncap;
+    }
+    struct store_row *r = &(*v)[*n];
+    *r = (struct store_row){.ds = o->ds_id,
+                            .t = o->t_us,
+                            .id = id,
+                            .t_end = o->t_end_us,
+                            .rt = o->result_time_us == o->t_us ? 0 : o->result_time_us,
+                            .result = o->result};
+    if (o->params && !(r->params = strdup(o->params)))
+        return store__fail(st, TK_ENOMEM, "out of memory");
+    (*n)++;
+    return TK_OK;
+}
+
+void store__rows_clear(struct store_row *v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free(v[i].params);
+    *n = 0;
 }
 
 /* A URI scheme is letters, digits, '+', '-', '.' before the first ':' (RFC 3986); a path

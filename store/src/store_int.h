@@ -95,6 +95,22 @@ enum tk_rc store__unsupported(struct store *st, const char *what);
 /** Record the message store_errmsg returns; returns code. */
 enum tk_rc store__fail(struct store *st, enum tk_rc code, const char *fmt, ...) TK_PRINTF(3, 4);
 
+/* An observation a writer holds in memory until its transaction writes them all at
+ * once (both backends). */
+struct store_row {
+    int64_t ds, t, id, t_end, rt; /* t_end, rt: 0 for NULL */
+    double result;
+    char *params; /* NULL or owned */
+    int64_t foi;  /* 0: none (SQLite fills it in) */
+};
+
+/** Append o, with observation id id, to the rows v[0..*n) (capacity *cap, grown as
+ *  needed); TK_ENOMEM (recorded in st) when memory runs out. */
+enum tk_rc store__row_push(struct store *st, struct store_row **v, size_t *n, size_t *cap,
+                           const struct store_obs *o, int64_t id);
+/** Free the rows' parameters and empty the list (its memory stays for the next). */
+void store__rows_clear(struct store_row *v, size_t *n);
+
 extern const struct store_ops store_sqlite__ops;
 extern const struct store_ops store_pg__ops;
 

@@ -20,7 +20,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pg"))
 import tkfix  # noqa: E402
 import pgserver  # noqa: E402
-from test_ingest_workers import BASE_MS, QUANTITIES, ROWS_SQL  # noqa: E402
+from test_ingest_workers import check_exactly_once  # noqa: E402
 
 DEVICES = 16
 COUNT = 600
@@ -77,15 +77,7 @@ def test_server_crash_under_load():
 
         def query(sql):
             return [tuple(ln.split("|")) for ln in pg.psql(sql).splitlines() if ln]
-        wm = dict(query("SELECT device_id, watermark FROM seq_state"))
-        expect = {BASE_MS * 1000 + s * 60000000 for s in range(1, COUNT + 1)}
-        for i in range(DEVICES):
-            dev = "pc-%05d" % i
-            assert int(wm.get(dev, -1)) == COUNT, (dev, wm.get(dev))
-            for q in QUANTITIES:
-                times = [int(r[0]) for r in query(ROWS_SQL.format(obs="observations", dev=dev, q=q))]
-                assert len(times) == len(set(times)), "%s %s: duplicate rows" % (dev, q)
-                assert set(times) == expect, "%s %s: %d readings lost" % (dev, q, len(expect - set(times)))
+        check_exactly_once(query, "observations", "pc", DEVICES, COUNT)
         print("PostgreSQL crashed %d times under load: %d readings from %d devices acknowledged and "
               "stored once each; %d failed transactions retried; resent by devices: %d" % (
                   CRASHES, DEVICES * COUNT, DEVICES, failed, res["resent"]), flush=True)

@@ -43,6 +43,24 @@ ROWS_SQL = ("SELECT o.t_us FROM {obs} o JOIN datastreams d ON d.id = o.ds_id "
             "ON p.id = d.observed_property_id WHERE t.device_id = '{dev}' AND p.name = '{q}'")
 
 
+def check_exactly_once(query, obs, prefix, devices, count):
+    """Every device's stored watermark is count, and each of its readings (tk-pub's seqs
+    1..count) is in table obs exactly once for every quantity. query(sql) -> rows."""
+    wm = dict(query("SELECT device_id, watermark FROM seq_state"))
+    expect = {BASE_MS * 1000 + s * 60000000 for s in range(1, count + 1)}
+    for i in range(devices):
+        dev = "%s-%05d" % (prefix, i)
+        assert int(wm.get(dev, -1)) == count, (dev, wm.get(dev))
+        for q in QUANTITIES:
+            times = [int(r[0]) for r in query(ROWS_SQL.format(obs=obs, dev=dev, q=q))]
+            assert len(times) == len(set(times)), "%s %s: duplicate rows" % (dev, q)
+            missing = expect - set(times)
+            extra = set(times) - expect
+            assert not missing, "%s %s: %d acknowledged readings lost, e.g. %r" % (
+                dev, q, len(missing), sorted(missing)[:3])
+            assert not extra, "%s %s: unexpected rows %r" % (dev, q, sorted(extra)[:3])
+
+
 def run_workers(name, store_uri=None, query=None):
     """query(sql) -> list of rows (tuples); store_uri None: the stack's SQLite file."""
     kills = int(os.environ.get("TAKUMI_WORKER_KILLS", "6"))
@@ -106,19 +124,7 @@ def run_workers(name, store_uri=None, query=None):
             obs = "all_observations"
         else:
             obs = "observations"
-        wm = dict(query("SELECT device_id, watermark FROM seq_state"))
-        expect = {BASE_MS * 1000 + s * 60000000 for s in range(1, COUNT + 1)}
-        for i in range(DEVICES):
-            dev = "wk-%05d" % i
-            assert int(wm.get(dev, -1)) == COUNT, (dev, wm.get(dev))
-            for q in QUANTITIES:
-                times = [int(r[0]) for r in query(ROWS_SQL.format(obs=obs, dev=dev, q=q))]
-                assert len(times) == len(set(times)), "%s %s: duplicate rows" % (dev, q)
-                missing = expect - set(times)
-                extra = set(times) - expect
-                assert not missing, "%s %s: %d acknowledged readings lost, e.g. %r" % (
-                    dev, q, len(missing), sorted(missing)[:3])
-                assert not extra, "%s %s: unexpected rows %r" % (dev, q, sorted(extra)[:3])
+        check_exactly_once(query, obs, "wk", DEVICES, COUNT)
         assert int(query("SELECT count(*) FROM quarantine")[0][0]) == 0
         # one level alert per gauge (cond 0), escalated to danger (3), cleared; nothing else
         alerts = {}

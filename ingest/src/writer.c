@@ -68,9 +68,10 @@ struct dev_entry {
     uint32_t resent_seq;
     struct cum_slot cum[CUM_SLOTS];
     struct ing_alert_gauge *al; /* water-level gauges with alerts on; owned */
-    /* shared mode: the delivery state as it was stored when al was last known to be the
-     * store's; the same state found again means no other worker stored a reading since */
-    struct store_seq_state al_seq;
+    /* shared mode: a fingerprint of the delivery state as it was stored when al was last
+     * known to be the store's; the same state found again means no other worker stored a
+     * reading since */
+    uint64_t al_seq;
 };
 
 struct time_text {
@@ -106,12 +107,19 @@ struct writer {
 
 /* ---- the device cache ---------------------------------------------------------- */
 
+/* FNV-1a */
+static uint64_t fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
 static size_t hash_id(const char *s)
 {
-    size_t h = 1469598103934665603ull;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
+    return (size_t)fnv1a(s, strlen(s));
 }
 
 static enum tk_rc map_grow(struct writer *w)
@@ -225,17 +233,24 @@ static int cmp_id(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
-static int seq_same(const struct store_seq_state *a, const struct store_seq_state *b)
+/* A hash of the delivery state's fields (0 is never returned: "none yet"). */
+static uint64_t seq_fingerprint(const struct store_seq_state *s)
 {
-    if (a->known != b->known || a->watermark != b->watermark || a->npending != b->npending ||
-        a->gap_since_us != b->gap_since_us || a->has_cum != b->has_cum ||
-        a->cum_seq != b->cum_seq || a->cum_ts_us != b->cum_ts_us || a->cum_in != b->cum_in ||
-        a->cum_out != b->cum_out)
-        return 0;
-    for (int i = 0; i < a->npending; i++)
-        if (a->pending[i] != b->pending[i])
-            return 0;
-    return 1;
+    int64_t v[10 + STORE_PENDING_MAX];
+    size_t n = 0;
+    v[n++] = s->known;
+    v[n++] = s->watermark;
+    v[n++] = s->npending;
+    v[n++] = s->gap_since_us;
+    v[n++] = s->has_cum;
+    v[n++] = s->cum_seq;
+    v[n++] = s->cum_ts_us;
+    v[n++] = s->cum_in;
+    v[n++] = s->cum_out;
+    for (int i = 0; i < s->npending && i < STORE_PENDING_MAX; i++)
+        v[n++] = s->pending[i];
+    uint64_t h = fnv1a(v, n * sizeof v[0]);
+    return h ? h : 1;
 }
 
 /* Whether a shared worker's alert state of gauge d (its delivery state just read) is still
@@ -244,7 +259,7 @@ static int seq_same(const struct store_seq_state *a, const struct store_seq_stat
  * worker after every reading this one saw). Settings changes are picked up by alert_turn. */
 static int alerts_current(const struct dev_entry *d, int64_t now_us)
 {
-    return seq_same(&d->seq, &d->al_seq) && d->al->last_seen_us > 0 &&
+    return d->al_seq == seq_fingerprint(&d->seq) && d->al->last_seen_us > 0 &&
            now_us - d->al->last_seen_us < ing_alert_silence_us(d->al);
 }
 
@@ -815,7 +830,7 @@ static void publish_after_commit(struct writer *w)
         struct dev_entry *d = w->touched[i];
         d->touched = 0;
         if (w->shared)
-            d->al_seq = d->seq; /* as the commit left it in the store */
+            d->al_seq = seq_fingerprint(&d->seq); /* as the commit left it in the store */
         if (!d->ack_due || !d->seq.known)
             continue;
         d->ack_due = 0;

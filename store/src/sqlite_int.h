@@ -200,6 +200,7 @@ struct sq_store {
         size_t len;
         sqlite3_stmt *s;
         int busy; /* handed out, not yet released */
+        int nlow; /* the highest parameter index it names below STA_VPARAM */
         uint64_t used;
     } sta_cache[SQ_STA_CACHE_N];
     uint64_t sta_tick;

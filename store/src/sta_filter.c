@@ -132,12 +132,17 @@ static const struct {
 #define H "(" HIDDEN_THINGS ")"
 #define ONLY_HIDDEN(uses)                                                                          \
     "NOT (EXISTS (" uses " IN " H ") AND NOT EXISTS (" uses " NOT IN " H "))"
+/* Thing id `col` is not hidden: one probe of sta_owners' key per row (a NOT IN list of
+ * the hidden Things would be built again by every statement, even for one entity) */
+#define NOT_HIDDEN(col)                                                                            \
+    "NOT EXISTS (SELECT 1 FROM sta_owners vo WHERE vo.entity = 0 AND vo.id = " col                \
+    " AND vo.private = 1 AND vo.owner IS DISTINCT FROM ?300)"
 static const char *const vis[STORE_STA_N] = {
-    [STORE_STA_THING] = "@T.id NOT IN " H,
+    [STORE_STA_THING] = NOT_HIDDEN("@T.id"),
     [STORE_STA_LOCATION] = ONLY_HIDDEN(
         "SELECT 1 FROM thing_locations vl WHERE vl.location_id = @T.id AND vl.thing_id"),
-    [STORE_STA_HLOCATION] = "@T.thing_id NOT IN " H,
-    [STORE_STA_DATASTREAM] = "@T.thing_id NOT IN " H,
+    [STORE_STA_HLOCATION] = NOT_HIDDEN("@T.thing_id"),
+    [STORE_STA_DATASTREAM] = NOT_HIDDEN("@T.thing_id"),
     [STORE_STA_SENSOR] =
         ONLY_HIDDEN("SELECT 1 FROM datastreams vd WHERE vd.sensor_id = @T.id AND vd.thing_id"),
     [STORE_STA_OPROPERTY] = ONLY_HIDDEN(
@@ -149,6 +154,7 @@ static const char *const vis[STORE_STA_N] = {
         " JOIN datastreams vd ON vd.id = vf.ds_id WHERE vf.foi_id = @T.id) vt WHERE t"),
 };
 #undef H
+#undef NOT_HIDDEN
 
 int store_sta__hides(const struct store *st)
 {

@@ -67,16 +67,14 @@ def store_db(dbdir, db_rows=10000000):
     return path
 
 
-def pg_store(pg, db_rows=10000000, tx_rows=100000):
-    """Load store-bench's query store (the same devices, readings and ids as store_db) into
-    the empty PostgreSQL database of pg; returns store-bench's figures (store.load: rows/s,
-    and its store-level queries)."""
+def store_bench(args, timeout):
+    """Run store-bench with args; its figures (one JSON object a line), by name."""
     exe = os.path.join(BIN, "bench", "store-bench")
-    out = subprocess.run([exe, "--query-store", pg.uri, "--db-rows", str(db_rows), "--runs", "3",
-                          "--load-tx-rows", str(tx_rows)],
-                         capture_output=True, text=True, timeout=7200)
+    out = subprocess.run([exe] + [str(a) for a in args], capture_output=True, text=True,
+                         timeout=timeout)
     if out.returncode != 0:
-        raise RuntimeError("store-bench --query-store failed: %s" % out.stderr[-2000:])
+        raise RuntimeError("store-bench %s failed: %s" % (" ".join(map(str, args[:2])),
+                                                          out.stderr[-2000:]))
     figs = {}
     for line in out.stdout.splitlines():
         try:
@@ -85,6 +83,14 @@ def pg_store(pg, db_rows=10000000, tx_rows=100000):
             continue
         figs[d["figure"]] = d
     return figs
+
+
+def pg_store(pg, db_rows=10000000, tx_rows=100000):
+    """Load store-bench's query store (the same devices, readings and ids as store_db) into
+    the empty PostgreSQL database of pg; returns store-bench's figures (store.load: rows/s,
+    and its store-level queries)."""
+    return store_bench(["--query-store", pg.uri, "--db-rows", db_rows, "--runs", 3,
+                        "--load-tx-rows", tx_rows], 7200)
 
 
 def check_same(db, pg):

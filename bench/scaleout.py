@@ -44,6 +44,7 @@ os.environ["TAKUMI_TOP"] = TOP
 
 import tkfix  # noqa: E402
 import pgserver  # noqa: E402
+import api  # noqa: E402  (bench/api.py: store-bench's runner)
 
 TICK = os.sysconf("SC_CLK_TCK")
 NAMES = {"sqlite": "SQLite", "pg": "PostgreSQL"}
@@ -162,23 +163,12 @@ def ingest_run(store, workers, ndev, count, timeout_s):
 
 
 def query_figures(store_uri, db_rows, runs):
-    exe = os.path.join(BIN, "bench", "store-bench")
-    args = [exe, "--db-rows", str(db_rows), "--runs", str(runs), "--dir", "/tmp/tk-scaleout-bench"]
+    args = ["--db-rows", db_rows, "--runs", runs, "--dir", "/tmp/tk-scaleout-bench"]
     if store_uri:
         args += ["--query-store", store_uri]
     else:
-        args += ["--rows", "100000"]  # the insert figures are not the point here
-    out = subprocess.run(args, capture_output=True, text=True, timeout=3600)
-    if out.returncode != 0:
-        raise RuntimeError("store-bench failed: %s" % out.stderr[-2000:])
-    figs = {}
-    for line in out.stdout.splitlines():
-        try:
-            d = json.loads(line)
-        except ValueError:
-            continue
-        figs[d["figure"]] = d
-    return figs
+        args += ["--rows", 100000]  # the insert figures are not the point here
+    return api.store_bench(args, 3600)
 
 
 def main(argv=None):
